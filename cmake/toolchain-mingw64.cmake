@@ -1,0 +1,15 @@
+# mingw-w64 x86_64 cross build; test executables run under wine.
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(_tc x86_64-w64-mingw32)
+set(CMAKE_C_COMPILER ${_tc}-gcc)
+set(CMAKE_RC_COMPILER ${_tc}-windres)
+set(CMAKE_FIND_ROOT_PATH /usr/${_tc})
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(CMAKE_CROSSCOMPILING_EMULATOR wine)
+# No libgcc/libwinpthread DLLs to ship next to the executables.
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-static-libgcc -static")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc")

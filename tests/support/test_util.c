@@ -1,0 +1,54 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test_util.h"
+
+void assert_status_(int got, int want, const char *file, int line)
+{
+    if (got != want)
+    {
+        print_error("%s:%d: status %s (%d), expected %s (%d)\n", file, line, vdsshim_status_name(got), got,
+                    vdsshim_status_name(want), want);
+        _fail(file, line);
+    }
+}
+
+struct vdsshim_image *open_mem_image(const void *data, size_t size, unsigned flags)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img = NULL;
+    struct vdsshim_io *io;
+    int st;
+
+    assert_status(vdsshim_io_open_mem(data, size, &io), VDSSHIM_OK);
+    st = vdsshim_open_io(io, "mem.vhd", flags, &img, &diag);
+    if (st) print_error("open: %s: %s\n", vdsshim_status_name(st), diag.msg);
+    assert_status(st, VDSSHIM_OK);
+    return img;
+}
+
+uint8_t *read_all(struct vdsshim_image *img, uint64_t *size)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_info info;
+    uint8_t *buf;
+    int st;
+
+    vdsshim_get_info(img, &info);
+    buf = malloc(info.virtual_size ? (size_t)info.virtual_size : 1);
+    assert_non_null(buf);
+    st = vdsshim_read(img, 0, buf, (size_t)info.virtual_size, &diag);
+    if (st) print_error("read: %s\n", diag.msg);
+    assert_status(st, VDSSHIM_OK);
+    *size = info.virtual_size;
+    return buf;
+}
+
+void write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+}

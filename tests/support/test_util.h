@@ -1,0 +1,27 @@
+/* Shared helpers for the engine tests (cmocka). */
+#ifndef VDSSHIM_TEST_UTIL_H
+#define VDSSHIM_TEST_UTIL_H
+
+/* cmocka.h needs these first; on _WIN32 it would otherwise typedef uintptr_t itself. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "vdsshim.h"
+#include "vdsshim_io.h"
+#include "vdsshim_io_fault.h"
+
+/* Fail with both statuses by name. */
+#define assert_status(got, want) assert_status_((got), (want), __FILE__, __LINE__)
+void assert_status_(int got, int want, const char *file, int line);
+
+/* Open an in-memory copy of data. */
+struct vdsshim_image *open_mem_image(const void *data, size_t size, unsigned flags);
+/* Read the whole virtual disk into a new buffer. */
+uint8_t *read_all(struct vdsshim_image *img, uint64_t *size);
+/* Write bytes to a file (for parents and lock tests). */
+void write_file(const char *path, const void *data, size_t size);
+
+#endif

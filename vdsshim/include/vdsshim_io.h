@@ -1,0 +1,68 @@
+/*
+ * vdsshim I/O layer: every byte the engine reads or writes goes through here,
+ * so tests can count operations, fail any one of them, or cut the power.
+ */
+#ifndef VDSSHIM_IO_H
+#define VDSSHIM_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vdsshim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vdsshim_io;
+
+struct vdsshim_io_ops
+{
+    /* Exactly len bytes at off; reading past the end is VDSSHIM_E_IO. */
+    int (*read_at)(struct vdsshim_io *io, void *buf, size_t len, uint64_t off);
+    /* Exactly len bytes at off; writing past the end extends the file. */
+    int (*write_at)(struct vdsshim_io *io, const void *buf, size_t len, uint64_t off);
+    /* Make every completed write durable. */
+    int (*flush)(struct vdsshim_io *io);
+    int (*get_size)(struct vdsshim_io *io, uint64_t *size);
+    int (*set_size)(struct vdsshim_io *io, uint64_t size);
+    /* Advisory whole-file lock, never waits: VDSSHIM_E_IN_USE if held elsewhere. */
+    int (*lock)(struct vdsshim_io *io, int exclusive);
+    void (*close)(struct vdsshim_io *io);
+};
+
+struct vdsshim_io
+{
+    const struct vdsshim_io_ops *ops;
+    uint32_t last_error;    /* errno / Win32 error of the last failure, for diagnostics */
+};
+
+/* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */
+int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out);
+
+/* An in-memory file. The initial contents are copied; data may be NULL. */
+int vdsshim_io_open_mem(const void *data, size_t size, struct vdsshim_io **out);
+/* The current contents of a memory file (valid until the next write or close). */
+const uint8_t *vdsshim_io_mem_data(struct vdsshim_io *io, size_t *size);
+
+static inline int vdsshim_io_read(struct vdsshim_io *io, void *buf, size_t len, uint64_t off)
+{
+    return io->ops->read_at(io, buf, len, off);
+}
+
+static inline int vdsshim_io_write(struct vdsshim_io *io, const void *buf, size_t len, uint64_t off)
+{
+    return io->ops->write_at(io, buf, len, off);
+}
+
+static inline int vdsshim_io_flush(struct vdsshim_io *io) { return io->ops->flush(io); }
+static inline int vdsshim_io_size(struct vdsshim_io *io, uint64_t *s) { return io->ops->get_size(io, s); }
+static inline int vdsshim_io_truncate(struct vdsshim_io *io, uint64_t s) { return io->ops->set_size(io, s); }
+static inline int vdsshim_io_lock(struct vdsshim_io *io, int ex) { return io->ops->lock(io, ex); }
+static inline void vdsshim_io_close(struct vdsshim_io *io) { if (io) io->ops->close(io); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VDSSHIM_IO_H */

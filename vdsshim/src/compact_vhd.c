@@ -1,0 +1,452 @@
+/*
+ * In-place, crash-safe compaction of dynamic and differencing VHD.
+ * formats.md §1.7, §4.1.
+ *
+ * 1. Scan the allocated blocks in file order (no writes) and pick the ones
+ *    that can go without changing what the guest reads.
+ * 2. Drop them: BAT entries -> unused, flush. An unreferenced block is just
+ *    garbage, so every prefix of these sector writes is a valid image.
+ * 3. Plan moves: the highest live block into the lowest hole below it, until
+ *    none fits. Only blocks past the final end move, the fewest possible.
+ * 4. Per batch: copy blocks into holes, flush, point the BAT at the copies,
+ *    flush. A hole is never a source, so no live data is ever overwritten.
+ * 5. Footer at the new end (unreferenced space), flush, truncate, flush.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vhd.h"
+
+/* Data copied between two BAT commits: bounds the work lost to a crash. */
+#define MOVE_BATCH_BYTES (256ull << 20)
+
+struct compact_ctx
+{
+    struct vdsshim_image *img;
+    struct vhd *vhd;
+    struct vdsshim_compact_result *res;
+    struct progress progress;
+    uint8_t *buf;               /* ENGINE_IO_CHUNK bytes */
+    uint8_t *pbuf;              /* parent data, ENGINE_IO_CHUNK bytes */
+    uint8_t *bitmap;
+};
+
+struct block_pos
+{
+    uint64_t start;
+    uint32_t index;
+};
+
+static int cmp_block_pos(const void *a, const void *b)
+{
+    const struct block_pos *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int io_fail(struct compact_ctx *c, int st, uint64_t off, const char *what, struct vdsshim_diag *diag)
+{
+    return diag_io(diag, c->img->io, st, off, what);
+}
+
+static int read_file(struct compact_ctx *c, void *buf, size_t len, uint64_t off, struct vdsshim_diag *diag)
+{
+    int st = vdsshim_io_read(c->img->io, buf, len, off);
+
+    if (st) return io_fail(c, st, off, "cannot read block data", diag);
+    c->res->bytes_read += len;
+    return VDSSHIM_OK;
+}
+
+static int write_file(struct compact_ctx *c, const void *buf, size_t len, uint64_t off, struct vdsshim_diag *diag)
+{
+    int st = vdsshim_io_write(c->img->io, buf, len, off);
+
+    if (st) return io_fail(c, st, off, "cannot write block data", diag);
+    c->res->bytes_written += len;
+    return VDSSHIM_OK;
+}
+
+static int flush_file(struct compact_ctx *c, struct vdsshim_diag *diag)
+{
+    int st = vdsshim_io_flush(c->img->io);
+
+    return st ? io_fail(c, st, 0, "cannot flush", diag) : VDSSHIM_OK;
+}
+
+/*
+ * Can this block go? Sectors the bitmap marks absent are not this file's to
+ * show. Dynamic: present sectors must read zero (unallocated reads zero).
+ * Differencing: present sectors must equal what the parent chain shows there
+ * (unallocated falls through to it) — zeros that mask parent data stay.
+ * qemu ignores dynamic-disk bitmaps; writers set every bit they allocate, and
+ * blktap requires absent sectors to hold zeros, so the two readings agree.
+ */
+static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t start, int scan_data,
+                              int *droppable, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = c->vhd;
+    uint32_t bs = vhd->hdr.block_size, spb = bs / VHD_SECTOR, s = 0;
+    uint64_t vbase = (uint64_t)index * bs, vsize = c->img->info.virtual_size;
+    int st;
+
+    *droppable = 0;
+    if ((st = read_file(c, c->bitmap, vhd->bitmap_size, start, diag))) return st;
+    {
+        uint32_t i, any = 0;
+        for (i = 0; i < spb / 8; i++) any |= c->bitmap[i];
+        if (!any)
+        {
+            *droppable = 1;
+            return VDSSHIM_OK;
+        }
+    }
+    if (!scan_data) return VDSSHIM_OK;
+
+    while (s < spb && vbase + (uint64_t)s * VHD_SECTOR < vsize)
+    {
+        uint32_t first = s, n;
+        size_t bytes;
+
+        if (!vhd_bitmap_test(c->bitmap, s))
+        {
+            s++;
+            continue;
+        }
+        /* A run of present sectors, at most one chunk, inside the virtual size. */
+        while (s < spb && vhd_bitmap_test(c->bitmap, s) && (uint64_t)(s - first + 1) * VHD_SECTOR <= ENGINE_IO_CHUNK
+               && vbase + (uint64_t)s * VHD_SECTOR < vsize)
+            s++;
+        n = s - first;
+        bytes = (size_t)n * VHD_SECTOR;
+        if ((st = read_file(c, c->buf, bytes, start + vhd->bitmap_size + (uint64_t)first * VHD_SECTOR, diag)))
+            return st;
+        if (c->img->info.type == VDSSHIM_DISK_DIFFERENCING)
+        {
+            uint64_t voff = vbase + (uint64_t)first * VHD_SECTOR;
+            uint64_t psize = c->img->parent->info.virtual_size;
+            size_t in_parent = voff >= psize ? 0 : (psize - voff < bytes ? (size_t)(psize - voff) : bytes);
+
+            if (in_parent && (st = vdsshim_read(c->img->parent, voff, c->pbuf, in_parent, diag))) return st;
+            memset(c->pbuf + in_parent, 0, bytes - in_parent);
+            if (memcmp(c->buf, c->pbuf, bytes)) return VDSSHIM_OK;
+        }
+        else if (!buffer_is_zero(c->buf, bytes))
+            return VDSSHIM_OK;
+    }
+    *droppable = 1;
+    return VDSSHIM_OK;
+}
+
+/* Write the BAT sectors of the entries whose flag is set, coalescing neighbours. */
+static int write_changed_bat(struct compact_ctx *c, const uint8_t *changed, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = c->vhd;
+    uint32_t per_sector = VHD_SECTOR / 4, nsec = (uint32_t)(vhd->bat_bytes / VHD_SECTOR), s = 0;
+    int st;
+
+    while (s < nsec)
+    {
+        uint32_t first = s, e, last;
+        int dirty = 0;
+
+        for (e = s * per_sector; e < (s + 1) * per_sector && e < vhd->hdr.max_entries; e++) dirty |= changed[e];
+        if (!dirty)
+        {
+            s++;
+            continue;
+        }
+        while (++s < nsec)
+        {
+            dirty = 0;
+            for (e = s * per_sector; e < (s + 1) * per_sector && e < vhd->hdr.max_entries; e++) dirty |= changed[e];
+            if (!dirty) break;
+        }
+        last = s * per_sector - 1;
+        if (last >= vhd->hdr.max_entries) last = vhd->hdr.max_entries - 1;
+        if ((st = vhd_write_bat(c->img, first * per_sector, last, diag))) return st;
+        c->res->bytes_written += (uint64_t)(s - first) * VHD_SECTOR;
+    }
+    return VDSSHIM_OK;
+}
+
+/* Clear the blktap batmap bits of dropped blocks, and its checksum. */
+static int update_batmap(struct compact_ctx *c, const uint8_t *dropped, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = c->vhd;
+    uint64_t bytes = (uint64_t)vhd->batmap.size_sectors * VHD_SECTOR, i;
+    uint8_t hdr[VHD_SECTOR], *map;
+    uint32_t sum = 0, e;
+    int st;
+
+    if (!vhd->batmap.present) return VDSSHIM_OK;
+    if (!(map = malloc((size_t)bytes))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    if (!(st = read_file(c, map, (size_t)bytes, vhd->batmap.offset, diag))
+        && !(st = read_file(c, hdr, VHD_SECTOR, vhd->batmap.header_offset, diag)))
+    {
+        for (e = 0; e < vhd->hdr.max_entries; e++)
+            if (dropped[e]) map[e / 8] &= (uint8_t)~(0x80 >> (e % 8));
+        for (i = 0; i < bytes; i++) sum += map[i];
+        put_be32(hdr + 24, ~sum);
+        vhd->batmap.checksum = ~sum;
+        /* The bitmap first: a stale set bit only costs blktap a bitmap read. */
+        if (!(st = write_file(c, map, (size_t)bytes, vhd->batmap.offset, diag))
+            && !(st = flush_file(c, diag)))
+            st = write_file(c, hdr, VHD_SECTOR, vhd->batmap.header_offset, diag);
+    }
+    free(map);
+    return st;
+}
+
+/* Phase 1 + 2: find droppable blocks, then unmap them. */
+static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_options *opts,
+                         struct block_pos *blocks, uint32_t *nblocks, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = c->vhd;
+    int scan_data = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
+    unsigned scan_hi = scan_data ? 70 : 10;
+    uint8_t *dropped;
+    uint32_t i, kept = 0;
+    int st = VDSSHIM_OK;
+
+    if (!(dropped = calloc(vhd->hdr.max_entries ? vhd->hdr.max_entries : 1, 1)))
+        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    for (i = 0; i < *nblocks && !st; i++)
+    {
+        int drop;
+
+        if (!(st = block_is_droppable(c, blocks[i].index, blocks[i].start, scan_data, &drop, diag)))
+        {
+            c->res->blocks_scanned++;
+            if (drop)
+            {
+                dropped[blocks[i].index] = 1;
+                vhd->bat[blocks[i].index] = VHD_BAT_UNUSED;
+                c->res->blocks_dropped++;
+            }
+            else
+                blocks[kept++] = blocks[i];
+            st = progress_report(&c->progress, 0, scan_hi, i + 1, *nblocks);
+        }
+    }
+    if (st)
+    {
+        /* Nothing written yet: put the in-memory BAT back as it is on disk. */
+        for (i = 0; i < vhd->hdr.max_entries; i++) vhd->bat[i] = get_be32(vhd->bat_raw + 4ull * i);
+        free(dropped);
+        return st;
+    }
+    *nblocks = kept;
+    vhd->cached_block = VHD_BAT_UNUSED;
+    if (c->res->blocks_dropped
+        && !(st = write_changed_bat(c, dropped, diag)) && !(st = flush_file(c, diag)))
+        st = update_batmap(c, dropped, diag);
+    free(dropped);
+    return st ? st : flush_file(c, diag);
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+    const struct vhd_extent *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+struct hole
+{
+    uint64_t start, end;
+};
+
+struct move
+{
+    uint32_t index;
+    uint64_t from, to;
+};
+
+/* Phase 3: which blocks go where. live is sorted by start. */
+static int plan_moves(struct compact_ctx *c, const struct block_pos *live, uint32_t nlive,
+                      struct move **out, uint32_t *nmoves, uint64_t *new_end, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = c->vhd;
+    struct vhd_extent *occ;
+    struct hole *holes;
+    struct move *moves;
+    uint32_t nocc = 0, nholes = 0, i, j, cursor = 0, top;
+    uint64_t pos = 0, span = vhd->block_span, end = 0;
+
+    occ = malloc(((size_t)nlive + vhd->nreserved) * sizeof(*occ));
+    holes = malloc(((size_t)nlive + vhd->nreserved + 1) * sizeof(*holes));
+    moves = malloc(((size_t)nlive ? nlive : 1) * sizeof(*moves));
+    if (!occ || !holes || !moves)
+    {
+        free(occ);
+        free(holes);
+        free(moves);
+        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    }
+
+    /* Occupied extents in file order: reserved metadata and live blocks. */
+    for (i = 0; i < vhd->nreserved; i++) occ[nocc++] = vhd->reserved[i];
+    for (j = 0; j < nlive; j++)
+    {
+        occ[nocc].start = live[j].start;
+        occ[nocc].end = live[j].start + span;
+        occ[nocc].what = NULL;
+        nocc++;
+    }
+    qsort(occ, nocc, sizeof(*occ), cmp_extent);
+
+    /* Holes between occupied extents. */
+    pos = 0;
+    for (i = 0; i < nocc; i++)
+    {
+        if (occ[i].start > pos)
+        {
+            holes[nholes].start = pos;
+            holes[nholes].end = occ[i].start;
+            nholes++;
+        }
+        if (occ[i].end > pos) pos = occ[i].end;
+    }
+
+    /* Highest live block into the lowest hole below it that fits. Holes only
+     * shrink, so one that is too small now stays too small: a cursor suffices. */
+    *nmoves = 0;
+    top = nlive;
+    while (top > 0)
+    {
+        const struct block_pos *b = &live[top - 1];
+        while (cursor < nholes && holes[cursor].end - holes[cursor].start < span) cursor++;
+        if (cursor == nholes || holes[cursor].start + span > b->start) break;
+        moves[*nmoves].index = b->index;
+        moves[*nmoves].from = b->start;
+        moves[*nmoves].to = holes[cursor].start;
+        (*nmoves)++;
+        holes[cursor].start += span;
+        top--;
+    }
+
+    /* The new end: reserved metadata, blocks that stay, and moved blocks. */
+    for (i = 0; i < vhd->nreserved; i++)
+        if (vhd->reserved[i].end > end) end = vhd->reserved[i].end;
+    if (top && live[top - 1].start + span > end) end = live[top - 1].start + span;
+    for (i = 0; i < *nmoves; i++)
+        if (moves[i].to + span > end) end = moves[i].to + span;
+
+    free(occ);
+    free(holes);
+    *out = moves;
+    *new_end = end;
+    return VDSSHIM_OK;
+}
+
+static int copy_block(struct compact_ctx *c, uint64_t from, uint64_t to, struct vdsshim_diag *diag)
+{
+    uint64_t done = 0, span = c->vhd->block_span;
+    int st;
+
+    while (done < span)
+    {
+        size_t n = span - done < ENGINE_IO_CHUNK ? (size_t)(span - done) : ENGINE_IO_CHUNK;
+        if ((st = read_file(c, c->buf, n, from + done, diag))) return st;
+        if ((st = write_file(c, c->buf, n, to + done, diag))) return st;
+        done += n;
+    }
+    return VDSSHIM_OK;
+}
+
+/* Phase 4: copy, flush, commit the BAT, flush; batch by batch. */
+static int execute_moves(struct compact_ctx *c, const struct move *moves, uint32_t nmoves,
+                         struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = c->vhd;
+    uint8_t *changed;
+    uint32_t i = 0, batch_start;
+    int st = VDSSHIM_OK;
+
+    if (!nmoves) return VDSSHIM_OK;
+    if (!(changed = calloc(vhd->hdr.max_entries, 1))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    while (i < nmoves && !st)
+    {
+        uint64_t bytes = 0;
+
+        batch_start = i;
+        while (i < nmoves && bytes < MOVE_BATCH_BYTES && !st)
+        {
+            if (!(st = copy_block(c, moves[i].from, moves[i].to, diag)))
+                st = progress_report(&c->progress, c->progress.last, 99, i + 1, nmoves);
+            bytes += vhd->block_span;
+            i++;
+        }
+        if (st || (st = flush_file(c, diag))) break;
+        memset(changed, 0, vhd->hdr.max_entries);
+        for (; batch_start < i; batch_start++)
+        {
+            vhd->bat[moves[batch_start].index] = (uint32_t)(moves[batch_start].to / VHD_SECTOR);
+            changed[moves[batch_start].index] = 1;
+            c->res->blocks_moved++;
+        }
+        if (!(st = write_changed_bat(c, changed, diag))) st = flush_file(c, diag);
+    }
+    free(changed);
+    return st;
+}
+
+int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+                struct vdsshim_compact_result *res, struct vdsshim_diag *diag)
+{
+    struct compact_ctx c = { 0 };
+    struct block_pos *blocks = NULL;
+    struct move *moves = NULL;
+    uint32_t nblocks = 0, nmoves = 0, i;
+    uint64_t new_end = 0;
+    int st;
+
+    c.img = img;
+    c.vhd = img->fmt;
+    c.res = res;
+    c.progress.fn = opts->progress;
+    c.progress.ctx = opts->progress_ctx;
+    c.buf = malloc(ENGINE_IO_CHUNK);
+    c.pbuf = malloc(ENGINE_IO_CHUNK);
+    c.bitmap = malloc(c.vhd->bitmap_size);
+    for (i = 0; i < c.vhd->hdr.max_entries; i++) nblocks += c.vhd->bat[i] != VHD_BAT_UNUSED;
+    blocks = malloc((nblocks ? nblocks : 1) * sizeof(*blocks));
+    if (!c.buf || !c.pbuf || !c.bitmap || !blocks)
+    {
+        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        goto done;
+    }
+    for (i = 0, nblocks = 0; i < c.vhd->hdr.max_entries; i++)
+        if (c.vhd->bat[i] != VHD_BAT_UNUSED)
+        {
+            blocks[nblocks].start = (uint64_t)c.vhd->bat[i] * VHD_SECTOR;
+            blocks[nblocks].index = i;
+            nblocks++;
+        }
+    qsort(blocks, nblocks, sizeof(*blocks), cmp_block_pos);   /* scan in file order */
+
+    if ((st = progress_report(&c.progress, 0, 0, 0, 1))) goto done;
+    if ((st = scan_and_drop(&c, opts, blocks, &nblocks, diag))) goto done;
+    if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES))
+    {
+        if ((st = plan_moves(&c, blocks, nblocks, &moves, &nmoves, &new_end, diag))) goto done;
+        if ((st = execute_moves(&c, moves, nmoves, diag))) goto done;
+        if ((st = vhd_set_end(img, new_end, diag))) goto done;
+        res->bytes_written += res->size_before > c.vhd->file_size ? VHD_FOOTER_SIZE : 0;
+    }
+    img->info.blocks_allocated = nblocks;
+    st = progress_report(&c.progress, 100, 100, 1, 1);
+    if (st == VDSSHIM_E_CANCELLED) st = VDSSHIM_OK;     /* too late to cancel: the work is done */
+
+done:
+    res->size_after = c.vhd->file_size;
+    c.vhd->cached_block = VHD_BAT_UNUSED;
+    if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "compaction cancelled; the image is valid");
+    free(moves);
+    free(blocks);
+    free(c.buf);
+    free(c.pbuf);
+    free(c.bitmap);
+    return st;
+}

@@ -1,0 +1,224 @@
+/* Format probe, dispatch, parent chains: the public image API. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static char *dup_string(const char *s)
+{
+    char *d = malloc(strlen(s) + 1);
+
+    if (d) strcpy(d, s);
+    return d;
+}
+
+static void image_free(struct vdsshim_image *img)
+{
+    if (!img) return;
+    if (img->ops) img->ops->destroy(img);
+    vdsshim_close(img->parent);
+    vdsshim_io_close(img->io);
+    free(img->path);
+    free(img);
+}
+
+/* Probe the format of the opened io and hand over to the format module. */
+static int image_open_io(struct vdsshim_io *io, const char *path, unsigned flags,
+                         const struct chain_ctx *chain, struct vdsshim_image **out,
+                         struct vdsshim_diag *diag)
+{
+    struct vdsshim_image *img;
+    uint8_t magic[8] = { 0 };
+    uint64_t size;
+    int st;
+
+    *out = NULL;
+    if (!(img = calloc(1, sizeof(*img))))
+    {
+        vdsshim_io_close(io);
+        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    }
+    img->io = io;
+    img->flags = flags;
+    if (path && !(img->path = dup_string(path)))
+    {
+        image_free(img);
+        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    }
+
+    if ((st = vdsshim_io_size(io, &size))) goto io_fail;
+    if (size >= 8 && (st = vdsshim_io_read(io, magic, 8, 0))) goto io_fail;
+
+    if (!memcmp(magic, "vhdxfile", 8))
+        st = diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
+                      "VHDX file: this build of vdsshim reads VHD only");
+    else
+        st = vhd_open(img, chain, diag);   /* VHD has its cookie at 0 or at the end */
+    if (st)
+    {
+        image_free(img);
+        return st;
+    }
+    *out = img;
+    return VDSSHIM_OK;
+
+io_fail:
+    st = diag_io(diag, io, st, 0, "cannot read the file");
+    image_free(img);
+    return st;
+}
+
+int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
+               struct vdsshim_image **out, struct vdsshim_diag *diag)
+{
+    struct vdsshim_io *io;
+    int st;
+
+    *out = NULL;
+    if ((st = vdsshim_io_open_file(path, !!(flags & VDSSHIM_OPEN_WRITE), &io)))
+        return diag_set(diag, st, 0, "cannot open %s: %s", path, vdsshim_strerror(st));
+    if ((st = vdsshim_io_lock(io, !!(flags & VDSSHIM_OPEN_WRITE))))
+    {
+        if (diag) diag->sys_error = io->last_error;
+        vdsshim_io_close(io);
+        return diag_set(diag, st, 0, "%s: %s", path,
+                        st == VDSSHIM_E_IN_USE ? "locked by another process" : vdsshim_strerror(st));
+    }
+    return image_open_io(io, path, flags, chain, out, diag);
+}
+
+int vdsshim_open(const char *path, unsigned flags, struct vdsshim_image **out,
+                 struct vdsshim_diag *diag)
+{
+    struct chain_ctx chain = { 0 };
+
+    if (!out) return VDSSHIM_E_INVALID_ARG;
+    *out = NULL;
+    if (!path || (flags & ~(VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS)))
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "invalid arguments to vdsshim_open");
+    return image_open(path, flags, &chain, out, diag);
+}
+
+int vdsshim_open_io(struct vdsshim_io *io, const char *path, unsigned flags,
+                    struct vdsshim_image **out, struct vdsshim_diag *diag)
+{
+    struct chain_ctx chain = { 0 };
+
+    if (!out) return VDSSHIM_E_INVALID_ARG;
+    *out = NULL;
+    if (!io || (flags & ~(VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS)))
+    {
+        vdsshim_io_close(io);
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "invalid arguments to vdsshim_open_io");
+    }
+    return image_open_io(io, path, flags, &chain, out, diag);
+}
+
+void vdsshim_close(struct vdsshim_image *img)
+{
+    image_free(img);
+}
+
+int vdsshim_get_info(const struct vdsshim_image *img, struct vdsshim_info *info)
+{
+    if (!img || !info) return VDSSHIM_E_INVALID_ARG;
+    *info = img->info;
+    return VDSSHIM_OK;
+}
+
+int vdsshim_read(struct vdsshim_image *img, uint64_t offset, void *buf, size_t len,
+                 struct vdsshim_diag *diag)
+{
+    if (!img || (!buf && len)) return VDSSHIM_E_INVALID_ARG;
+    if (offset > img->info.virtual_size || len > img->info.virtual_size - offset)
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0,
+                        "read of %zu bytes at %llu is past the virtual size %llu", len,
+                        (unsigned long long)offset, (unsigned long long)img->info.virtual_size);
+    if (!len) return VDSSHIM_OK;
+    return img->ops->read(img, offset, buf, len, diag);
+}
+
+int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+                    struct vdsshim_compact_result *result, struct vdsshim_diag *diag)
+{
+    static const struct vdsshim_compact_options defaults;
+    struct vdsshim_compact_result dummy;
+
+    if (!img) return VDSSHIM_E_INVALID_ARG;
+    if (!opts) opts = &defaults;
+    if (opts->flags & ~(VDSSHIM_COMPACT_NO_ZERO_SCAN | VDSSHIM_COMPACT_NO_BLOCK_MOVES))
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "unknown compaction flags %#x", opts->flags);
+    if (!result) result = &dummy;
+    memset(result, 0, sizeof(*result));
+    result->size_before = result->size_after = img->info.file_size;
+    if (img->info.type == VDSSHIM_DISK_FIXED)
+        return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "fixed disks cannot be compacted");
+    if (!(img->flags & VDSSHIM_OPEN_WRITE))
+        return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
+    if (img->info.has_parent && !img->parent)
+        return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0,
+                        "compacting a differencing disk needs its parent chain");
+    return img->ops->compact(img, opts, result, diag);
+}
+
+int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *cands, size_t n,
+                      const struct chain_ctx *chain,
+                      int (*matches)(const struct vdsshim_image *child,
+                                     const struct vdsshim_image *parent),
+                      struct vdsshim_diag *diag)
+{
+    struct chain_ctx up;
+    int st = VDSSHIM_E_PARENT_NOT_FOUND;
+    size_t i;
+    unsigned d;
+
+    /* Refuse a loop before opening anything more: this image already appears
+     * below itself in the chain. */
+    for (d = 0; d < chain->depth; d++)
+        if (!memcmp(chain->ids[d], img->info.unique_id, 16))
+            return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "parent chain loops back to %s",
+                            img->path ? img->path : "an image already in the chain");
+    if (chain->depth + 1 >= ENGINE_MAX_CHAIN)
+        return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "parent chain deeper than %d images (a loop?)",
+                        ENGINE_MAX_CHAIN);
+    up = *chain;
+    memcpy(up.ids[up.depth], img->info.unique_id, 16);
+    up.depth++;
+
+    diag_set(diag, st, 0, "parent not found: no locator names a file that exists");
+    for (i = 0; i < n; i++)
+    {
+        struct vdsshim_image *parent;
+        struct vdsshim_diag pd = { .msg = { 0 } };
+        int pst;
+
+        if (!cands[i].path) continue;
+        /* Parents are only read, and only with shared locks. */
+        pst = image_open(cands[i].path, 0, &up, &parent, &pd);
+        if (pst == VDSSHIM_E_NOT_FOUND) continue;
+        if (pst)
+        {
+            st = pst;
+            diag_set(diag, st, pd.file_offset, "parent %s: %s", cands[i].path, pd.msg);
+            /* A broken chain further up is final; a bad candidate file is not. */
+            if (pst == VDSSHIM_E_PARENT_NOT_FOUND || pst == VDSSHIM_E_PARENT_MISMATCH
+                || pst == VDSSHIM_E_CORRUPT)
+                break;
+            continue;
+        }
+        if (!matches(img, parent))
+        {
+            vdsshim_close(parent);
+            st = diag_set(diag, VDSSHIM_E_PARENT_MISMATCH, 0,
+                          "%s is not the parent this disk was made from (identifier differs)",
+                          cands[i].path);
+            continue;
+        }
+        img->parent = parent;
+        img->info.parent_open = 1;
+        img->info.chain_depth = parent->info.chain_depth + 1;
+        strncpy(img->info.parent_path, cands[i].path, sizeof(img->info.parent_path) - 1);
+        return VDSSHIM_OK;
+    }
+    return st;
+}

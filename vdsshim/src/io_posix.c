@@ -1,0 +1,178 @@
+/* POSIX file backend: pread/pwrite/fdatasync/ftruncate/flock. */
+#ifndef _WIN32
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vdsshim_io.h"
+
+struct posix_io
+{
+    struct vdsshim_io io;
+    int fd;
+};
+
+static struct posix_io *impl_from_io(struct vdsshim_io *io)
+{
+    return (struct posix_io *)io;
+}
+
+static int status_from_errno(struct vdsshim_io *io, int err)
+{
+    io->last_error = (uint32_t)err;
+    switch (err)
+    {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return VDSSHIM_E_NOSPC;
+    case ENOENT:
+    case ENOTDIR:
+        return VDSSHIM_E_NOT_FOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return VDSSHIM_E_ACCESS;
+    case ENOMEM:
+        return VDSSHIM_E_NOMEM;
+    default:
+        return VDSSHIM_E_IO;
+    }
+}
+
+static int posix_read_at(struct vdsshim_io *io, void *buf, size_t len, uint64_t off)
+{
+    struct posix_io *p = impl_from_io(io);
+    uint8_t *dst = buf;
+
+    while (len)
+    {
+        ssize_t n = pread(p->fd, dst, len, (off_t)off);
+        if (n < 0)
+        {
+            if (errno == EINTR) continue;
+            return status_from_errno(io, errno);
+        }
+        if (n == 0)
+        {
+            io->last_error = 0;     /* short read: past the end of the file */
+            return VDSSHIM_E_IO;
+        }
+        dst += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return VDSSHIM_OK;
+}
+
+static int posix_write_at(struct vdsshim_io *io, const void *buf, size_t len, uint64_t off)
+{
+    struct posix_io *p = impl_from_io(io);
+    const uint8_t *src = buf;
+
+    while (len)
+    {
+        ssize_t n = pwrite(p->fd, src, len, (off_t)off);
+        if (n < 0)
+        {
+            if (errno == EINTR) continue;
+            return status_from_errno(io, errno);
+        }
+        src += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return VDSSHIM_OK;
+}
+
+static int posix_flush(struct vdsshim_io *io)
+{
+    if (fdatasync(impl_from_io(io)->fd) < 0) return status_from_errno(io, errno);
+    return VDSSHIM_OK;
+}
+
+static int posix_get_size(struct vdsshim_io *io, uint64_t *size)
+{
+    struct stat st;
+
+    if (fstat(impl_from_io(io)->fd, &st) < 0) return status_from_errno(io, errno);
+    *size = (uint64_t)st.st_size;
+    return VDSSHIM_OK;
+}
+
+static int posix_set_size(struct vdsshim_io *io, uint64_t size)
+{
+    if (ftruncate(impl_from_io(io)->fd, (off_t)size) < 0) return status_from_errno(io, errno);
+    return VDSSHIM_OK;
+}
+
+static int posix_lock(struct vdsshim_io *io, int exclusive)
+{
+    /* flock, not fcntl locks: those are per process and vanish when any fd
+     * of the file is closed, which a parent-chain open would do. */
+    if (flock(impl_from_io(io)->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0)
+    {
+        if (errno == EWOULDBLOCK)
+        {
+            io->last_error = (uint32_t)errno;
+            return VDSSHIM_E_IN_USE;
+        }
+        return status_from_errno(io, errno);
+    }
+    return VDSSHIM_OK;
+}
+
+static void posix_close(struct vdsshim_io *io)
+{
+    struct posix_io *p = impl_from_io(io);
+
+    close(p->fd);
+    free(p);
+}
+
+static const struct vdsshim_io_ops posix_io_ops =
+{
+    posix_read_at,
+    posix_write_at,
+    posix_flush,
+    posix_get_size,
+    posix_set_size,
+    posix_lock,
+    posix_close,
+};
+
+int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out)
+{
+    struct posix_io *p;
+    struct stat st;
+    int fd;
+
+    *out = NULL;
+    fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+    {
+        struct vdsshim_io tmp = { 0 };
+        return status_from_errno(&tmp, errno);
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+    {
+        close(fd);
+        return S_ISDIR(st.st_mode) ? VDSSHIM_E_ACCESS : VDSSHIM_E_INVALID_ARG;
+    }
+    if (!(p = calloc(1, sizeof(*p))))
+    {
+        close(fd);
+        return VDSSHIM_E_NOMEM;
+    }
+    p->io.ops = &posix_io_ops;
+    p->fd = fd;
+    *out = &p->io;
+    return VDSSHIM_OK;
+}
+
+#endif /* !_WIN32 */

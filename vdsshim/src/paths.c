@@ -1,0 +1,92 @@
+/* Parent-locator paths: UTF-16 to UTF-8, and resolving against the child. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+char *utf16_to_utf8(const uint16_t *s, size_t n)
+{
+    char *out = malloc(n * 3 + 1), *o = out;
+    size_t i;
+
+    if (!out) return NULL;
+    for (i = 0; i < n; i++)
+    {
+        uint32_t c = s[i];
+
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && s[i + 1] >= 0xdc00 && s[i + 1] < 0xe000)
+        {
+            c = 0x10000 + ((c - 0xd800) << 10) + (s[i + 1] - 0xdc00);
+            i++;
+        }
+        else if (c >= 0xd800 && c < 0xe000)
+            c = 0xfffd;     /* unpaired surrogate */
+
+        if (c < 0x80) *o++ = (char)c;
+        else if (c < 0x800)
+        {
+            *o++ = (char)(0xc0 | c >> 6);
+            *o++ = (char)(0x80 | (c & 0x3f));
+        }
+        else if (c < 0x10000)
+        {
+            *o++ = (char)(0xe0 | c >> 12);
+            *o++ = (char)(0x80 | (c >> 6 & 0x3f));
+            *o++ = (char)(0x80 | (c & 0x3f));
+        }
+        else
+        {
+            *o++ = (char)(0xf0 | c >> 18);
+            *o++ = (char)(0x80 | (c >> 12 & 0x3f));
+            *o++ = (char)(0x80 | (c >> 6 & 0x3f));
+            *o++ = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static int is_windows_absolute(const char *p)
+{
+    return (((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[1] == ':' && (p[2] == '\\' || p[2] == '/'))
+        || (p[0] == '\\' && p[1] == '\\');
+}
+
+char *locator_path_resolve(const char *child_path, const uint16_t *wpath, size_t wlen)
+{
+    char *p, *out, *q;
+    size_t dirlen = 0, i;
+
+    while (wlen && !wpath[wlen - 1]) wlen--;    /* some writers include the NUL */
+    if (!wlen || !(p = utf16_to_utf8(wpath, wlen))) return NULL;
+
+#ifdef _WIN32
+    for (q = p; *q; q++) if (*q == '/') *q = '\\';
+    if (is_windows_absolute(p)) return p;
+#else
+    if (is_windows_absolute(p))
+    {
+        /* A drive-letter path names nothing on this host. */
+        free(p);
+        return NULL;
+    }
+    for (q = p; *q; q++) if (*q == '\\') *q = '/';
+    if (p[0] == '/') return p;
+#endif
+
+    /* Relative: to the directory of the child. */
+    q = p;
+    while ((q[0] == '.' && (q[1] == '/' || q[1] == '\\'))) q += 2;
+    if (child_path)
+        for (i = 0; child_path[i]; i++)
+            if (child_path[i] == '/' || child_path[i] == '\\') dirlen = i + 1;
+    if (!(out = malloc(dirlen + strlen(q) + 1)))
+    {
+        free(p);
+        return NULL;
+    }
+    memcpy(out, child_path, dirlen);
+    strcpy(out + dirlen, q);
+    free(p);
+    return out;
+}

@@ -1,0 +1,150 @@
+/* VHD on-disk layout (big-endian; 512-byte sectors). formats.md §1. */
+#ifndef VDSSHIM_VHD_H
+#define VDSSHIM_VHD_H
+
+#include "engine.h"
+
+#define VHD_SECTOR           512u
+#define VHD_FOOTER_SIZE      512u
+#define VHD_DYNHDR_SIZE      1024u
+#define VHD_LOCATOR_COUNT    8u
+#define VHD_BAT_UNUSED       0xffffffffu
+#define VHD_VERSION_1        0x00010000u
+#define VHD_NO_DATA_OFFSET   0xffffffffffffffffull
+/* Block sizes accepted: the bitmap must fill whole bits, memory stays bounded. */
+#define VHD_MIN_BLOCK_SIZE   (VHD_SECTOR * 8u)
+#define VHD_MAX_BLOCK_SIZE   (256u << 20)
+
+#define VHD_PLAT_NONE        0u
+#define VHD_PLAT_W2KU        0x57326b75u    /* absolute Windows path, UTF-16LE */
+#define VHD_PLAT_W2RU        0x57327275u    /* relative Windows path, UTF-16LE */
+
+struct vhd_footer
+{
+    uint8_t cookie[8];          /* "conectix" */
+    uint32_t features;
+    uint32_t version;
+    uint64_t data_offset;       /* dynamic header; all ones for fixed disks */
+    uint32_t timestamp;         /* seconds since 2000-01-01 UTC */
+    uint8_t creator_app[4];
+    uint32_t creator_version;
+    uint32_t creator_os;
+    uint64_t original_size;
+    uint64_t current_size;      /* the virtual size */
+    uint16_t cylinders;
+    uint8_t heads;
+    uint8_t sectors;
+    uint32_t disk_type;         /* 2 fixed, 3 dynamic, 4 differencing */
+    uint32_t checksum;
+    uint8_t unique_id[16];
+    uint8_t saved_state;
+    uint8_t reserved[427];      /* kept verbatim: blktap uses byte 0 as "hidden" */
+};
+
+struct vhd_locator
+{
+    uint32_t code;              /* VHD_PLAT_* */
+    uint32_t data_space;        /* sectors per spec; some writers store bytes */
+    uint32_t data_length;       /* bytes */
+    uint32_t reserved;
+    uint64_t data_offset;       /* absolute */
+};
+
+struct vhd_dynhdr
+{
+    uint8_t cookie[8];          /* "cxsparse" */
+    uint64_t data_offset;       /* unused, all ones */
+    uint64_t table_offset;      /* absolute offset of the BAT */
+    uint32_t version;
+    uint32_t max_entries;       /* BAT entries */
+    uint32_t block_size;        /* payload bytes per block, power of two */
+    uint32_t checksum;
+    uint8_t parent_uid[16];
+    uint32_t parent_timestamp;
+    uint32_t reserved0;
+    uint8_t parent_name[512];   /* UTF-16BE */
+    struct vhd_locator loc[VHD_LOCATOR_COUNT];
+    uint8_t reserved1[256];
+};
+
+/* One's complement of the byte sum, with the checksum field taken as zero. */
+uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t checksum_off);
+
+/* Decode and validate; at is the field's file offset for the diagnostic. */
+int vhd_footer_decode(const uint8_t buf[VHD_FOOTER_SIZE], struct vhd_footer *out, uint64_t at,
+                      struct vdsshim_diag *diag);
+void vhd_footer_encode(const struct vhd_footer *in, uint8_t buf[VHD_FOOTER_SIZE]);   /* fills checksum */
+
+int vhd_dynhdr_decode(const uint8_t buf[VHD_DYNHDR_SIZE], struct vhd_dynhdr *out, uint64_t at,
+                      struct vdsshim_diag *diag);
+void vhd_dynhdr_encode(const struct vhd_dynhdr *in, uint8_t buf[VHD_DYNHDR_SIZE]);   /* fills checksum */
+
+/* Bytes of sector bitmap in front of each block, padded to whole sectors. */
+static inline uint32_t vhd_bitmap_size(uint32_t block_size)
+{
+    uint32_t bytes = block_size / VHD_SECTOR / 8;
+
+    return (bytes + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
+}
+
+/* The Xen blktap batmap (formats.md §1.8), found in the sector after the BAT. */
+#define VHD_BATMAP_COOKIE "tdbatmap"
+struct vhd_batmap
+{
+    int present;
+    uint64_t header_offset;     /* the sector holding the batmap header */
+    uint64_t offset;            /* the bitmap itself */
+    uint32_t size_sectors;
+    uint32_t version;
+    uint32_t checksum;
+};
+
+/* A region of the file that must keep its bytes: metadata, locator data. */
+struct vhd_extent
+{
+    uint64_t start, end;        /* [start, end), 512-aligned */
+    const char *what;
+};
+
+#define VHD_MAX_RESERVED (3 + VHD_LOCATOR_COUNT + 2)
+
+struct vhd
+{
+    struct vhd_footer footer;
+    uint8_t footer_raw[VHD_FOOTER_SIZE];    /* written verbatim when the end moves */
+    struct vhd_dynhdr hdr;
+    uint64_t file_size;
+
+    /* dynamic and differencing only */
+    uint32_t *bat;              /* host-order entries; VHD_BAT_UNUSED if none */
+    uint8_t *bat_raw;           /* the BAT as on disk, padded to whole sectors */
+    uint64_t bat_bytes;
+    uint32_t bitmap_size;
+    uint64_t block_span;        /* bitmap + payload bytes per block in the file */
+    struct vhd_batmap batmap;
+    struct vhd_extent reserved[VHD_MAX_RESERVED];
+    unsigned nreserved;
+
+    /* read path: the sector bitmap of one block */
+    uint32_t cached_block;
+    uint8_t *bitmap;
+};
+
+static inline int vhd_bitmap_test(const uint8_t *bitmap, uint32_t sector)
+{
+    return bitmap[sector >> 3] & (0x80 >> (sector & 7));   /* MSB first */
+}
+
+/* End of everything the image references (before the footer). */
+uint64_t vhd_structure_end(const struct vhd *vhd);
+/* Write the BAT sectors covering entries [first, last] from memory. */
+int vhd_write_bat(struct vdsshim_image *img, uint32_t first, uint32_t last, struct vdsshim_diag *diag);
+/* Move the footer to end (unreferenced space), flush, truncate, flush. */
+int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *diag);
+/* Read the sector bitmap of block into buf (bitmap_size bytes). */
+int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
+
+int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+                struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
+
+#endif /* VDSSHIM_VHD_H */

@@ -1,0 +1,459 @@
+/*
+ * vdsshim command-line tool: inspect, check, compact and dump VHD/VHDX files.
+ */
+#define _FILE_OFFSET_BITS 64
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#include <shellapi.h>
+#define isatty _isatty
+#define fileno _fileno
+#else
+#include <unistd.h>
+#endif
+
+#include "vdsshim.h"
+
+#define VDSSHIM_VERSION_STRING "0.1.0"
+
+/* Exit codes: part of the interface, listed in --help and README. */
+enum exit_code
+{
+    EXIT_OK = 0,
+    EXIT_USAGE = 2,
+    EXIT_BAD_IMAGE = 3,     /* corrupt, unsupported, or a broken parent chain */
+    EXIT_IO = 4,            /* cannot read/write/open the file, out of space or memory */
+    EXIT_IN_USE = 5,
+    EXIT_CANCELLED = 6,
+    EXIT_WRONG_TYPE = 7,    /* the operation does not apply to this disk type */
+};
+
+static const char usage_text[] =
+    "usage: vdsshim COMMAND [OPTIONS] FILE\n"
+    "\n"
+    "In-place, crash-safe compaction of dynamic and differencing VHD files.\n"
+    "\n"
+    "commands:\n"
+    "  info      show format, sizes, allocation and parent chain\n"
+    "  check     validate every structure and the parent chain (read-only)\n"
+    "  compact   give unused blocks back to the host file system, in place\n"
+    "  dump      write the virtual disk's contents as raw bytes: dump FILE [OUT|-]\n"
+    "\n"
+    "options:\n"
+    "  --no-zero-scan    compact: reclaim only blocks with no data (no data reads)\n"
+    "  --no-block-moves  compact: unmap blocks only; no relocation, no truncation\n"
+    "  --json            print the result as one JSON object\n"
+    "  --quiet           print nothing but errors\n"
+    "  -h, --help        show this help\n"
+    "  --version         show the version\n"
+    "\n"
+    "exit codes:\n"
+    "  0 success   2 bad usage   3 image corrupt, unsupported or parent chain broken\n"
+    "  4 I/O error   5 file in use   6 cancelled   7 not possible on this disk type\n"
+    "\n"
+    "An interrupted compaction leaves a valid image; running it again finishes the job.\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int exit_code_from_status(int st)
+{
+    switch (st)
+    {
+    case VDSSHIM_OK: return EXIT_OK;
+    case VDSSHIM_E_INVALID_ARG: return EXIT_USAGE;
+    case VDSSHIM_E_UNKNOWN_FORMAT:
+    case VDSSHIM_E_CORRUPT:
+    case VDSSHIM_E_UNSUPPORTED:
+    case VDSSHIM_E_PARENT_NOT_FOUND:
+    case VDSSHIM_E_PARENT_MISMATCH: return EXIT_BAD_IMAGE;
+    case VDSSHIM_E_IN_USE: return EXIT_IN_USE;
+    case VDSSHIM_E_CANCELLED: return EXIT_CANCELLED;
+    case VDSSHIM_E_WRONG_TYPE: return EXIT_WRONG_TYPE;
+    default: return EXIT_IO;
+    }
+}
+
+static int fail(const char *path, int st, const struct vdsshim_diag *diag)
+{
+    fprintf(stderr, "vdsshim: %s: %s\n", path, diag->msg[0] ? diag->msg : vdsshim_strerror(st));
+    return exit_code_from_status(st);
+}
+
+static const char *type_name(enum vdsshim_disk_type t)
+{
+    switch (t)
+    {
+    case VDSSHIM_DISK_FIXED: return "fixed";
+    case VDSSHIM_DISK_DYNAMIC: return "dynamic";
+    case VDSSHIM_DISK_DIFFERENCING: return "differencing";
+    }
+    return "unknown";
+}
+
+/* VHD stores ids in RFC 4122 byte order, VHDX as Microsoft GUIDs (first fields little-endian). */
+static void format_id(const struct vdsshim_info *info, char out[37])
+{
+    static const int guid_order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+    const uint8_t *b = info->unique_id;
+    char *o = out;
+    int i;
+
+    for (i = 0; i < 16; i++)
+    {
+        int k = info->format == VDSSHIM_FORMAT_VHDX ? guid_order[i] : i;
+        if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+        o += sprintf(o, "%02x", b[k]);
+    }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+    {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void print_info(const char *path, const struct vdsshim_info *info, int json)
+{
+    char id[37];
+
+    format_id(info, id);
+    if (json)
+    {
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"format\":\"%s\",\"type\":\"%s\",\"virtual_size\":%llu,\"file_size\":%llu,"
+               "\"block_size\":%u,\"logical_sector_size\":%u,\"physical_sector_size\":%u,"
+               "\"block_count\":%llu,\"blocks_allocated\":%llu,\"unique_id\":\"%s\",\"creator\":",
+               info->format == VDSSHIM_FORMAT_VHDX ? "vhdx" : "vhd", type_name(info->type),
+               (unsigned long long)info->virtual_size, (unsigned long long)info->file_size,
+               info->block_size, info->logical_sector_size, info->physical_sector_size,
+               (unsigned long long)info->block_count, (unsigned long long)info->blocks_allocated, id);
+        json_string(stdout, info->creator);
+        if (info->has_parent)
+        {
+            printf(",\"parent\":");
+            json_string(stdout, info->parent_path);
+            printf(",\"parent_open\":%s,\"chain_depth\":%u", info->parent_open ? "true" : "false",
+                   info->chain_depth);
+        }
+        printf("}\n");
+        return;
+    }
+    printf("file:          %s\n", path);
+    printf("format:        %s %s\n", info->format == VDSSHIM_FORMAT_VHDX ? "VHDX" : "VHD", type_name(info->type));
+    printf("virtual size:  %llu bytes\n", (unsigned long long)info->virtual_size);
+    printf("file size:     %llu bytes\n", (unsigned long long)info->file_size);
+    if (info->block_size)
+    {
+        printf("block size:    %u bytes\n", info->block_size);
+        printf("blocks:        %llu, %llu allocated\n", (unsigned long long)info->block_count,
+               (unsigned long long)info->blocks_allocated);
+    }
+    printf("sector size:   %u logical, %u physical\n", info->logical_sector_size, info->physical_sector_size);
+    printf("creator:       %s\n", info->creator);
+    printf("unique id:     %s\n", id);
+    if (info->has_parent)
+        printf("parent:        %s (%s)\n", info->parent_path[0] ? info->parent_path : "(no usable locator)",
+               info->parent_open ? "found" : "not found");
+}
+
+static int cmd_info(const char *path, int json)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    int st = vdsshim_open(path, 0, &img, &diag);
+
+    if (st == VDSSHIM_E_PARENT_NOT_FOUND || st == VDSSHIM_E_PARENT_MISMATCH)
+    {
+        /* Still describe the disk itself. */
+        fprintf(stderr, "vdsshim: %s: warning: %s\n", path, diag.msg);
+        st = vdsshim_open(path, VDSSHIM_OPEN_NO_PARENTS, &img, &diag);
+    }
+    if (st) return fail(path, st, &diag);
+    vdsshim_get_info(img, &info);
+    print_info(path, &info, json);
+    vdsshim_close(img);
+    return EXIT_OK;
+}
+
+static int cmd_check(const char *path, int json, int quiet)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    int st = vdsshim_open(path, 0, &img, &diag);
+
+    if (st)
+    {
+        if (json)
+        {
+            printf("{\"file\":");
+            json_string(stdout, path);
+            printf(",\"ok\":false,\"status\":\"%s\",\"reason\":", vdsshim_status_name(st));
+            json_string(stdout, diag.msg);
+            printf("}\n");
+        }
+        return fail(path, st, &diag);
+    }
+    vdsshim_get_info(img, &info);
+    vdsshim_close(img);
+    if (json)
+    {
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"ok\":true}\n");
+    }
+    else if (!quiet)
+        printf("%s: no errors found (%s %s, chain depth %u)\n", path,
+               info.format == VDSSHIM_FORMAT_VHDX ? "VHDX" : "VHD", type_name(info.type), info.chain_depth);
+    return EXIT_OK;
+}
+
+struct bar
+{
+    int shown;
+    unsigned last;
+};
+
+static int on_progress(void *ctx, unsigned pct)
+{
+    struct bar *bar = ctx;
+
+    if (bar->shown && pct != bar->last)
+    {
+        char cells[41];
+        unsigned i, fill = pct * 40 / 100;
+        for (i = 0; i < 40; i++) cells[i] = i < fill ? '#' : '.';
+        cells[40] = 0;
+        fprintf(stderr, "\rcompacting [%s] %3u%%", cells, pct);
+        fflush(stderr);
+    }
+    bar->last = pct;
+    return interrupted;
+}
+
+static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_compact_options opts = { 0 };
+    struct vdsshim_compact_result res = { 0 };
+    struct vdsshim_image *img;
+    struct bar bar = { 0 };
+    uint64_t before;
+    int st;
+
+    if ((st = vdsshim_open(path, VDSSHIM_OPEN_WRITE, &img, &diag))) return fail(path, st, &diag);
+    {
+        struct vdsshim_info info;
+        vdsshim_get_info(img, &info);
+        before = info.file_size;
+    }
+    bar.shown = !quiet && !json && isatty(fileno(stderr));
+    opts.flags = flags;
+    opts.progress = on_progress;
+    opts.progress_ctx = &bar;
+    signal(SIGINT, on_interrupt);
+    st = vdsshim_compact(img, &opts, &res, &diag);
+    signal(SIGINT, SIG_DFL);
+    if (bar.shown) fputc('\n', stderr);
+    /* An opening read-write may already have trimmed unreferenced trailing space. */
+    res.size_before = before;
+    vdsshim_close(img);
+
+    if (json)
+    {
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"status\":\"%s\",\"size_before\":%llu,\"size_after\":%llu,\"reclaimed\":%llu,"
+               "\"blocks_scanned\":%llu,\"blocks_dropped\":%llu,\"blocks_moved\":%llu,"
+               "\"bytes_read\":%llu,\"bytes_written\":%llu}\n",
+               vdsshim_status_name(st), (unsigned long long)res.size_before,
+               (unsigned long long)res.size_after,
+               (unsigned long long)(res.size_before - res.size_after),
+               (unsigned long long)res.blocks_scanned, (unsigned long long)res.blocks_dropped,
+               (unsigned long long)res.blocks_moved, (unsigned long long)res.bytes_read,
+               (unsigned long long)res.bytes_written);
+    }
+    if (st) return fail(path, st, &diag);
+    if (!json && !quiet)
+        printf("%s: %llu -> %llu bytes, %llu reclaimed (%llu of %llu blocks dropped, %llu moved)\n", path,
+               (unsigned long long)res.size_before, (unsigned long long)res.size_after,
+               (unsigned long long)(res.size_before - res.size_after),
+               (unsigned long long)res.blocks_dropped, (unsigned long long)res.blocks_scanned,
+               (unsigned long long)res.blocks_moved);
+    return EXIT_OK;
+}
+
+/* Relative seek that works past 2 GiB on every platform. */
+static int seek_forward(FILE *f, long delta)
+{
+#ifdef _WIN32
+    return _fseeki64(f, delta, SEEK_CUR);
+#else
+    return fseeko(f, delta, SEEK_CUR);
+#endif
+}
+
+static int cmd_dump(const char *path, const char *out_path)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    const size_t chunk = 4u << 20;
+    int to_stdout = !out_path || !strcmp(out_path, "-");
+    uint64_t off = 0;
+    int skipped_tail = 0;
+    unsigned char *buf;
+    FILE *out;
+    int st;
+
+    if ((st = vdsshim_open(path, 0, &img, &diag))) return fail(path, st, &diag);
+    vdsshim_get_info(img, &info);
+    if (!(buf = malloc(chunk)))
+    {
+        vdsshim_close(img);
+        fprintf(stderr, "vdsshim: out of memory\n");
+        return EXIT_IO;
+    }
+#ifdef _WIN32
+    if (to_stdout) _setmode(_fileno(stdout), 0x8000 /* _O_BINARY */);
+#endif
+    out = to_stdout ? stdout : fopen(out_path, "wb");
+    if (!out)
+    {
+        fprintf(stderr, "vdsshim: %s: cannot create\n", out_path);
+        free(buf);
+        vdsshim_close(img);
+        return EXIT_IO;
+    }
+    while (off < info.virtual_size && !st)
+    {
+        size_t n = info.virtual_size - off < chunk ? (size_t)(info.virtual_size - off) : chunk, i;
+        int zero = !to_stdout;
+
+        if ((st = vdsshim_read(img, off, buf, n, &diag))) break;
+        for (i = 0; zero && i < n; i++) zero = !buf[i];
+        /* Zeros in a file output become holes. */
+        if (zero ? seek_forward(out, (long)n) != 0 : fwrite(buf, 1, n, out) != n)
+        {
+            fprintf(stderr, "vdsshim: %s: write failed\n", to_stdout ? "stdout" : out_path);
+            st = VDSSHIM_E_IO;
+            diag.msg[0] = 0;
+            break;
+        }
+        skipped_tail = zero;
+        off += n;
+    }
+    if (!st && skipped_tail && (seek_forward(out, -1) || fputc(0, out) == EOF)) st = VDSSHIM_E_IO;
+    if ((!to_stdout && fclose(out)) || (to_stdout && fflush(out))) st = st ? st : VDSSHIM_E_IO;
+    free(buf);
+    vdsshim_close(img);
+    return st ? fail(path, st, &diag) : EXIT_OK;
+}
+
+static int run(int argc, char **argv)
+{
+    const char *command = NULL, *args[2] = { 0 };
+    unsigned flags = 0;
+    int json = 0, quiet = 0, nargs = 0, i;
+
+    for (i = 1; i < argc; i++)
+    {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+        {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--version"))
+        {
+            printf("vdsshim %s\n", VDSSHIM_VERSION_STRING);
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--no-zero-scan")) flags |= VDSSHIM_COMPACT_NO_ZERO_SCAN;
+        else if (!strcmp(a, "--no-block-moves")) flags |= VDSSHIM_COMPACT_NO_BLOCK_MOVES;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (a[0] == '-' && a[1])
+        {
+            fprintf(stderr, "vdsshim: unknown option %s (see vdsshim --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else if (!command) command = a;
+        else if (nargs < 2) args[nargs++] = a;
+        else
+        {
+            fprintf(stderr, "vdsshim: too many arguments (see vdsshim --help)\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!command || !nargs)
+    {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (flags && strcmp(command, "compact"))
+    {
+        fprintf(stderr, "vdsshim: --no-zero-scan and --no-block-moves apply to compact only\n");
+        return EXIT_USAGE;
+    }
+    if (nargs > 1 && strcmp(command, "dump"))
+    {
+        fprintf(stderr, "vdsshim: %s takes one FILE\n", command);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(command, "info")) return cmd_info(args[0], json);
+    if (!strcmp(command, "check")) return cmd_check(args[0], json, quiet);
+    if (!strcmp(command, "compact")) return cmd_compact(args[0], flags, json, quiet);
+    if (!strcmp(command, "dump")) return cmd_dump(args[0], args[1]);
+    fprintf(stderr, "vdsshim: unknown command %s (see vdsshim --help)\n", command);
+    return EXIT_USAGE;
+}
+
+#ifdef _WIN32
+/* Arguments arrive as UTF-16; the engine takes UTF-8 paths. */
+int main(void)
+{
+    int argc, i, rc;
+    LPWSTR *wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
+    char **argv;
+
+    if (!wargv || !(argv = calloc((size_t)argc + 1, sizeof(*argv)))) return EXIT_IO;
+    for (i = 0; i < argc; i++)
+    {
+        int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
+        if (!(argv[i] = malloc((size_t)n))) return EXIT_IO;
+        WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, argv[i], n, NULL, NULL);
+    }
+    LocalFree(wargv);
+    rc = run(argc, argv);
+    for (i = 0; i < argc; i++) free(argv[i]);
+    free(argv);
+    return rc;
+}
+#else
+int main(int argc, char **argv)
+{
+    return run(argc, argv);
+}
+#endif
