@@ -1,2 +1,383 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * Crash safety of VHD compaction. For every write index k of a compaction:
+ *  - cut the power after write k, with unflushed writes dropped, applied, or
+ *    torn at 512 bytes (several seeds): the disk must open, read exactly as
+ *    before, and a re-run must end at the size of an uninterrupted run;
+ *  - fail write k (EIO or ENOSPC): the error is reported, same checks.
+ * Also every flush and the truncate, and a corpus of mutated images: a
+ * refused image is never written, an accepted one never changes content.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "vhd.h"
+#include "vhd_builder.h"
+
+#define BS (64u << 10)
+#define SPAN (512u + BS)
+
+static const uint8_t uid_parent[16] = { 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const uint8_t uid_child[16] = { 0x22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+struct scenario
+{
+    uint8_t *raw;
+    size_t size;
+    uint8_t *content;       /* what the guest reads */
+    uint64_t vsize;
+    uint64_t final_size;    /* after an uninterrupted run */
+    uint64_t writes, flushes, truncates;
+};
+
+/*
+ * 300 blocks (the BAT spans three sectors), 40 allocated across the range in
+ * shuffled file order; every third one zero. With the batch lowered, moves
+ * commit in several batches.
+ */
+static void build_dynamic(struct scenario *sc, int differencing)
+{
+    struct vhd_builder b;
+    uint8_t *d = malloc(BS);
+    uint8_t partial[16];
+    unsigned i;
+
+    memset(partial, 0, sizeof(partial));
+    partial[0] = 0xc0;
+    vb_init(&b, 300 * (uint64_t)BS, BS, differencing ? uid_child : uid_parent, differencing ? uid_parent : NULL);
+    if (differencing) vb_add_locator(&b, VHD_PLAT_W2RU, "fault-parent.vhd");
+    for (i = 0; i < 40; i++)
+    {
+        uint32_t index = (i * 7919u) % 300;
+        fill_random(d, BS, differencing ? index : 1000 + i);   /* differencing: parent data, droppable */
+        if (i % 3 == 0) memset(d, 0, BS);
+        if (differencing && i % 4 == 1) fill_random(d, BS, 5000 + i);  /* really differs */
+        vb_add_block(&b, index, differencing && i % 5 == 2 ? partial : NULL, d);
+    }
+    vb_finish(&b, &sc->size);
+    sc->raw = malloc(sc->size);
+    memcpy(sc->raw, b.data, sc->size);
+    vb_free(&b);
+    free(d);
+}
+
+/* The parent of the differencing scenario: every block it could consult. */
+static void write_parent(void)
+{
+    struct vhd_builder b;
+    uint8_t *d = malloc(BS);
+    size_t size;
+    unsigned i;
+
+    vb_init(&b, 300 * (uint64_t)BS, BS, uid_parent, NULL);
+    for (i = 0; i < 40; i++)
+    {
+        uint32_t index = (i * 7919u) % 300;
+        fill_random(d, BS, index);
+        if (i % 6 == 3) continue;       /* some parent blocks absent: zeros below */
+        vb_add_block(&b, index, NULL, d);
+    }
+    vb_finish(&b, &size);
+    write_file("fault-parent.vhd", b.data, size);
+    vb_free(&b);
+    free(d);
+}
+
+/* Run compaction over a fault plan; return the status and what the disk holds after. */
+static int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
+                         struct vdsshim_fault_counters *c)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+    int st;
+
+    *disk = NULL;
+    plan.inner_on_close = disk;
+    plan.counters_on_close = c;
+    assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    st = vdsshim_open_io(io, "child.vhd", VDSSHIM_OPEN_WRITE, &img, &diag);
+    assert_status(st, VDSSHIM_OK);
+    st = vdsshim_compact(img, NULL, NULL, &diag);
+    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
+    vdsshim_close(img);
+    assert_non_null(*disk);
+    return st;
+}
+
+/* The disk after a crash or an error: valid, same content, and a re-run finishes. */
+static void check_recovers(const struct scenario *sc, struct vdsshim_io *disk, const char *what, uint64_t k)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_compact_result res;
+    struct vdsshim_image *img;
+    uint8_t *bytes, *now;
+    const uint8_t *d;
+    uint64_t vs;
+    size_t n;
+    int st;
+
+    d = vdsshim_io_mem_data(disk, &n);
+    bytes = malloc(n);
+    memcpy(bytes, d, n);
+    vdsshim_io_close(disk);
+
+    assert_status(vdsshim_io_open_mem(bytes, n, &disk), VDSSHIM_OK);
+    st = vdsshim_open_io(disk, "child.vhd", VDSSHIM_OPEN_WRITE, &img, &diag);
+    if (st) fail_msg("%s at write %llu: reopen failed: %s", what, (unsigned long long)k, diag.msg);
+    now = read_all(img, &vs);
+    if (vs != sc->vsize || memcmp(now, sc->content, (size_t)vs))
+        fail_msg("%s at write %llu: the guest would read different data", what, (unsigned long long)k);
+    free(now);
+    st = vdsshim_compact(img, NULL, &res, &diag);
+    if (st) fail_msg("%s at write %llu: re-run failed: %s", what, (unsigned long long)k, diag.msg);
+    if (res.size_after != sc->final_size)
+        fail_msg("%s at write %llu: re-run ends at %llu bytes, an uninterrupted run at %llu", what,
+                 (unsigned long long)k, (unsigned long long)res.size_after, (unsigned long long)sc->final_size);
+    now = read_all(img, &vs);
+    assert_memory_equal(now, sc->content, (size_t)vs);
+    free(now);
+    vdsshim_close(img);
+    free(bytes);
+}
+
+static void prepare(struct scenario *sc, int differencing)
+{
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c;
+    struct vdsshim_io *disk;
+    struct vdsshim_image *img;
+    const uint8_t *d;
+    size_t n;
+
+    vhd_move_batch_bytes = 3 * SPAN;
+    if (differencing) write_parent();
+    build_dynamic(sc, differencing);
+    {
+        struct vdsshim_io *io;
+        struct vdsshim_diag diag = { .msg = { 0 } };
+        assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &io), VDSSHIM_OK);
+        assert_status(vdsshim_open_io(io, "child.vhd", 0, &img, &diag), VDSSHIM_OK);
+        sc->content = read_all(img, &sc->vsize);
+        vdsshim_close(img);
+    }
+    assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_OK);
+    d = vdsshim_io_mem_data(disk, &n);
+    (void)d;
+    sc->final_size = n;
+    sc->writes = c.writes;
+    sc->flushes = c.flushes;
+    sc->truncates = c.truncates;
+    vdsshim_io_close(disk);
+    /* The scenario must really move blocks in several batches and shrink. */
+    assert_true(sc->final_size < sc->size);
+    assert_true(sc->writes >= 10);
+    assert_true(sc->flushes >= 6);
+    assert_int_equal(sc->truncates, 1);
+}
+
+static void sweep_power_cuts(struct scenario *sc)
+{
+    static const struct { enum vdsshim_fault_cut_mode mode; uint32_t seed; const char *name; } modes[] =
+    {
+        { VDSSHIM_CUT_DROP, 0, "power cut (drop)" },
+        { VDSSHIM_CUT_APPLY, 0, "power cut (apply)" },
+        { VDSSHIM_CUT_TEAR, 1, "power cut (tear, seed 1)" },
+        { VDSSHIM_CUT_TEAR, 2, "power cut (tear, seed 2)" },
+        { VDSSHIM_CUT_TEAR, 3, "power cut (tear, seed 3)" },
+    };
+    uint64_t k;
+    unsigned m;
+
+    /* Every write, then every truncate (index writes + t), is a place to cut. */
+    for (k = 1; k <= sc->writes + sc->truncates; k++)
+        for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+        {
+            struct vdsshim_fault_plan plan = { 0 };
+            struct vdsshim_fault_counters c;
+            struct vdsshim_io *disk;
+
+            if (k <= sc->writes) plan.cut_after_write = k;
+            else plan.cut_after_truncate = k - sc->writes;
+            plan.cut_mode = modes[m].mode;
+            plan.seed = modes[m].seed;
+            assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
+            check_recovers(sc, disk, modes[m].name, k);
+        }
+}
+
+static void sweep_errors(struct scenario *sc)
+{
+    uint64_t k;
+
+    for (k = 1; k <= sc->writes; k++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+
+        plan.fail_write = k;
+        plan.fail_status = k % 2 ? VDSSHIM_E_IO : VDSSHIM_E_NOSPC;
+        assert_status(run_with_plan(sc, plan, &disk, &c), plan.fail_status);
+        assert_int_equal(c.writes, k);      /* nothing more was attempted after the failure */
+        check_recovers(sc, disk, k % 2 ? "EIO" : "ENOSPC", k);
+    }
+    for (k = 1; k <= sc->flushes; k++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+
+        plan.fail_flush = k;
+        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
+        check_recovers(sc, disk, "flush failure", k);
+    }
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+
+        plan.fail_truncate = 1;
+        plan.fail_status = VDSSHIM_E_NOSPC;
+        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_NOSPC);
+        check_recovers(sc, disk, "truncate failure", 1);
+    }
+}
+
+static void free_scenario(struct scenario *sc)
+{
+    free(sc->raw);
+    free(sc->content);
+}
+
+static void test_power_cut_dynamic(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    prepare(&sc, 0);
+    sweep_power_cuts(&sc);
+    free_scenario(&sc);
+}
+
+static void test_errors_dynamic(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    prepare(&sc, 0);
+    sweep_errors(&sc);
+    free_scenario(&sc);
+}
+
+static void test_power_cut_differencing(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    prepare(&sc, 1);
+    sweep_power_cuts(&sc);
+    sweep_errors(&sc);
+    free_scenario(&sc);
+}
+
+/* Mutants: bit flips in metadata, truncations, swapped BAT entries. */
+static void test_bad_input_corpus(void **state)
+{
+    struct scenario sc = { 0 };
+    unsigned i, refused = 0, accepted = 0;
+    uint32_t rng = 12345;
+
+    (void)state;
+    vhd_move_batch_bytes = 3 * SPAN;
+    build_dynamic(&sc, 0);
+    for (i = 0; i < 400; i++)
+    {
+        struct vdsshim_diag diag = { .msg = { 0 } };
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c = { 0 };
+        struct vdsshim_io *mem, *io, *kept = NULL;
+        struct vdsshim_image *img = NULL;
+        uint8_t *m = malloc(sc.size);
+        size_t size = sc.size;
+        int st;
+
+        memcpy(m, sc.raw, sc.size);
+        rng = rng * 1103515245u + 12345u;
+        switch (i % 4)
+        {
+        case 0:     /* a bit in the footer copy, header or BAT */
+            m[(rng >> 8) % 3072] ^= (uint8_t)(1u << (rng % 8));
+            break;
+        case 1:     /* a bit in the footer at the end */
+            m[sc.size - 512 + (rng >> 8) % 512] ^= (uint8_t)(1u << (rng % 8));
+            break;
+        case 2:     /* truncated anywhere */
+            size = (rng >> 4) % sc.size;
+            break;
+        default:    /* one BAT entry copied over another */
+            memcpy(m + 1536 + 4 * ((rng >> 8) % 300), m + 1536 + 4 * ((rng >> 20) % 300), 4);
+            break;
+        }
+        plan.inner_on_close = &kept;
+        plan.counters_on_close = &c;
+        assert_status(vdsshim_io_open_mem(m, size, &mem), VDSSHIM_OK);
+        assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+        st = vdsshim_open_io(io, "mutant.vhd", VDSSHIM_OPEN_WRITE, &img, &diag);
+        if (st)
+        {
+            const uint8_t *after;
+            size_t n;
+            refused++;
+            assert_true(st == VDSSHIM_E_CORRUPT || st == VDSSHIM_E_UNKNOWN_FORMAT || st == VDSSHIM_E_UNSUPPORTED);
+            assert_true(diag.msg[0] != 0);
+            assert_int_equal(c.writes + c.truncates, 0);
+            after = vdsshim_io_mem_data(kept, &n);
+            assert_int_equal(n, size);
+            assert_memory_equal(after, m, size);
+        }
+        else
+        {
+            uint8_t *before, *after;
+            uint64_t vs;
+            accepted++;
+            before = read_all(img, &vs);
+            st = vdsshim_compact(img, NULL, NULL, &diag);
+            if (st) fail_msg("mutant %u accepted but compaction failed: %s", i, diag.msg);
+            vdsshim_close(img);
+            img = NULL;
+            {
+                const uint8_t *d;
+                size_t n;
+                struct vdsshim_image *again;
+                d = vdsshim_io_mem_data(kept, &n);
+                again = open_mem_image(d, n, 0);
+                after = read_all(again, &vs);
+                assert_memory_equal(before, after, (size_t)vs);
+                vdsshim_close(again);
+            }
+            free(before);
+            free(after);
+        }
+        vdsshim_close(img);
+        vdsshim_io_close(kept);
+        free(m);
+    }
+    /* The corpus must exercise both outcomes to mean anything. */
+    assert_true(refused > 100);
+    assert_true(accepted > 20);
+    free(sc.raw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] =
+    {
+        cmocka_unit_test(test_power_cut_dynamic),
+        cmocka_unit_test(test_errors_dynamic),
+        cmocka_unit_test(test_power_cut_differencing),
+        cmocka_unit_test(test_bad_input_corpus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -30,6 +30,7 @@ struct vdsshim_fault_counters
 struct vdsshim_fault_plan
 {
     uint64_t cut_after_write;       /* 1-based write index; 0 = never */
+    uint64_t cut_after_truncate;    /* 1-based truncate index; 0 = never */
     enum vdsshim_fault_cut_mode cut_mode;
     uint32_t seed;                  /* chooses the fate of each write under VDSSHIM_CUT_TEAR */
     uint64_t fail_write;            /* 1-based index of the write that fails; 0 = none */

@@ -17,8 +17,9 @@
 
 #include "vhd.h"
 
-/* Data copied between two BAT commits: bounds the work lost to a crash. */
-#define MOVE_BATCH_BYTES (256ull << 20)
+/* Data copied between two BAT commits: bounds the work lost to a crash and
+ * the number of flushes. Tests lower it to cross batch boundaries. */
+uint64_t vhd_move_batch_bytes = 256ull << 20;
 
 struct compact_ctx
 {
@@ -371,7 +372,7 @@ static int execute_moves(struct compact_ctx *c, const struct move *moves, uint32
         uint64_t bytes = 0;
 
         batch_start = i;
-        while (i < nmoves && bytes < MOVE_BATCH_BYTES && !st)
+        while (i < nmoves && bytes < vhd_move_batch_bytes && !st)
         {
             if (!(st = copy_block(c, moves[i].from, moves[i].to, diag)))
                 st = progress_report(&c->progress, c->progress.last, 99, i + 1, nmoves);

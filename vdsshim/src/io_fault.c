@@ -246,7 +246,9 @@ static int fault_set_size(struct vdsshim_io *io, uint64_t size)
         free(op.undo);
         return VDSSHIM_E_NOMEM;
     }
-    return f->inner->ops->set_size(f->inner, size);
+    st = f->inner->ops->set_size(f->inner, size);
+    if (!st && f->plan.cut_after_truncate == f->count.truncates) cut_power(f);
+    return st;
 }
 
 static int fault_lock(struct vdsshim_io *io, int exclusive)

@@ -144,6 +144,7 @@ int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *di
 /* Read the sector bitmap of block into buf (bitmap_size bytes). */
 int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
 
+extern uint64_t vhd_move_batch_bytes;
 int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
 
