@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The command-line contract: usage errors, documented exit codes, one-line
+# reasons, --json, and files left untouched whenever a command fails.
+# usage: cli.sh WORKDIR VDSSHIM...
+WORK=$1; shift
+VDSSHIM=("$@")
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$WORK" && cd "$WORK" || exit 1
+
+qemu-img create -q -f vpc -o subformat=dynamic,force_size=on d.vhd 16M
+qemu-io -f vpc -c "write -P 0x61 0 2M" -c "write -P 0 2M 2M" d.vhd >/dev/null
+
+expect_rc "--help exits 0" 0 "${VDSSHIM[@]}" --help
+check "--help lists the exit codes" grep -q "exit codes" last.out
+expect_rc "no arguments is a usage error" 2 "${VDSSHIM[@]}"
+expect_rc "unknown command is a usage error" 2 "${VDSSHIM[@]}" frobnicate d.vhd
+expect_rc "unknown option is a usage error" 2 "${VDSSHIM[@]}" compact --fast d.vhd
+expect_rc "compact options on info are a usage error" 2 "${VDSSHIM[@]}" info --no-zero-scan d.vhd
+expect_rc "missing file is an I/O error" 4 "${VDSSHIM[@]}" info no-such.vhd
+check "the reason is one line naming the file" bash -c '[ $(wc -l < last.err) -eq 1 ] && grep -q "no-such.vhd" last.err'
+
+head -c 1048576 /dev/urandom > junk.img
+h=$(sha junk.img)
+expect_rc "a file that is no disk image is refused (exit 3)" 3 "${VDSSHIM[@]}" compact junk.img
+check "... untouched" [ "$(sha junk.img)" = "$h" ]
+
+cp d.vhd bad.vhd
+printf 'X' | dd of=bad.vhd bs=1 seek=$((1536 + 1)) conv=notrunc status=none   # BAT entry 0 -> past EOF
+h=$(sha bad.vhd)
+expect_rc "a corrupt BAT is refused (exit 3)" 3 "${VDSSHIM[@]}" compact bad.vhd
+check "... with the entry and its offset in the reason" grep -q "BAT entry 0 (at offset 1536)" last.err
+check "... untouched" [ "$(sha bad.vhd)" = "$h" ]
+expect_rc "check reports the corruption too (exit 3)" 3 "${VDSSHIM[@]}" check bad.vhd
+
+# flock(1) is a host lock; under wine, locks live in wineserver (the engine's
+# test_lock_in_use covers LockFileEx there).
+if command -v flock >/dev/null && [ "${VDSSHIM[0]##*/}" != wine ]; then
+    flock -x d.vhd sleep 3 &
+    sleep 0.3
+    expect_rc "a locked file is reported in use at once (exit 5)" 5 timeout 2 "${VDSSHIM[@]}" compact d.vhd
+    wait
+fi
+
+expect_rc "info --json" 0 "${VDSSHIM[@]}" info --json d.vhd
+check "... is one JSON object with the sizes" grep -q '^{"file":"d.vhd","format":"vhd","type":"dynamic","virtual_size":16777216' last.out
+expect_rc "compact --json" 0 "${VDSSHIM[@]}" compact --json d.vhd
+check "... reports the reclaimed bytes" grep -q '"status":"OK".*"reclaimed":2097664' last.out
+expect_rc "check after compaction" 0 "${VDSSHIM[@]}" check d.vhd
+check "... says no errors" grep -q "no errors found" last.out
+
+finish

@@ -1,0 +1,45 @@
+# Helpers for the script-driven tests: TAP lines and a closing "N passed, N failed".
+# Usage: source lib.sh; VDSSHIM="path/to/vdsshim" (may be "wine path/vdsshim.exe").
+set -u
+PASS=0
+FAIL=0
+
+ok()   { PASS=$((PASS + 1)); echo "ok $((PASS + FAIL)) - $*"; }
+nok()  { FAIL=$((FAIL + 1)); echo "not ok $((PASS + FAIL)) - $*"; }
+check() { local desc=$1; shift; if "$@"; then ok "$desc"; else nok "$desc"; fi; }
+quietly() { "$@" >/dev/null 2>&1; }
+
+# expect_rc DESC RC CMD...: the command exits with RC.
+expect_rc() {
+    local desc=$1 want=$2 rc; shift 2
+    "$@" >last.out 2>last.err; rc=$?
+    if [ "$rc" -eq "$want" ]; then ok "$desc"; else nok "$desc (exit $rc, expected $want: $(head -c 300 last.err))"; fi
+}
+
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}
+
+file_size() { stat -c %s "$1"; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Unpack a shared image sparsely into the working directory; fails if missing.
+unpack() {
+    local name=$1
+    [ -f "$SHARED/$name.xz" ] || return 1
+    [ -f "$name" ] && rm -f "$name"
+    xz -dc "$SHARED/$name.xz" | dd of="$name" bs=64K conv=sparse status=none
+}
+
+# Count 2^n-byte chunks of a raw file that hold any non-zero byte.
+nonzero_chunks() {
+    local file=$1 bs=$2 n i count=0
+    n=$(( ($(file_size "$file") + bs - 1) / bs ))
+    for ((i = 0; i < n; i++)); do
+        if ! dd if="$file" bs="$bs" skip="$i" count=1 status=none | cmp -s - <(head -c "$bs" /dev/zero); then
+            count=$((count + 1))
+        fi
+    done
+    echo "$count"
+}
