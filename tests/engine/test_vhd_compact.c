@@ -487,6 +487,51 @@ static void test_open_write_trims_tail(void **state)
     free(d);
 }
 
+/* A Xen batmap stays reserved; dropped blocks lose their bit; its checksum stays valid. */
+static void test_batmap_kept_consistent(void **state)
+{
+    struct vdsshim_compact_result res;
+    struct vhd_builder b;
+    uint8_t *d = block_data(8), *out, *bad;
+    uint64_t hdr;
+    size_t size, n;
+
+    (void)state;
+    vb_init(&b, 8 * (uint64_t)BS, BS, uid_parent, NULL);
+    vb_add_batmap(&b);
+    hdr = b.batmap_header;
+    vb_add_block(&b, 0, NULL, NULL);        /* zero: dropped */
+    vb_add_block(&b, 1, NULL, d);
+    vb_add_block(&b, 2, NULL, NULL);        /* zero: dropped */
+    vb_add_block(&b, 3, NULL, d);           /* moves into slot 0, after the batmap */
+    vb_finish(&b, &size);
+    assert_int_equal(b.data[hdr + 512], 0xf0);
+
+    out = compact_mem(b.data, size, 0, VDSSHIM_OK, &res, &n);
+    assert_int_equal(res.blocks_dropped, 2);
+    assert_int_equal(n, META_16 + 1024 + 2 * SPAN + 512);
+    assert_memory_equal(out + hdr, "tdbatmap", 8);
+    assert_int_equal(out[hdr + 512], 0x50);                 /* blocks 1 and 3 */
+    assert_int_equal(get_be32(out + hdr + 24), vhd_checksum(out + hdr + 512, 512, 512));
+    free(out);
+
+    /* A batmap whose checksum is wrong is corruption: refused. */
+    bad = malloc(size);
+    memcpy(bad, b.data, size);
+    bad[hdr + 513] ^= 1;
+    {
+        struct vdsshim_diag diag = { .msg = { 0 } };
+        struct vdsshim_image *img = NULL;
+        struct vdsshim_io *io;
+        assert_status(vdsshim_io_open_mem(bad, size, &io), VDSSHIM_OK);
+        assert_status(vdsshim_open_io(io, "x.vhd", 0, &img, &diag), VDSSHIM_E_CORRUPT);
+        assert_non_null(strstr(diag.msg, "batmap checksum"));
+    }
+    free(bad);
+    vb_free(&b);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] =
@@ -501,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_lock_in_use),
         cmocka_unit_test(test_fixed_and_readonly_refused),
         cmocka_unit_test(test_open_write_trims_tail),
+        cmocka_unit_test(test_batmap_kept_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

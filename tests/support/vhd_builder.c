@@ -113,6 +113,19 @@ void vb_add_locator(struct vhd_builder *b, uint32_t code, const char *path)
     }
 }
 
+void vb_add_batmap(struct vhd_builder *b)
+{
+    uint8_t *h;
+
+    b->batmap_header = b->size;
+    grow(b, b->size + 1024);
+    h = b->data + b->batmap_header;
+    memcpy(h, "tdbatmap", 8);
+    put_be64(h + 8, b->batmap_header + 512);
+    put_be32(h + 16, 1);                        /* one sector of bits */
+    put_be32(h + 20, 0x00010002);
+}
+
 void vb_add_gap(struct vhd_builder *b, size_t bytes)
 {
     grow(b, b->size + bytes);
@@ -135,6 +148,14 @@ void vb_finish(struct vhd_builder *b, size_t *size)
 
     put_be32(h + 36, 0);
     put_be32(h + 36, checksum(h, 1024));
+    if (b->batmap_header)
+    {
+        uint8_t *bits = b->data + b->batmap_header + 512;
+        uint32_t i;
+        for (i = 0; i < b->entries; i++)
+            if (b->data[b->bat_offset + 4ull * i] != 0xff) bits[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+        put_be32(b->data + b->batmap_header + 24, checksum(bits, 512));
+    }
     grow(b, b->size + 512);
     memcpy(b->data + b->size - 512, b->data, 512);
     *size = b->size;
