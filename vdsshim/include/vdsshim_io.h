@@ -40,6 +40,9 @@ struct vdsshim_io
 /* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */
 int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out);
 
+/* Cryptographic-quality random bytes from the platform (new VHDX GUIDs). */
+int vdsshim_random_bytes(void *buf, size_t len);
+
 /* An in-memory file. The initial contents are copied; data may be NULL. */
 int vdsshim_io_open_mem(const void *data, size_t size, struct vdsshim_io **out);
 /* The current contents of a memory file (valid until the next write or close). */

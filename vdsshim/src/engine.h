@@ -54,6 +54,7 @@ struct vdsshim_image
     unsigned flags;
     struct vdsshim_info info;
     struct vdsshim_image *parent;   /* NULL unless a differencing disk with parents open */
+    uint8_t linkage_id[16];         /* what a child's parent link names: VHDX DataWriteGuid */
     void *fmt;                      /* format state */
 };
 
@@ -63,6 +64,7 @@ int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
 
 /* Format entry points: take over img->io; fill info, ops, fmt, parent. */
 int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vdsshim_diag *diag);
+int vhdx_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vdsshim_diag *diag);
 
 /* Parent candidates are tried in order; the first that opens and matches wins. */
 struct parent_candidate
@@ -83,6 +85,9 @@ int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *
 /* Turn a UTF-16 locator path into a UTF-8 path usable on this platform,
  * resolved against the child's directory if relative. NULL if unusable. */
 char *locator_path_resolve(const char *child_path, const uint16_t *wpath, size_t wlen);
+
+/* The same for a UTF-8 path. NULL if unusable here (a drive-letter path off Windows). */
+char *path_resolve_utf8(const char *child_path, const char *path);
 
 /* UTF-16 (host order code units) to UTF-8; invalid units become U+FFFD. */
 char *utf16_to_utf8(const uint16_t *s, size_t n);

@@ -50,8 +50,7 @@ static int image_open_io(struct vdsshim_io *io, const char *path, unsigned flags
     if (size >= 8 && (st = vdsshim_io_read(io, magic, 8, 0))) goto io_fail;
 
     if (!memcmp(magic, "vhdxfile", 8))
-        st = diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
-                      "VHDX file: this build of vdsshim reads VHD only");
+        st = vhdx_open(img, chain, diag);
     else
         st = vhd_open(img, chain, diag);   /* VHD has its cookie at 0 or at the end */
     if (st)

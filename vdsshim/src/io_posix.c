@@ -175,4 +175,26 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
     return VDSSHIM_OK;
 }
 
+int vdsshim_random_bytes(void *buf, size_t len)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    uint8_t *p = buf;
+
+    if (fd < 0) return VDSSHIM_E_IO;
+    while (len)
+    {
+        ssize_t n = read(fd, p, len);
+        if (n <= 0)
+        {
+            if (n < 0 && errno == EINTR) continue;
+            close(fd);
+            return VDSSHIM_E_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+    return VDSSHIM_OK;
+}
+
 #endif /* !_WIN32 */

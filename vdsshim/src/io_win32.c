@@ -208,4 +208,16 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
     return VDSSHIM_OK;
 }
 
+int vdsshim_random_bytes(void *buf, size_t len)
+{
+    /* RtlGenRandom (SystemFunction036): no CNG dependency, present on every Windows and Wine. */
+    BOOLEAN (WINAPI *gen)(PVOID, ULONG);
+    HMODULE advapi = GetModuleHandleW(L"advapi32.dll");
+
+    if (!advapi) advapi = LoadLibraryW(L"advapi32.dll");
+    gen = advapi ? (BOOLEAN (WINAPI *)(PVOID, ULONG))(void *)GetProcAddress(advapi, "SystemFunction036") : NULL;
+    if (!gen || !gen(buf, (ULONG)len)) return VDSSHIM_E_IO;
+    return VDSSHIM_OK;
+}
+
 #endif /* _WIN32 */

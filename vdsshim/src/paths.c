@@ -54,11 +54,22 @@ static int is_windows_absolute(const char *p)
 
 char *locator_path_resolve(const char *child_path, const uint16_t *wpath, size_t wlen)
 {
-    char *p, *out, *q;
-    size_t dirlen = 0, i;
+    char *p, *out;
 
     while (wlen && !wpath[wlen - 1]) wlen--;    /* some writers include the NUL */
     if (!wlen || !(p = utf16_to_utf8(wpath, wlen))) return NULL;
+    out = path_resolve_utf8(child_path, p);
+    free(p);
+    return out;
+}
+
+char *path_resolve_utf8(const char *child_path, const char *path)
+{
+    char *p, *out, *q;
+    size_t dirlen = 0, i;
+
+    if (!path || !path[0] || !(p = malloc(strlen(path) + 1))) return NULL;
+    strcpy(p, path);
 
 #ifdef _WIN32
     for (q = p; *q; q++) if (*q == '/') *q = '\\';

@@ -1,0 +1,402 @@
+/*
+ * In-place, crash-safe compaction of dynamic and differencing VHDX.
+ * formats.md §2.6-2.8, §4.2.
+ *
+ * 1. Scan payload blocks in file order; decide each block's new state with
+ *    the table in vhdx.h so reads provably stay identical:
+ *      - space held by NOT_PRESENT/UNDEFINED/ZERO/UNMAPPED blocks: released,
+ *        state kept (legacy UNMAPPED 5 is written as 3);
+ *      - dynamic, all-zero data: ZERO (reads MUST return zeros);
+ *      - differencing: equal to the parent chain -> NOT_PRESENT; otherwise
+ *        all zero as the guest sees it -> ZERO; else kept.
+ * 2. Commit those BAT changes through the log; then clear the sector-bitmap
+ *    bits of dropped partial blocks and release bitmap blocks no longer used.
+ * 3. Move the highest blocks into the lowest 1 MiB-aligned holes (copy,
+ *    flush, BAT through the log), batch by batch.
+ * 4. Log an entry whose FlushedFileOffset is the new size, truncate, then a
+ *    header update with LogGuid zero so every reader sees a clean log.
+ * DataWriteGuid is never changed: block moves are exempt, and no read changes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vhdx.h"
+
+uint64_t vhdx_move_batch_bytes = 256ull << 20;
+
+struct vcompact
+{
+    struct vdsshim_image *img;
+    struct vhdx *v;
+    struct vdsshim_compact_result *res;
+    struct progress progress;
+    uint8_t *buf, *pbuf;            /* ENGINE_IO_CHUNK each */
+    uint8_t *dirty;                 /* per 4 KiB BAT sector */
+    uint64_t bat_sectors;
+};
+
+static int is_sb_index(const struct vhdx *v, uint64_t i)
+{
+    return i % (v->chunk_ratio + 1) == v->chunk_ratio;
+}
+
+static void set_entry(struct vcompact *c, uint64_t index, uint64_t entry)
+{
+    if (c->v->bat[index] == entry) return;
+    c->v->bat[index] = entry;
+    c->dirty[index * 8 / VHDX_LOG_SECTOR] = 1;
+}
+
+static int any_dirty(const struct vcompact *c)
+{
+    uint64_t i;
+
+    for (i = 0; i < c->bat_sectors; i++)
+        if (c->dirty[i]) return 1;
+    return 0;
+}
+
+static int commit_bat(struct vcompact *c, struct vdsshim_diag *diag)
+{
+    uint64_t size;
+    int st;
+
+    uint64_t i, n = 0;
+
+    for (i = 0; i < c->bat_sectors; i++) n += c->dirty[i];
+    if (!n) return VDSSHIM_OK;
+    if ((st = vdsshim_io_size(c->img->io, &size))) return diag_io(diag, c->img->io, st, 0, "cannot get the file size");
+    st = vhdx_write_bat(c->img, c->v, c->dirty, size, diag);
+    memset(c->dirty, 0, (size_t)c->bat_sectors);
+    /* Each sector goes to the log and then in place, plus descriptor sectors. */
+    c->res->bytes_written += n * 2 * VHDX_LOG_SECTOR + (n / 126 + 1) * VHDX_LOG_SECTOR;
+    return st;
+}
+
+static int read_file(struct vcompact *c, void *buf, size_t len, uint64_t off, struct vdsshim_diag *diag)
+{
+    int st = vhdx_file_read(c->img, c->v, buf, len, off, "cannot read block data", diag);
+
+    if (!st) c->res->bytes_read += len;
+    return st;
+}
+
+/*
+ * The new entry for a payload block that holds data, or the old one if it
+ * must stay. Reads the block in chunks, through this file and the parents.
+ */
+static int decide_present(struct vcompact *c, uint64_t block, uint64_t entry, uint64_t *out, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = c->v;
+    uint64_t base = block * v->meta.block_size, done, vsize = v->meta.virtual_size;
+    uint64_t end = base + v->meta.block_size < vsize ? base + v->meta.block_size : vsize;
+    int zero = 1, same = v->meta.has_parent;
+    int st;
+
+    *out = entry;
+    for (done = base; done < end && (zero || same); done += ENGINE_IO_CHUNK)
+    {
+        size_t n = end - done < ENGINE_IO_CHUNK ? (size_t)(end - done) : ENGINE_IO_CHUNK;
+        /* The block as the guest sees it, parent-backed sectors included. */
+        if ((st = vdsshim_read(c->img, done, c->buf, n, diag))) return st;
+        c->res->bytes_read += n;
+        if (zero) zero = buffer_is_zero(c->buf, n);
+        if (same)
+        {
+            uint64_t psize = c->img->parent->info.virtual_size;
+            size_t in_parent = done >= psize ? 0 : (psize - done < n ? (size_t)(psize - done) : n);
+            if (in_parent && (st = vdsshim_read(c->img->parent, done, c->pbuf, in_parent, diag))) return st;
+            memset(c->pbuf + in_parent, 0, n - in_parent);
+            same = !memcmp(c->buf, c->pbuf, n);
+        }
+    }
+    if (same) *out = VHDX_BAT_ENTRY(VHDX_PAYLOAD_NOT_PRESENT, 0);
+    else if (zero) *out = VHDX_BAT_ENTRY(VHDX_PAYLOAD_ZERO, 0);
+    return VDSSHIM_OK;
+}
+
+/* A partially present block whose bitmap marks nothing present shows only the parent. */
+static int partial_is_empty(struct vcompact *c, uint64_t block, int *empty, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = c->v;
+    uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
+    uint64_t sb = VHDX_BAT_OFFSET(v->bat[vhdx_sb_index(v, block / v->chunk_ratio)]);
+    int st;
+
+    if ((st = read_file(c, c->buf, bytes, sb + (block % v->chunk_ratio) * bytes, diag))) return st;
+    *empty = buffer_is_zero(c->buf, bytes);
+    return VDSSHIM_OK;
+}
+
+struct object
+{
+    uint64_t index;         /* BAT index */
+    uint64_t start, size;
+};
+
+static int cmp_object(const void *a, const void *b)
+{
+    const struct object *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Phase 1-2: new states, committed; then bitmap bits and bitmap blocks. */
+static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_options *opts, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = c->v;
+    int scan = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
+    struct object *blocks;
+    uint8_t *was_partial;
+    uint64_t i, n = 0, chunk;
+    int st = VDSSHIM_OK;
+
+    if (!(blocks = malloc(((size_t)v->payload_blocks ? (size_t)v->payload_blocks : 1) * sizeof(*blocks)))
+        || !(was_partial = calloc((size_t)v->payload_blocks ? (size_t)v->payload_blocks : 1, 1)))
+    {
+        free(blocks);
+        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    }
+    for (i = 0; i < v->payload_blocks; i++)
+    {
+        uint64_t idx = vhdx_payload_index(v, i), e = v->bat[idx];
+        unsigned state = VHDX_BAT_STATE(e);
+
+        if (state == VHDX_PAYLOAD_UNMAPPED_V095) set_entry(c, idx, e = VHDX_BAT_ENTRY(VHDX_PAYLOAD_UNMAPPED, VHDX_BAT_OFFSET(e)));
+        if (!VHDX_BAT_OFFSET(e)) continue;
+        if (state != VHDX_PAYLOAD_FULLY_PRESENT && state != VHDX_PAYLOAD_PARTIALLY_PRESENT)
+        {
+            /* Space held by a block whose reads do not come from it. */
+            set_entry(c, idx, VHDX_BAT_ENTRY(VHDX_BAT_STATE(e), 0));
+            c->res->blocks_scanned++;
+            c->res->blocks_dropped++;
+            continue;
+        }
+        blocks[n].index = i;
+        blocks[n].start = VHDX_BAT_OFFSET(e);
+        n++;
+    }
+    qsort(blocks, (size_t)n, sizeof(*blocks), cmp_object);     /* read in file order */
+
+    for (i = 0; i < n && !st; i++)
+    {
+        uint64_t idx = vhdx_payload_index(v, blocks[i].index), e = v->bat[idx], ne = e;
+        int partial = VHDX_BAT_STATE(e) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
+
+        if (scan) st = decide_present(c, blocks[i].index, e, &ne, diag);
+        else if (partial)
+        {
+            int empty;
+            if (!(st = partial_is_empty(c, blocks[i].index, &empty, diag)) && empty)
+                ne = VHDX_BAT_ENTRY(VHDX_PAYLOAD_NOT_PRESENT, 0);
+        }
+        if (st) break;
+        c->res->blocks_scanned++;
+        if (ne != e)
+        {
+            set_entry(c, idx, ne);
+            was_partial[blocks[i].index] = (uint8_t)partial;
+            c->res->blocks_dropped++;
+        }
+        st = progress_report(&c->progress, 0, scan ? 70 : 10, i + 1, n);
+    }
+    free(blocks);
+    if (!st) st = commit_bat(c, diag);
+
+    /* Bitmap bits of dropped partial blocks, so a later partial write starts clean;
+     * then bitmap blocks that no partial block uses any more. */
+    for (chunk = 0; !st && v->meta.has_parent && chunk < v->sb_blocks; chunk++)
+    {
+        uint64_t sbi = vhdx_sb_index(v, chunk), sb_off, b, first = chunk * v->chunk_ratio;
+        uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
+        int in_use = 0;
+
+        if (sbi >= v->bat_entries || !(sb_off = VHDX_BAT_OFFSET(v->bat[sbi]))) continue;
+        for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks; b++)
+            in_use |= VHDX_BAT_STATE(v->bat[vhdx_payload_index(v, b)]) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
+        if (!in_use)
+        {
+            set_entry(c, sbi, VHDX_BAT_ENTRY(VHDX_SB_NOT_PRESENT, 0));
+            c->res->blocks_dropped++;
+            continue;
+        }
+        memset(c->buf, 0, bytes);
+        for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks && !st; b++)
+            if (was_partial[b])
+            {
+                if ((st = vdsshim_io_write(c->img->io, c->buf, bytes, sb_off + (b - first) * bytes)))
+                    st = diag_io(diag, c->img->io, st, sb_off + (b - first) * bytes, "cannot clear a sector bitmap");
+                c->res->bytes_written += bytes;
+            }
+    }
+    free(was_partial);
+    if (!st && any_dirty(c))
+    {
+        if ((st = vdsshim_io_flush(c->img->io))) return diag_io(diag, c->img->io, st, 0, "cannot flush");
+        st = commit_bat(c, diag);
+    }
+    v->cached_sb = 0;
+    return st;
+}
+
+struct hole
+{
+    uint64_t start, end;
+};
+
+/* Phase 3: plan and execute moves of the highest objects into the lowest holes. */
+static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = c->v;
+    struct object *obj;
+    struct hole *holes;
+    uint64_t i, n = 0, nh = 0, pos = 0, top, batch_bytes = 0, moved_in_batch = 0;
+    int st = VDSSHIM_OK;
+
+    obj = malloc(((size_t)v->bat_entries + 4) * sizeof(*obj));
+    holes = malloc(((size_t)v->bat_entries + 5) * sizeof(*holes));
+    if (!obj || !holes)
+    {
+        free(obj);
+        free(holes);
+        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    }
+    /* Fixed objects first (index ~0), then every block holding space. */
+    obj[n++] = (struct object){ ~0ull, 0, VHDX_HEADER_SECTION };
+    obj[n++] = (struct object){ ~0ull, v->header.log_offset, v->header.log_length };
+    obj[n++] = (struct object){ ~0ull, v->bat_region.offset, v->bat_region.length };
+    obj[n++] = (struct object){ ~0ull, v->meta_region.offset, v->meta_region.length };
+    for (i = 0; i < v->bat_entries; i++)
+        if (VHDX_BAT_OFFSET(v->bat[i]))
+            obj[n++] = (struct object){ i, VHDX_BAT_OFFSET(v->bat[i]), is_sb_index(v, i) ? MiB : v->meta.block_size };
+    qsort(obj, (size_t)n, sizeof(*obj), cmp_object);
+    for (i = 0; i < n; i++)
+    {
+        if (obj[i].start > pos) holes[nh++] = (struct hole){ pos, obj[i].start };
+        if (obj[i].start + obj[i].size > pos) pos = obj[i].start + obj[i].size;
+    }
+
+    /* From the top: a movable object goes to the lowest hole below it that fits. */
+    for (top = n; top > 0 && !st; top--)
+    {
+        struct object *o = &obj[top - 1];
+        uint64_t h, e;
+
+        if (o->index == ~0ull) break;       /* fixed metadata: the end cannot go lower */
+        for (h = 0; h < nh; h++)
+            if (holes[h].end - holes[h].start >= o->size) break;
+        if (h == nh || holes[h].start + o->size > o->start) break;
+
+        /* Copy (data writes, not logged), then the BAT entry through the log. */
+        for (e = 0; e < o->size && !st; e += ENGINE_IO_CHUNK)
+        {
+            size_t len = o->size - e < ENGINE_IO_CHUNK ? (size_t)(o->size - e) : ENGINE_IO_CHUNK;
+            if (!(st = read_file(c, c->buf, len, o->start + e, diag))
+                && (st = vdsshim_io_write(c->img->io, c->buf, len, holes[h].start + e)))
+                st = diag_io(diag, c->img->io, st, holes[h].start + e, "cannot write block data");
+            c->res->bytes_written += len;
+        }
+        if (st) break;
+        set_entry(c, o->index, VHDX_BAT_ENTRY(VHDX_BAT_STATE(v->bat[o->index]), holes[h].start));
+        holes[h].start += o->size;
+        c->res->blocks_moved++;
+        batch_bytes += o->size;
+        moved_in_batch++;
+        if ((st = progress_report(&c->progress, c->progress.last, 99, c->res->blocks_moved,
+                                  c->res->blocks_moved + top))) break;
+        if (batch_bytes >= vhdx_move_batch_bytes || moved_in_batch >= vhdx_log_max_sectors(v))
+        {
+            if ((st = vdsshim_io_flush(c->img->io))) st = diag_io(diag, c->img->io, st, 0, "cannot flush");
+            else st = commit_bat(c, diag);
+            batch_bytes = moved_in_batch = 0;
+        }
+    }
+    if (!st && any_dirty(c))
+    {
+        if ((st = vdsshim_io_flush(c->img->io))) st = diag_io(diag, c->img->io, st, 0, "cannot flush");
+        else st = commit_bat(c, diag);
+    }
+    free(obj);
+    free(holes);
+    *new_end = vhdx_structure_end(v);
+    return st;
+}
+
+/* Phase 4: the log learns the new size first, then the file shrinks. */
+static int shrink(struct vcompact *c, uint64_t end, struct vdsshim_diag *diag)
+{
+    static const struct vhdx_guid no_log;
+    struct vhdx *v = c->v;
+    int st;
+
+    if (end < v->file_size)
+    {
+        if ((st = vhdx_log_commit(c->img, v, NULL, NULL, 0, end, end, diag))) return st;
+        if ((st = vdsshim_io_truncate(c->img->io, end)))
+            return diag_io(diag, c->img->io, st, end, "cannot truncate the file");
+        if ((st = vdsshim_io_flush(c->img->io))) return diag_io(diag, c->img->io, st, end, "cannot flush");
+        v->file_size = c->img->info.file_size = end;
+    }
+    if (!vhdx_guid_is_zero(&v->header.log_guid)) return vhdx_update_headers(c->img, v, &no_log, diag);
+    return VDSSHIM_OK;
+}
+
+int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag)
+{
+    struct vcompact c = { 0 };
+    struct vhdx *v = img->fmt;
+    uint64_t end = 0, i;
+    int st;
+
+    c.img = img;
+    c.v = v;
+    c.res = res;
+    c.progress.fn = opts->progress;
+    c.progress.ctx = opts->progress_ctx;
+    c.bat_sectors = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
+    c.buf = malloc(ENGINE_IO_CHUNK);
+    c.pbuf = malloc(ENGINE_IO_CHUNK);
+    c.dirty = calloc((size_t)c.bat_sectors, 1);
+    if (!c.buf || !c.pbuf || !c.dirty)
+    {
+        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        goto done;
+    }
+    if ((st = progress_report(&c.progress, 0, 0, 0, 1))) goto done;
+    if ((st = scan_and_drop(&c, opts, diag))) goto done;
+    if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES))
+    {
+        if ((st = move_blocks(&c, &end, diag))) goto done;
+        if ((st = shrink(&c, end, diag))) goto done;
+    }
+    else if (!vhdx_guid_is_zero(&v->header.log_guid))
+    {
+        static const struct vhdx_guid no_log;
+        if ((st = vhdx_update_headers(img, v, &no_log, diag))) goto done;
+    }
+    for (i = 0, img->info.blocks_allocated = 0; i < v->payload_blocks; i++)
+        img->info.blocks_allocated += !!VHDX_BAT_OFFSET(v->bat[vhdx_payload_index(v, i)]);
+    st = progress_report(&c.progress, 100, 100, 1, 1);
+    if (st == VDSSHIM_E_CANCELLED) st = VDSSHIM_OK;     /* too late to cancel: the work is done */
+
+done:
+    if (st)
+    {
+        /* What is on disk is valid, but the in-memory BAT may hold changes that
+         * were never committed: take it back from the file, or stop writing. */
+        uint8_t *raw = malloc((size_t)v->bat_entries * 8);
+        if (raw && !vhdx_file_read(img, v, raw, (size_t)v->bat_entries * 8, v->bat_region.offset, "BAT", NULL))
+            for (i = 0; i < v->bat_entries; i++) v->bat[i] = get_le64(raw + 8 * i);
+        else
+            img->flags &= ~VDSSHIM_OPEN_WRITE;
+        free(raw);
+        if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "compaction cancelled; the image is valid");
+    }
+    res->size_after = v->file_size;
+    v->cached_sb = 0;
+    free(c.buf);
+    free(c.pbuf);
+    free(c.dirty);
+    return st;
+}

@@ -1,0 +1,228 @@
+/* VHDX on-disk layout (little-endian, CRC-32C, 1 MiB alignment). formats.md §2. */
+#ifndef VDSSHIM_VHDX_H
+#define VDSSHIM_VHDX_H
+
+#include "engine.h"
+
+#define MiB (1ull << 20)
+#define KiB (1ull << 10)
+
+#define VHDX_HEADER1_OFFSET     (64 * KiB)
+#define VHDX_HEADER2_OFFSET     (128 * KiB)
+#define VHDX_REGION1_OFFSET     (192 * KiB)
+#define VHDX_REGION2_OFFSET     (256 * KiB)
+#define VHDX_HEADER_SIZE        (4 * KiB)
+#define VHDX_REGION_SIZE        (64 * KiB)
+#define VHDX_HEADER_SECTION     MiB         /* nothing is ever placed below this */
+#define VHDX_LOG_SECTOR         4096u
+#define VHDX_MAX_ENTRIES        2047u       /* region table and metadata table */
+#define VHDX_META_TABLE_SIZE    (64 * KiB)
+#define VHDX_MAX_LOG            (64 * MiB)  /* a larger log is refused (memory bound) */
+#define VHDX_MAX_VIRTUAL_SIZE   (64ull << 40)
+
+/* BAT entry states. Payload: 0-3, 6, 7 (5 = UNMAPPED in spec v0.95: read, never written). */
+#define VHDX_PAYLOAD_NOT_PRESENT        0u
+#define VHDX_PAYLOAD_UNDEFINED          1u
+#define VHDX_PAYLOAD_ZERO               2u
+#define VHDX_PAYLOAD_UNMAPPED           3u
+#define VHDX_PAYLOAD_UNMAPPED_V095      5u
+#define VHDX_PAYLOAD_FULLY_PRESENT      6u
+#define VHDX_PAYLOAD_PARTIALLY_PRESENT  7u
+#define VHDX_SB_NOT_PRESENT             0u
+#define VHDX_SB_PRESENT                 6u
+
+#define VHDX_BAT_STATE(e)   ((unsigned)((e) & 7))
+#define VHDX_BAT_OFFSET(e)  ((e) & ~0xfffffull)
+#define VHDX_BAT_RESERVED(e) ((e) & 0xffff8ull)
+#define VHDX_BAT_ENTRY(state, off) ((uint64_t)(off) | (state))
+
+/*
+ * What a guest reads from a payload block in each state (one table, used by
+ * the reader and by the compactor's choice of state for a dropped block):
+ *
+ *   state              dynamic          differencing
+ *   NOT_PRESENT        zeros [U]        parent            [V spec §2.5.1.1]
+ *   UNDEFINED          zeros            parent [U]
+ *   ZERO               zeros            zeros             [V: reads MUST return zeros]
+ *   UNMAPPED (3 or 5)  zeros [U]        zeros [U]
+ *   FULLY_PRESENT      file             file
+ *   PARTIALLY_PRESENT  (invalid)        file or parent, per sector bitmap
+ *
+ * [U] rows: the spec allows "undefined" or "pre-unmap" content; qemu and, per
+ * the WSL compaction measurements (formats.md §3a), Windows return zeros.
+ * Compaction never produces UNDEFINED and never depends on the [U] rows: a
+ * dropped dynamic block becomes ZERO, a dropped differencing block ZERO (its
+ * content is zeros) or NOT_PRESENT (its content equals the parent's).
+ */
+
+struct vhdx_guid
+{
+    uint8_t b[16];          /* as stored (Microsoft layout: first three fields little-endian) */
+};
+
+struct vhdx_header
+{
+    uint32_t signature;     /* "head" */
+    uint32_t checksum;
+    uint64_t sequence;
+    struct vhdx_guid file_write_guid;
+    struct vhdx_guid data_write_guid;
+    struct vhdx_guid log_guid;
+    uint16_t log_version;   /* 0 */
+    uint16_t version;       /* 1 */
+    uint32_t log_length;
+    uint64_t log_offset;
+    uint8_t reserved[4016]; /* kept verbatim */
+};
+
+#define VHDX_REGION_BAT_GUID  { 0x66, 0x77, 0xc2, 0x2d, 0x23, 0xf6, 0x00, 0x42, 0x9d, 0x64, 0x11, 0x5e, 0x9b, 0xfd, 0x4a, 0x08 }
+#define VHDX_REGION_META_GUID { 0x06, 0xa2, 0x7c, 0x8b, 0x90, 0x47, 0x9a, 0x4b, 0xb8, 0xfe, 0x57, 0x5f, 0x05, 0x0f, 0x88, 0x6e }
+
+struct vhdx_region
+{
+    struct vhdx_guid guid;
+    uint64_t offset;
+    uint32_t length;
+    uint32_t required;
+};
+
+struct vhdx_region_table
+{
+    uint32_t entry_count;
+    struct vhdx_region entries[VHDX_MAX_ENTRIES];
+};
+
+/* Metadata item ids. */
+#define VHDX_META_FILE_PARAMS   { 0x37, 0x67, 0xa1, 0xca, 0x36, 0xfa, 0x43, 0x4d, 0xb3, 0xb6, 0x33, 0xf0, 0xaa, 0x44, 0xe7, 0x6b }
+#define VHDX_META_DISK_SIZE     { 0x24, 0x42, 0xa5, 0x2f, 0x1b, 0xcd, 0x76, 0x48, 0xb2, 0x11, 0x5d, 0xbe, 0xd8, 0x3b, 0xf4, 0xb8 }
+#define VHDX_META_PAGE83        { 0xab, 0x12, 0xca, 0xbe, 0xe6, 0xb2, 0x23, 0x45, 0x93, 0xef, 0xc3, 0x09, 0xe0, 0x00, 0xc7, 0x46 }
+#define VHDX_META_LOGICAL_SS    { 0x1d, 0xbf, 0x41, 0x81, 0x6f, 0xa9, 0x09, 0x47, 0xba, 0x47, 0xf2, 0x33, 0xa8, 0xfa, 0xab, 0x5f }
+#define VHDX_META_PHYSICAL_SS   { 0xc7, 0x48, 0xa3, 0xcd, 0x5d, 0x44, 0x71, 0x44, 0x9c, 0xc9, 0xe9, 0x88, 0x52, 0x51, 0xc5, 0x56 }
+#define VHDX_META_PARENT_LOC    { 0x2d, 0x5f, 0xd3, 0xa8, 0x0b, 0xb3, 0x4d, 0x45, 0xab, 0xf7, 0xd3, 0xd8, 0x48, 0x34, 0xab, 0x0c }
+#define VHDX_PARENT_LOC_TYPE    { 0xb7, 0xef, 0x4a, 0xb0, 0x9e, 0xd1, 0x81, 0x4a, 0xb7, 0x89, 0x25, 0xb8, 0xe9, 0x44, 0x59, 0x13 }
+
+#define VHDX_META_IS_USER        0x1u
+#define VHDX_META_IS_VIRTUAL     0x2u
+#define VHDX_META_IS_REQUIRED    0x4u
+
+/* The parent locator's keys, as UTF-8 once decoded. */
+struct vhdx_parent_locator
+{
+    char *parent_linkage;       /* "{guid}" of the parent's DataWriteGuid */
+    char *relative_path;
+    char *volume_path;
+    char *absolute_win32_path;
+};
+
+struct vhdx_meta
+{
+    uint32_t block_size;
+    int leave_blocks_allocated;
+    int has_parent;
+    uint64_t virtual_size;
+    struct vhdx_guid disk_id;
+    uint32_t logical_sector_size;
+    uint32_t physical_sector_size;
+    struct vhdx_parent_locator locator;
+};
+
+/* Log replay overlay: sectors (and zeroed ranges) that a read-only open sees
+ * in place of the file's own bytes, as if the log had been replayed. */
+struct vhdx_overlay_item
+{
+    uint64_t offset;            /* 4 KiB aligned */
+    uint64_t length;            /* 4096 for a data sector; any 4 KiB multiple for zeros */
+    uint8_t *data;              /* the sector, or NULL for zeros */
+};
+
+struct vhdx_log_state
+{
+    struct vhdx_overlay_item *items;    /* applied in order: later ones win */
+    size_t nitems;
+    uint64_t extend_to;         /* the replayed file is at least this long */
+    int replayed;               /* there was an active sequence */
+};
+
+struct vhdx
+{
+    struct vhdx_header header;          /* the current one */
+    int current;                        /* 0: header 1 at 64 KiB is current; 1: header 2 */
+    int header_updated;                 /* FileWriteGuid renewed since open */
+    struct vhdx_region bat_region, meta_region;
+    struct vhdx_meta meta;
+    uint64_t file_size;                 /* logical: after replay */
+
+    uint64_t chunk_ratio;
+    uint64_t payload_blocks;
+    uint64_t sb_blocks;
+    uint64_t bat_entries;               /* entries read and kept */
+    uint64_t *bat;
+
+    struct vhdx_log_state log;          /* read-only replay overlay */
+    uint64_t log_write_offset;          /* where the next log entry goes */
+    uint64_t log_sequence;              /* sequence number of the next entry */
+
+    /* read path: one cached sector-bitmap chunk region (1 MiB) */
+    uint64_t cached_sb;                 /* file offset of the cached SB block, or 0 */
+    uint8_t *sb_cache;
+};
+
+/* Index helpers. */
+static inline uint64_t vhdx_payload_index(const struct vhdx *v, uint64_t block)
+{
+    return block + block / v->chunk_ratio;
+}
+static inline uint64_t vhdx_sb_index(const struct vhdx *v, uint64_t chunk)
+{
+    return chunk * (v->chunk_ratio + 1) + v->chunk_ratio;
+}
+
+int vhdx_guid_is_zero(const struct vhdx_guid *g);
+/* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" (braces optional) to a stored GUID. */
+int vhdx_guid_parse(const char *s, struct vhdx_guid *out);
+
+/* vhdx_header.c: decode validates; encode fills the checksum. */
+int vhdx_header_decode(const uint8_t buf[VHDX_HEADER_SIZE], struct vhdx_header *h, uint64_t at,
+                       struct vdsshim_diag *diag);
+void vhdx_header_encode(const struct vhdx_header *h, uint8_t buf[VHDX_HEADER_SIZE]);
+int vhdx_region_table_decode(const uint8_t buf[VHDX_REGION_SIZE], struct vhdx_region_table *t, uint64_t at,
+                             struct vdsshim_diag *diag);
+void vhdx_region_table_encode(const struct vhdx_region_table *t, uint8_t buf[VHDX_REGION_SIZE]);
+
+/* vhdx_meta.c: parse the metadata region (raw bytes of the whole region). */
+int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
+                     struct vdsshim_diag *diag);
+void vhdx_meta_free(struct vhdx_meta *m);
+
+/* vhdx_log.c */
+/* Find the active sequence of the log at header's LogOffset; fill the overlay. */
+int vhdx_log_load(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag *diag);
+/* Write the overlay to disk (read-write open), flush; empties the overlay. */
+int vhdx_log_replay_on_disk(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag *diag);
+void vhdx_log_free(struct vhdx_log_state *log);
+/* Read file bytes as the replayed log shows them. */
+int vhdx_file_read(struct vdsshim_image *img, struct vhdx *v, void *buf, size_t len, uint64_t off,
+                   const char *what, struct vdsshim_diag *diag);
+/*
+ * Commit 4 KiB-aligned metadata sectors through the log: entry -> flush ->
+ * write in place -> flush. flushed_size is what the file length is known to
+ * be (the target size before a shrink). nsectors may be 0 (a pure size entry).
+ */
+int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *offsets,
+                    uint8_t *const *sectors, size_t nsectors, uint64_t flushed_size,
+                    uint64_t last_size, struct vdsshim_diag *diag);
+/* How many data sectors fit in one log entry. */
+size_t vhdx_log_max_sectors(const struct vhdx *v);
+
+/* vhdx.c */
+/* Renew FileWriteGuid (once per open) and set log_guid; both header copies, flushed. */
+int vhdx_update_headers(struct vdsshim_image *img, struct vhdx *v, const struct vhdx_guid *log_guid,
+                        struct vdsshim_diag *diag);
+uint64_t vhdx_structure_end(const struct vhdx *v);
+int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
+/* BAT entries [first, last] into their 4 KiB sectors through the log. */
+int vhdx_write_bat(struct vdsshim_image *img, struct vhdx *v, const uint8_t *dirty_sectors,
+                   uint64_t flushed_size, struct vdsshim_diag *diag);
+
+#endif /* VDSSHIM_VHDX_H */

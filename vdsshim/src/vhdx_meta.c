@@ -1,0 +1,159 @@
+/* VHDX metadata region: table, known items, parent locator. formats.md §2.5. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vhdx.h"
+
+static const uint8_t id_file_params[16] = VHDX_META_FILE_PARAMS;
+static const uint8_t id_disk_size[16] = VHDX_META_DISK_SIZE;
+static const uint8_t id_page83[16] = VHDX_META_PAGE83;
+static const uint8_t id_logical_ss[16] = VHDX_META_LOGICAL_SS;
+static const uint8_t id_physical_ss[16] = VHDX_META_PHYSICAL_SS;
+static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
+static const uint8_t parent_loc_type[16] = VHDX_PARENT_LOC_TYPE;
+
+void vhdx_meta_free(struct vhdx_meta *m)
+{
+    free(m->locator.parent_linkage);
+    free(m->locator.relative_path);
+    free(m->locator.volume_path);
+    free(m->locator.absolute_win32_path);
+    memset(&m->locator, 0, sizeof(m->locator));
+}
+
+static char *utf16le_string(const uint8_t *p, uint32_t bytes)
+{
+    uint16_t *w = malloc(bytes ? bytes : 2);
+    char *s;
+    uint32_t i;
+
+    if (!w) return NULL;
+    for (i = 0; i < bytes / 2; i++) w[i] = get_le16(p + 2 * i);
+    s = utf16_to_utf8(w, bytes / 2);
+    free(w);
+    return s;
+}
+
+static int decode_locator(const uint8_t *item, uint32_t len, uint64_t at, struct vhdx_meta *m,
+                          struct vdsshim_diag *diag)
+{
+    uint16_t count, i;
+
+    if (len < 20 || memcmp(item, parent_loc_type, 16))
+        return diag_set(diag, VDSSHIM_E_UNSUPPORTED, at, "parent locator at offset %llu is not of the VHDX type",
+                        (unsigned long long)at);
+    count = get_le16(item + 18);
+    if (20 + 12ull * count > len)
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at + 18, "parent locator at offset %llu claims %u entries in %u bytes",
+                        (unsigned long long)at, count, len);
+    for (i = 0; i < count; i++)
+    {
+        const uint8_t *e = item + 20 + 12 * i;
+        uint32_t koff = get_le32(e), voff = get_le32(e + 4);
+        uint16_t klen = get_le16(e + 8), vlen = get_le16(e + 10);
+        char *key, *value, **slot = NULL;
+
+        if (koff > len || klen > len - koff || voff > len || vlen > len - voff || klen % 2 || vlen % 2)
+            return diag_set(diag, VDSSHIM_E_CORRUPT, at + 20 + 12 * i,
+                            "parent locator entry %u at offset %llu points outside the item", i,
+                            (unsigned long long)(at + 20 + 12 * i));
+        key = utf16le_string(item + koff, klen);
+        value = utf16le_string(item + voff, vlen);
+        if (!key || !value)
+        {
+            free(key);
+            free(value);
+            return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        }
+        if (!strcmp(key, "parent_linkage")) slot = &m->locator.parent_linkage;
+        else if (!strcmp(key, "relative_path")) slot = &m->locator.relative_path;
+        else if (!strcmp(key, "volume_path")) slot = &m->locator.volume_path;
+        else if (!strcmp(key, "absolute_win32_path")) slot = &m->locator.absolute_win32_path;
+        free(key);
+        if (slot && !*slot) *slot = value;
+        else free(value);
+    }
+    if (!m->locator.parent_linkage)
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "parent locator at offset %llu has no parent_linkage",
+                        (unsigned long long)at);
+    return VDSSHIM_OK;
+}
+
+int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
+                     struct vdsshim_diag *diag)
+{
+    unsigned seen = 0;
+    uint16_t count, i;
+    int st;
+
+    memset(m, 0, sizeof(*m));
+    if (len < VHDX_META_TABLE_SIZE || memcmp(region, "metadata", 8))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "no metadata table signature at offset %llu",
+                        (unsigned long long)at);
+    count = get_le16(region + 10);
+    if (count > VHDX_MAX_ENTRIES)
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at + 10, "metadata table at offset %llu claims %u entries",
+                        (unsigned long long)at, count);
+    for (i = 0; i < count; i++)
+    {
+        const uint8_t *e = region + 32 + 32 * i;
+        uint64_t eat = at + 32 + 32 * i;
+        uint32_t off = get_le32(e + 16), ilen = get_le32(e + 20), flags = get_le32(e + 24);
+        const uint8_t *item = region + off;
+        unsigned bit;
+
+        if (ilen && (off < VHDX_META_TABLE_SIZE || off > len || ilen > len - off || ilen > MiB))
+            return diag_set(diag, VDSSHIM_E_CORRUPT, eat + 16,
+                            "metadata entry %u at offset %llu points at %u+%u, outside its region",
+                            i, (unsigned long long)eat, off, ilen);
+        if (!memcmp(e, id_file_params, 16)) bit = 1;
+        else if (!memcmp(e, id_disk_size, 16)) bit = 2;
+        else if (!memcmp(e, id_page83, 16)) bit = 4;
+        else if (!memcmp(e, id_logical_ss, 16)) bit = 8;
+        else if (!memcmp(e, id_physical_ss, 16)) bit = 16;
+        else if (!memcmp(e, id_parent_loc, 16)) bit = 32;
+        else if (flags & VHDX_META_IS_REQUIRED)
+            return diag_set(diag, VDSSHIM_E_UNSUPPORTED, eat, "metadata entry %u at offset %llu is an unknown required item",
+                            i, (unsigned long long)eat);
+        else
+            continue;
+        if (seen & bit)
+            return diag_set(diag, VDSSHIM_E_CORRUPT, eat, "metadata entry %u at offset %llu repeats an item",
+                            i, (unsigned long long)eat);
+        seen |= bit;
+        if ((bit == 1 && ilen < 8) || (bit == 2 && ilen < 8) || (bit == 4 && ilen < 16) || ((bit == 8 || bit == 16) && ilen < 4))
+            return diag_set(diag, VDSSHIM_E_CORRUPT, eat + 20, "metadata item %u at offset %llu is too short (%u bytes)",
+                            i, (unsigned long long)eat, ilen);
+        switch (bit)
+        {
+        case 1:
+            m->block_size = get_le32(item);
+            m->leave_blocks_allocated = get_le32(item + 4) & 1;
+            m->has_parent = !!(get_le32(item + 4) & 2);
+            break;
+        case 2: m->virtual_size = get_le64(item); break;
+        case 4: memcpy(m->disk_id.b, item, 16); break;
+        case 8: m->logical_sector_size = get_le32(item); break;
+        case 16: m->physical_sector_size = get_le32(item); break;
+        case 32:
+            if ((st = decode_locator(item, ilen, at + off, m, diag))) return st;
+            break;
+        }
+    }
+    if ((seen & 31) != 31)
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "metadata table at offset %llu lacks a required item (mask %#x)",
+                        (unsigned long long)at, seen);
+    if (m->block_size < MiB || m->block_size > 256 * MiB || (m->block_size & (m->block_size - 1)))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "block size %u is not a power of two from 1 MiB to 256 MiB",
+                        m->block_size);
+    if ((m->logical_sector_size != 512 && m->logical_sector_size != 4096)
+        || (m->physical_sector_size != 512 && m->physical_sector_size != 4096))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "sector sizes %u/%u (logical/physical) are not 512 or 4096",
+                        m->logical_sector_size, m->physical_sector_size);
+    if (!m->virtual_size || m->virtual_size > VHDX_MAX_VIRTUAL_SIZE || m->virtual_size % m->logical_sector_size)
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "virtual size %llu is zero, too large or not whole sectors",
+                        (unsigned long long)m->virtual_size);
+    if (m->has_parent && !(seen & 32))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "differencing disk without a parent locator");
+    return VDSSHIM_OK;
+}
