@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_util.h"
+#include "fault_sweep.h"
 #include "vhd.h"
 #include "vhd_builder.h"
 
@@ -19,16 +19,6 @@
 
 static const uint8_t uid_parent[16] = { 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 static const uint8_t uid_child[16] = { 0x22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
-
-struct scenario
-{
-    uint8_t *raw;
-    size_t size;
-    uint8_t *content;       /* what the guest reads */
-    uint64_t vsize;
-    uint64_t final_size;    /* after an uninterrupted run */
-    uint64_t writes, flushes, truncates;
-};
 
 /*
  * 300 blocks (the BAT spans three sectors), 40 allocated across the range in
@@ -83,172 +73,13 @@ static void write_parent(void)
     free(d);
 }
 
-/* Run compaction over a fault plan; return the status and what the disk holds after. */
-static int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
-                         struct vdsshim_fault_counters *c)
-{
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
-
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    st = vdsshim_open_io(io, "child.vhd", VDSSHIM_OPEN_WRITE, &img, &diag);
-    assert_status(st, VDSSHIM_OK);
-    st = vdsshim_compact(img, NULL, NULL, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    assert_non_null(*disk);
-    return st;
-}
-
-/* The disk after a crash or an error: valid, same content, and a re-run finishes. */
-static void check_recovers(const struct scenario *sc, struct vdsshim_io *disk, const char *what, uint64_t k)
-{
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_compact_result res;
-    struct vdsshim_image *img;
-    uint8_t *bytes, *now;
-    const uint8_t *d;
-    uint64_t vs;
-    size_t n;
-    int st;
-
-    d = vdsshim_io_mem_data(disk, &n);
-    bytes = malloc(n);
-    memcpy(bytes, d, n);
-    vdsshim_io_close(disk);
-
-    assert_status(vdsshim_io_open_mem(bytes, n, &disk), VDSSHIM_OK);
-    st = vdsshim_open_io(disk, "child.vhd", VDSSHIM_OPEN_WRITE, &img, &diag);
-    if (st) fail_msg("%s at write %llu: reopen failed: %s", what, (unsigned long long)k, diag.msg);
-    now = read_all(img, &vs);
-    if (vs != sc->vsize || memcmp(now, sc->content, (size_t)vs))
-        fail_msg("%s at write %llu: the guest would read different data", what, (unsigned long long)k);
-    free(now);
-    st = vdsshim_compact(img, NULL, &res, &diag);
-    if (st) fail_msg("%s at write %llu: re-run failed: %s", what, (unsigned long long)k, diag.msg);
-    if (res.size_after != sc->final_size)
-        fail_msg("%s at write %llu: re-run ends at %llu bytes, an uninterrupted run at %llu", what,
-                 (unsigned long long)k, (unsigned long long)res.size_after, (unsigned long long)sc->final_size);
-    now = read_all(img, &vs);
-    assert_memory_equal(now, sc->content, (size_t)vs);
-    free(now);
-    vdsshim_close(img);
-    free(bytes);
-}
-
 static void prepare(struct scenario *sc, int differencing)
 {
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_fault_counters c;
-    struct vdsshim_io *disk;
-    struct vdsshim_image *img;
-    const uint8_t *d;
-    size_t n;
-
     vhd_move_batch_bytes = 3 * SPAN;
     if (differencing) write_parent();
     build_dynamic(sc, differencing);
-    {
-        struct vdsshim_io *io;
-        struct vdsshim_diag diag = { .msg = { 0 } };
-        assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &io), VDSSHIM_OK);
-        assert_status(vdsshim_open_io(io, "child.vhd", 0, &img, &diag), VDSSHIM_OK);
-        sc->content = read_all(img, &sc->vsize);
-        vdsshim_close(img);
-    }
-    assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_OK);
-    d = vdsshim_io_mem_data(disk, &n);
-    (void)d;
-    sc->final_size = n;
-    sc->writes = c.writes;
-    sc->flushes = c.flushes;
-    sc->truncates = c.truncates;
-    vdsshim_io_close(disk);
-    /* The scenario must really move blocks in several batches and shrink. */
-    assert_true(sc->final_size < sc->size);
-    assert_true(sc->writes >= 10);
-    assert_true(sc->flushes >= 6);
-    assert_int_equal(sc->truncates, 1);
-}
-
-static void sweep_power_cuts(struct scenario *sc)
-{
-    static const struct { enum vdsshim_fault_cut_mode mode; uint32_t seed; const char *name; } modes[] =
-    {
-        { VDSSHIM_CUT_DROP, 0, "power cut (drop)" },
-        { VDSSHIM_CUT_APPLY, 0, "power cut (apply)" },
-        { VDSSHIM_CUT_TEAR, 1, "power cut (tear, seed 1)" },
-        { VDSSHIM_CUT_TEAR, 2, "power cut (tear, seed 2)" },
-        { VDSSHIM_CUT_TEAR, 3, "power cut (tear, seed 3)" },
-    };
-    uint64_t k;
-    unsigned m;
-
-    /* Every write, then every truncate (index writes + t), is a place to cut. */
-    for (k = 1; k <= sc->writes + sc->truncates; k++)
-        for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
-        {
-            struct vdsshim_fault_plan plan = { 0 };
-            struct vdsshim_fault_counters c;
-            struct vdsshim_io *disk;
-
-            if (k <= sc->writes) plan.cut_after_write = k;
-            else plan.cut_after_truncate = k - sc->writes;
-            plan.cut_mode = modes[m].mode;
-            plan.seed = modes[m].seed;
-            assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
-            check_recovers(sc, disk, modes[m].name, k);
-        }
-}
-
-static void sweep_errors(struct scenario *sc)
-{
-    uint64_t k;
-
-    for (k = 1; k <= sc->writes; k++)
-    {
-        struct vdsshim_fault_plan plan = { 0 };
-        struct vdsshim_fault_counters c;
-        struct vdsshim_io *disk;
-
-        plan.fail_write = k;
-        plan.fail_status = k % 2 ? VDSSHIM_E_IO : VDSSHIM_E_NOSPC;
-        assert_status(run_with_plan(sc, plan, &disk, &c), plan.fail_status);
-        assert_int_equal(c.writes, k);      /* nothing more was attempted after the failure */
-        check_recovers(sc, disk, k % 2 ? "EIO" : "ENOSPC", k);
-    }
-    for (k = 1; k <= sc->flushes; k++)
-    {
-        struct vdsshim_fault_plan plan = { 0 };
-        struct vdsshim_fault_counters c;
-        struct vdsshim_io *disk;
-
-        plan.fail_flush = k;
-        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
-        check_recovers(sc, disk, "flush failure", k);
-    }
-    {
-        struct vdsshim_fault_plan plan = { 0 };
-        struct vdsshim_fault_counters c;
-        struct vdsshim_io *disk;
-
-        plan.fail_truncate = 1;
-        plan.fail_status = VDSSHIM_E_NOSPC;
-        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_NOSPC);
-        check_recovers(sc, disk, "truncate failure", 1);
-    }
-}
-
-static void free_scenario(struct scenario *sc)
-{
-    free(sc->raw);
-    free(sc->content);
+    sc->path = "child.vhd";
+    scenario_prepare(sc);
 }
 
 static void test_power_cut_dynamic(void **state)
@@ -258,7 +89,7 @@ static void test_power_cut_dynamic(void **state)
     (void)state;
     prepare(&sc, 0);
     sweep_power_cuts(&sc);
-    free_scenario(&sc);
+    scenario_free(&sc);
 }
 
 static void test_errors_dynamic(void **state)
@@ -268,7 +99,7 @@ static void test_errors_dynamic(void **state)
     (void)state;
     prepare(&sc, 0);
     sweep_errors(&sc);
-    free_scenario(&sc);
+    scenario_free(&sc);
 }
 
 static void test_power_cut_differencing(void **state)
@@ -279,7 +110,7 @@ static void test_power_cut_differencing(void **state)
     prepare(&sc, 1);
     sweep_power_cuts(&sc);
     sweep_errors(&sc);
-    free_scenario(&sc);
+    scenario_free(&sc);
 }
 
 /* Mutants: bit flips in metadata, truncations, swapped BAT entries. */

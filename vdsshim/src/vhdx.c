@@ -524,10 +524,10 @@ int vhdx_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct v
     if (!(img->flags & VDSSHIM_OPEN_WRITE)) return VDSSHIM_OK;
 
     /* Read-write: FileWriteGuid first, then replay on disk, then a clean log. */
-    if (v->log.replayed)
+    if (!vhdx_guid_is_zero(&v->header.log_guid))
     {
         if ((st = vhdx_update_headers(img, v, &v->header.log_guid, diag))) return st;
-        if ((st = vhdx_log_replay_on_disk(img, v, diag))) return st;
+        if (v->log.replayed && (st = vhdx_log_replay_on_disk(img, v, diag))) return st;
         if ((st = vhdx_update_headers(img, v, &no_log, diag))) return st;
     }
     /* "The file size may be reduced when opened": trailing space nothing references goes. */

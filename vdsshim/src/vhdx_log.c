@@ -194,8 +194,13 @@ int vhdx_log_load(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag
     }
     if (!found)
     {
-        st = diag_set(diag, VDSSHIM_E_CORRUPT, v->header.log_offset,
-                      "the log (GUID set in the header) holds no valid entry sequence");
+        /* No entry carries this LogGuid: nothing was logged under it. A writer
+         * sets the GUID (a header update) before its first entry, and applies an
+         * entry in place only after the entry is durable, so a crash in between
+         * leaves exactly this: an empty log. (qemu reads it the same way;
+         * formats.md's "no valid sequence -> corrupt" would turn that crash
+         * window into a lost disk.) */
+        st = VDSSHIM_OK;
         goto done;
     }
     if (size < best.flushed_file_offset)

@@ -1,0 +1,211 @@
+/*
+ * Crash safety of VHDX compaction: the shared sweep (power cut after every
+ * write and truncate, EIO/ENOSPC at every write, every flush, the truncate)
+ * over a dynamic and a differencing disk whose BAT changes go through the
+ * log in several entries; plus a corpus of mutated images.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "fault_sweep.h"
+#include "vhd_builder.h"
+#include "vhdx.h"
+#include "vhdx_builder.h"
+
+#define BS ((uint32_t)MiB)
+
+extern uint64_t vhdx_move_batch_bytes;
+
+static const uint8_t dwg_parent[16] = { 0xd0, 0xd1, 0xd2, 0xd3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+static const uint8_t dwg_child[16] = { 0xc0, 0xc1, 0xc2, 0xc3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+
+/* 16 blocks of 1 MiB (the smallest VHDX block), 10 with space in shuffled
+ * order: zero-filled, random, and non-present blocks still holding space. */
+static void build(struct scenario *sc, int differencing)
+{
+    struct vhdx_builder b;
+    uint8_t *d = malloc(BS), *bits = calloc(1, BS / 512 / 8);
+    char linkage[39];
+    unsigned i;
+
+    bits[0] = 0x0f;
+    xb_guid_text(dwg_parent, linkage);
+    xb_init(&b, 16 * (uint64_t)BS, BS, 512, differencing ? dwg_child : dwg_parent,
+            differencing ? linkage : NULL, differencing ? "fault-parent.vhdx" : NULL);
+    for (i = 0; i < 10; i++)
+    {
+        uint64_t block = (i * 7u) % 16;
+        unsigned state = VHDX_PAYLOAD_FULLY_PRESENT;
+        fill_random(d, BS, differencing && i % 2 ? (uint32_t)block : 500 + i);   /* odd: parent's data */
+        if (i % 3 == 0) memset(d, 0, BS);
+        if (i % 7 == 4) state = VHDX_PAYLOAD_ZERO;
+        if (i % 9 == 8) block = 15;     /* the top block: it must move */
+        if (differencing && i % 5 == 1) state = VHDX_PAYLOAD_PARTIALLY_PRESENT;
+        xb_add_block(&b, block, state, d, state == VHDX_PAYLOAD_PARTIALLY_PRESENT ? bits : NULL);
+    }
+    xb_finish(&b, &sc->size);
+    sc->raw = malloc(sc->size);
+    memcpy(sc->raw, b.data, sc->size);
+    sc->path = "child.vhdx";
+    xb_free(&b);
+    free(d);
+    free(bits);
+}
+
+static void write_parent(void)
+{
+    struct vhdx_builder b;
+    uint8_t *d = malloc(BS);
+    size_t size;
+    unsigned i;
+
+    xb_init(&b, 16 * (uint64_t)BS, BS, 512, dwg_parent, NULL, NULL);
+    for (i = 0; i < 10; i++)
+    {
+        uint64_t block = (i * 7u) % 16;
+        if (i % 4 == 3) continue;
+        fill_random(d, BS, (uint32_t)block);
+        xb_add_block(&b, block, VHDX_PAYLOAD_FULLY_PRESENT, d, NULL);
+    }
+    xb_finish(&b, &size);
+    write_file("fault-parent.vhdx", b.data, size);
+    xb_free(&b);
+    free(d);
+}
+
+static void prepare(struct scenario *sc, int differencing)
+{
+    vhdx_move_batch_bytes = 1 * MiB;    /* several log entries per run */
+    if (differencing) write_parent();
+    build(sc, differencing);
+    scenario_prepare(sc);
+}
+
+static void test_power_cut_dynamic(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    prepare(&sc, 0);
+    sweep_power_cuts(&sc);
+    scenario_free(&sc);
+}
+
+static void test_errors_dynamic(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    prepare(&sc, 0);
+    sweep_errors(&sc);
+    scenario_free(&sc);
+}
+
+static void test_power_cut_differencing(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    prepare(&sc, 1);
+    sweep_power_cuts(&sc);
+    sweep_errors(&sc);
+    scenario_free(&sc);
+}
+
+/* Mutants of the metadata areas and truncations: refused untouched, or accepted unchanged. */
+static void test_bad_input_corpus(void **state)
+{
+    static const uint64_t areas[][2] =
+    {
+        { 64 * 1024, 4096 }, { 128 * 1024, 4096 }, { 192 * 1024, 256 }, { 2 * MiB, 256 },
+        { 2 * MiB + 65536, 64 }, { 3 * MiB, 8 * 48 },
+    };
+    struct scenario sc = { 0 };
+    unsigned i, refused = 0, accepted = 0;
+    uint32_t rng = 777;
+
+    (void)state;
+    build(&sc, 0);
+    for (i = 0; i < 300; i++)
+    {
+        struct vdsshim_diag diag = { .msg = { 0 } };
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c = { 0 };
+        struct vdsshim_io *mem, *io, *kept = NULL;
+        struct vdsshim_image *img = NULL;
+        uint8_t *m = malloc(sc.size);
+        size_t size = sc.size;
+        int st;
+
+        memcpy(m, sc.raw, sc.size);
+        rng = rng * 1103515245u + 12345u;
+        if (i % 5 == 4)
+            size = (rng >> 4) % sc.size;
+        else
+        {
+            const uint64_t *a = areas[(rng >> 8) % 6];
+            m[a[0] + (rng >> 12) % a[1]] ^= (uint8_t)(1u << (rng % 8));
+            /* Fix the checksum of a mutated header half of the time: then the field itself is judged. */
+            if (a[0] < 192 * 1024 && (rng >> 30) & 1)
+                put_le32(m + a[0] + 4, crc32c_with_zero_field(m + a[0], 4096, 4));
+        }
+        plan.inner_on_close = &kept;
+        plan.counters_on_close = &c;
+        assert_status(vdsshim_io_open_mem(m, size, &mem), VDSSHIM_OK);
+        assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+        st = vdsshim_open_io(io, "mutant.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag);
+        if (st)
+        {
+            const uint8_t *after;
+            size_t n;
+            refused++;
+            if (st != VDSSHIM_E_CORRUPT && st != VDSSHIM_E_UNSUPPORTED && st != VDSSHIM_E_UNKNOWN_FORMAT
+                && st != VDSSHIM_E_PARENT_NOT_FOUND)
+                fail_msg("mutant %u: unexpected status %s (%s)", i, vdsshim_status_name(st), diag.msg);
+            assert_int_equal(c.writes + c.truncates, 0);
+            after = vdsshim_io_mem_data(kept, &n);
+            assert_int_equal(n, size);
+            assert_memory_equal(after, m, size);
+        }
+        else
+        {
+            uint8_t *before, *after;
+            struct vdsshim_image *again;
+            const uint8_t *d;
+            uint64_t vs;
+            size_t n;
+            accepted++;
+            before = read_all(img, &vs);
+            st = vdsshim_compact(img, NULL, NULL, &diag);
+            if (st) fail_msg("mutant %u accepted but compaction failed: %s", i, diag.msg);
+            vdsshim_close(img);
+            img = NULL;
+            d = vdsshim_io_mem_data(kept, &n);
+            again = open_mem_image(d, n, 0);
+            after = read_all(again, &vs);
+            assert_memory_equal(before, after, (size_t)vs);
+            vdsshim_close(again);
+            free(before);
+            free(after);
+        }
+        vdsshim_close(img);
+        vdsshim_io_close(kept);
+        free(m);
+    }
+    assert_true(refused > 80);
+    assert_true(accepted > 20);
+    free(sc.raw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] =
+    {
+        cmocka_unit_test(test_power_cut_dynamic),
+        cmocka_unit_test(test_errors_dynamic),
+        cmocka_unit_test(test_power_cut_differencing),
+        cmocka_unit_test(test_bad_input_corpus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,196 @@
+/*
+ * The crash-safety sweep shared by the VHD and VHDX suites: for every write
+ * (and truncate) index k of a compaction, cut the power after it (drop,
+ * apply, tear with three seeds) or fail it (EIO/ENOSPC), also every flush and
+ * the truncate; the disk left behind must open, read exactly as before, and a
+ * re-run must end at the size of an uninterrupted run.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault_sweep.h"
+
+/* Run compaction over a fault plan; return the status and what the disk holds after. */
+int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
+                         struct vdsshim_fault_counters *c)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+    int st;
+
+    *disk = NULL;
+    plan.inner_on_close = disk;
+    plan.counters_on_close = c;
+    assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    st = vdsshim_open_io(io, sc->path, VDSSHIM_OPEN_WRITE, &img, &diag);
+    assert_status(st, VDSSHIM_OK);
+    st = vdsshim_compact(img, NULL, NULL, &diag);
+    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
+    vdsshim_close(img);
+    assert_non_null(*disk);
+    return st;
+}
+
+/* The disk after a crash or an error: valid, same content, and a re-run finishes. */
+void check_recovers(const struct scenario *sc, struct vdsshim_io *disk, const char *what, uint64_t k)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_compact_result res;
+    struct vdsshim_image *img;
+    uint8_t *bytes, *now;
+    const uint8_t *d;
+    uint64_t vs;
+    size_t n;
+    int st;
+
+    d = vdsshim_io_mem_data(disk, &n);
+    bytes = malloc(n);
+    memcpy(bytes, d, n);
+    vdsshim_io_close(disk);
+
+    /* Read-only first: the content is already right (a VHDX log is replayed in
+     * memory) and not one byte is written. */
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c = { 0 };
+        struct vdsshim_io *mem, *kept = NULL;
+
+        plan.counters_on_close = &c;
+        plan.inner_on_close = &kept;
+        assert_status(vdsshim_io_open_mem(bytes, n, &mem), VDSSHIM_OK);
+        assert_status(vdsshim_io_fault_wrap(mem, &plan, &disk), VDSSHIM_OK);
+        st = vdsshim_open_io(disk, sc->path, 0, &img, &diag);
+        if (st) fail_msg("%s at write %llu: read-only open failed: %s", what, (unsigned long long)k, diag.msg);
+        now = read_all(img, &vs);
+        if (vs != sc->vsize || memcmp(now, sc->content, (size_t)vs))
+            fail_msg("%s at write %llu: a read-only open reads different data", what, (unsigned long long)k);
+        free(now);
+        vdsshim_close(img);
+        assert_int_equal(c.writes + c.truncates, 0);
+        vdsshim_io_close(kept);
+    }
+    assert_status(vdsshim_io_open_mem(bytes, n, &disk), VDSSHIM_OK);
+    st = vdsshim_open_io(disk, sc->path, VDSSHIM_OPEN_WRITE, &img, &diag);
+    if (st) fail_msg("%s at write %llu: reopen failed: %s", what, (unsigned long long)k, diag.msg);
+    now = read_all(img, &vs);
+    if (vs != sc->vsize || memcmp(now, sc->content, (size_t)vs))
+        fail_msg("%s at write %llu: the guest would read different data", what, (unsigned long long)k);
+    free(now);
+    st = vdsshim_compact(img, NULL, &res, &diag);
+    if (st) fail_msg("%s at write %llu: re-run failed: %s", what, (unsigned long long)k, diag.msg);
+    if (res.size_after != sc->final_size)
+        fail_msg("%s at write %llu: re-run ends at %llu bytes, an uninterrupted run at %llu", what,
+                 (unsigned long long)k, (unsigned long long)res.size_after, (unsigned long long)sc->final_size);
+    now = read_all(img, &vs);
+    assert_memory_equal(now, sc->content, (size_t)vs);
+    free(now);
+    vdsshim_close(img);
+    free(bytes);
+}
+
+void scenario_prepare(struct scenario *sc)
+{
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c;
+    struct vdsshim_io *disk, *io;
+    struct vdsshim_image *img;
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    size_t n;
+
+    assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, sc->path, 0, &img, &diag), VDSSHIM_OK);
+    sc->content = read_all(img, &sc->vsize);
+    vdsshim_close(img);
+    assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_OK);
+    vdsshim_io_mem_data(disk, &n);
+    sc->final_size = n;
+    sc->writes = c.writes;
+    sc->flushes = c.flushes;
+    sc->truncates = c.truncates;
+    vdsshim_io_close(disk);
+    print_message("scenario %s: %llu writes, %llu flushes, %zu -> %llu bytes\n", sc->path,
+                  (unsigned long long)sc->writes, (unsigned long long)sc->flushes, sc->size,
+                  (unsigned long long)sc->final_size);
+    /* The scenario must really shrink the file, over many writes. */
+    assert_true(sc->final_size < sc->size);
+    assert_true(sc->writes >= 10);
+    assert_true(sc->flushes >= 6);
+    assert_int_equal(sc->truncates, 1);
+}
+
+void scenario_free(struct scenario *sc)
+{
+    free(sc->raw);
+    free(sc->content);
+}
+
+void sweep_power_cuts(struct scenario *sc)
+{
+    static const struct { enum vdsshim_fault_cut_mode mode; uint32_t seed; const char *name; } modes[] =
+    {
+        { VDSSHIM_CUT_DROP, 0, "power cut (drop)" },
+        { VDSSHIM_CUT_APPLY, 0, "power cut (apply)" },
+        { VDSSHIM_CUT_TEAR, 1, "power cut (tear, seed 1)" },
+        { VDSSHIM_CUT_TEAR, 2, "power cut (tear, seed 2)" },
+        { VDSSHIM_CUT_TEAR, 3, "power cut (tear, seed 3)" },
+    };
+    uint64_t k;
+    unsigned m;
+
+    /* Every write, then every truncate (index writes + t), is a place to cut. */
+    for (k = 1; k <= sc->writes + sc->truncates; k++)
+        for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+        {
+            struct vdsshim_fault_plan plan = { 0 };
+            struct vdsshim_fault_counters c;
+            struct vdsshim_io *disk;
+
+            if (k <= sc->writes) plan.cut_after_write = k;
+            else plan.cut_after_truncate = k - sc->writes;
+            plan.cut_mode = modes[m].mode;
+            plan.seed = modes[m].seed;
+            assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
+            check_recovers(sc, disk, modes[m].name, k);
+        }
+}
+
+void sweep_errors(struct scenario *sc)
+{
+    uint64_t k;
+
+    for (k = 1; k <= sc->writes; k++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+
+        plan.fail_write = k;
+        plan.fail_status = k % 2 ? VDSSHIM_E_IO : VDSSHIM_E_NOSPC;
+        assert_status(run_with_plan(sc, plan, &disk, &c), plan.fail_status);
+        assert_int_equal(c.writes, k);      /* nothing more was attempted after the failure */
+        check_recovers(sc, disk, k % 2 ? "EIO" : "ENOSPC", k);
+    }
+    for (k = 1; k <= sc->flushes; k++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+
+        plan.fail_flush = k;
+        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
+        check_recovers(sc, disk, "flush failure", k);
+    }
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+
+        plan.fail_truncate = 1;
+        plan.fail_status = VDSSHIM_E_NOSPC;
+        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_NOSPC);
+        check_recovers(sc, disk, "truncate failure", 1);
+    }
+}
+

@@ -1,0 +1,28 @@
+#ifndef VDSSHIM_TEST_FAULT_SWEEP_H
+#define VDSSHIM_TEST_FAULT_SWEEP_H
+
+#include "test_util.h"
+
+struct scenario
+{
+    uint8_t *raw;           /* the image before compaction (owned) */
+    size_t size;
+    const char *path;       /* name it is opened under (resolves parent locators) */
+    uint8_t *content;       /* what the guest reads */
+    uint64_t vsize;
+    uint64_t final_size;    /* after an uninterrupted run */
+    uint64_t writes, flushes, truncates;
+};
+
+/* Reference run: content, final size, operation counts. */
+void scenario_prepare(struct scenario *sc);
+void scenario_free(struct scenario *sc);
+/* Compaction over a fault plan; returns its status and the disk left behind. */
+int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
+                  struct vdsshim_fault_counters *c);
+/* The disk after a crash or an error: valid, same content, and a re-run finishes. */
+void check_recovers(const struct scenario *sc, struct vdsshim_io *disk, const char *what, uint64_t k);
+void sweep_power_cuts(struct scenario *sc);
+void sweep_errors(struct scenario *sc);
+
+#endif
