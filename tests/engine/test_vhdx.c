@@ -365,13 +365,13 @@ static uint64_t entry_of(const uint8_t *img, uint64_t index)
 
 static void test_compact_dynamic(void **state)
 {
+    const uint32_t lss = *(const uint32_t *)*state;     /* 512 and 4096-byte logical sectors */
     struct vdsshim_compact_result res;
     struct vhdx_builder b;
     uint8_t *d = random_block(4, BS), *out;
     size_t size, n;
 
-    (void)state;
-    xb_init(&b, 16 * (uint64_t)BS, BS, 512, dwg_parent, NULL, NULL);
+    xb_init(&b, 16 * (uint64_t)BS, BS, lss, dwg_parent, NULL, NULL);
     xb_add_block(&b, 0, VHDX_PAYLOAD_FULLY_PRESENT, d, NULL);
     xb_add_block(&b, 1, VHDX_PAYLOAD_FULLY_PRESENT, NULL, NULL);       /* zero data -> ZERO */
     xb_add_block(&b, 2, VHDX_PAYLOAD_ZERO, d, NULL);                   /* holds space -> released */
@@ -532,6 +532,8 @@ static void test_bitmap_block_released(void **state)
     free(bits);
 }
 
+static uint32_t lss_512 = 512, lss_4096 = 4096;
+
 int main(void)
 {
     const struct CMUnitTest tests[] =
@@ -542,7 +544,8 @@ int main(void)
         cmocka_unit_test(test_image_mutants),
         cmocka_unit_test(test_fixed_refused),
         cmocka_unit_test(test_reader_states),
-        cmocka_unit_test(test_compact_dynamic),
+        cmocka_unit_test_prestate(test_compact_dynamic, &lss_512),
+        cmocka_unit_test_prestate(test_compact_dynamic, &lss_4096),
         cmocka_unit_test(test_compact_differencing),
         cmocka_unit_test(test_bitmap_block_released),
     };

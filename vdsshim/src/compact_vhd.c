@@ -6,8 +6,8 @@
  *    that can go without changing what the guest reads.
  * 2. Drop them: BAT entries -> unused, flush. An unreferenced block is just
  *    garbage, so every prefix of these sector writes is a valid image.
- * 3. Plan moves: the highest live block into the lowest hole below it, until
- *    none fits. Only blocks past the final end move, the fewest possible.
+ * 3. Plan moves (plan.c): the smallest reachable end, and only the blocks
+ *    that end above it move, into holes below it: the fewest bytes moved.
  * 4. Per batch: copy blocks into holes, flush, point the BAT at the copies,
  *    flush. A hole is never a source, so no live data is ever overwritten.
  * 5. Footer at the new end (unreferenced space), flush, truncate, flush.
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
 #include "vhd.h"
 
 /* Data copied between two BAT commits: bounds the work lost to a crash and
@@ -246,99 +247,25 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
     return st ? st : flush_file(c, diag);
 }
 
-static int cmp_extent(const void *a, const void *b)
-{
-    const struct vhd_extent *x = a, *y = b;
-
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
-struct hole
-{
-    uint64_t start, end;
-};
-
-struct move
-{
-    uint32_t index;
-    uint64_t from, to;
-};
-
-/* Phase 3: which blocks go where. live is sorted by start. */
+/* Phase 3: which blocks go where (plan.c). live is sorted by start. */
 static int plan_moves(struct compact_ctx *c, const struct block_pos *live, uint32_t nlive,
-                      struct move **out, uint32_t *nmoves, uint64_t *new_end, struct vdsshim_diag *diag)
+                      struct plan_move **moves, size_t *nmoves, size_t *barrier, uint64_t *new_end,
+                      struct vdsshim_diag *diag)
 {
     struct vhd *vhd = c->vhd;
-    struct vhd_extent *occ;
-    struct hole *holes;
-    struct move *moves;
-    uint32_t nocc = 0, nholes = 0, i, j, cursor = 0, top;
-    uint64_t pos = 0, span = vhd->block_span, end = 0;
+    struct plan_object *objs;
+    uint32_t i, n = 0;
+    int st;
 
-    occ = malloc(((size_t)nlive + vhd->nreserved) * sizeof(*occ));
-    holes = malloc(((size_t)nlive + vhd->nreserved + 1) * sizeof(*holes));
-    moves = malloc(((size_t)nlive ? nlive : 1) * sizeof(*moves));
-    if (!occ || !holes || !moves)
-    {
-        free(occ);
-        free(holes);
-        free(moves);
+    if (!(objs = malloc(((size_t)nlive + vhd->nreserved) * sizeof(*objs))))
         return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    }
-
-    /* Occupied extents in file order: reserved metadata and live blocks. */
-    for (i = 0; i < vhd->nreserved; i++) occ[nocc++] = vhd->reserved[i];
-    for (j = 0; j < nlive; j++)
-    {
-        occ[nocc].start = live[j].start;
-        occ[nocc].end = live[j].start + span;
-        occ[nocc].what = NULL;
-        nocc++;
-    }
-    qsort(occ, nocc, sizeof(*occ), cmp_extent);
-
-    /* Holes between occupied extents. */
-    pos = 0;
-    for (i = 0; i < nocc; i++)
-    {
-        if (occ[i].start > pos)
-        {
-            holes[nholes].start = pos;
-            holes[nholes].end = occ[i].start;
-            nholes++;
-        }
-        if (occ[i].end > pos) pos = occ[i].end;
-    }
-
-    /* Highest live block into the lowest hole below it that fits. Holes only
-     * shrink, so one that is too small now stays too small: a cursor suffices. */
-    *nmoves = 0;
-    top = nlive;
-    while (top > 0)
-    {
-        const struct block_pos *b = &live[top - 1];
-        while (cursor < nholes && holes[cursor].end - holes[cursor].start < span) cursor++;
-        if (cursor == nholes || holes[cursor].start + span > b->start) break;
-        moves[*nmoves].index = b->index;
-        moves[*nmoves].from = b->start;
-        moves[*nmoves].to = holes[cursor].start;
-        (*nmoves)++;
-        holes[cursor].start += span;
-        top--;
-    }
-
-    /* The new end: reserved metadata, blocks that stay, and moved blocks. */
     for (i = 0; i < vhd->nreserved; i++)
-        if (vhd->reserved[i].end > end) end = vhd->reserved[i].end;
-    if (top && live[top - 1].start + span > end) end = live[top - 1].start + span;
-    for (i = 0; i < *nmoves; i++)
-        if (moves[i].to + span > end) end = moves[i].to + span;
-
-    free(occ);
-    free(holes);
-    *out = moves;
-    *new_end = end;
-    return VDSSHIM_OK;
+        objs[n++] = (struct plan_object){ vhd->reserved[i].start, vhd->reserved[i].end - vhd->reserved[i].start, 0, 0 };
+    for (i = 0; i < nlive; i++)
+        objs[n++] = (struct plan_object){ live[i].start, vhd->block_span, live[i].index, 1 };
+    st = plan_relocation(objs, n, VHD_SECTOR, moves, nmoves, barrier, new_end);
+    free(objs);
+    return st ? diag_set(diag, st, 0, "out of memory") : VDSSHIM_OK;
 }
 
 static int copy_block(struct compact_ctx *c, uint64_t from, uint64_t to, struct vdsshim_diag *diag)
@@ -357,12 +284,12 @@ static int copy_block(struct compact_ctx *c, uint64_t from, uint64_t to, struct 
 }
 
 /* Phase 4: copy, flush, commit the BAT, flush; batch by batch. */
-static int execute_moves(struct compact_ctx *c, const struct move *moves, uint32_t nmoves,
-                         struct vdsshim_diag *diag)
+static int execute_moves(struct compact_ctx *c, const struct plan_move *moves, size_t nmoves,
+                         size_t barrier, struct vdsshim_diag *diag)
 {
     struct vhd *vhd = c->vhd;
     uint8_t *changed;
-    uint32_t i = 0, batch_start;
+    size_t i = 0, batch_start;
     int st = VDSSHIM_OK;
 
     if (!nmoves) return VDSSHIM_OK;
@@ -372,7 +299,8 @@ static int execute_moves(struct compact_ctx *c, const struct move *moves, uint32
         uint64_t bytes = 0;
 
         batch_start = i;
-        while (i < nmoves && bytes < vhd_move_batch_bytes && !st)
+        /* A batch never runs past the barrier: later targets may use that slot. */
+        while (i < nmoves && bytes < vhd_move_batch_bytes && !st && !(i == barrier && i > batch_start))
         {
             if (!(st = copy_block(c, moves[i].from, moves[i].to, diag)))
                 st = progress_report(&c->progress, c->progress.last, 99, i + 1, nmoves);
@@ -383,8 +311,8 @@ static int execute_moves(struct compact_ctx *c, const struct move *moves, uint32
         memset(changed, 0, vhd->hdr.max_entries);
         for (; batch_start < i; batch_start++)
         {
-            vhd->bat[moves[batch_start].index] = (uint32_t)(moves[batch_start].to / VHD_SECTOR);
-            changed[moves[batch_start].index] = 1;
+            vhd->bat[moves[batch_start].id] = (uint32_t)(moves[batch_start].to / VHD_SECTOR);
+            changed[moves[batch_start].id] = 1;
             c->res->blocks_moved++;
         }
         if (!(st = write_changed_bat(c, changed, diag))) st = flush_file(c, diag);
@@ -398,8 +326,9 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
 {
     struct compact_ctx c = { 0 };
     struct block_pos *blocks = NULL;
-    struct move *moves = NULL;
-    uint32_t nblocks = 0, nmoves = 0, i;
+    struct plan_move *moves = NULL;
+    size_t nmoves = 0, barrier = 0;
+    uint32_t nblocks = 0, i;
     uint64_t new_end = 0;
     int st;
 
@@ -431,9 +360,10 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
     if ((st = scan_and_drop(&c, opts, blocks, &nblocks, diag))) goto done;
     if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES))
     {
-        if ((st = plan_moves(&c, blocks, nblocks, &moves, &nmoves, &new_end, diag))) goto done;
-        if ((st = execute_moves(&c, moves, nmoves, diag))) goto done;
-        if ((st = vhd_set_end(img, new_end, diag))) goto done;
+        if ((st = plan_moves(&c, blocks, nblocks, &moves, &nmoves, &barrier, &new_end, diag))) goto done;
+        if ((st = execute_moves(&c, moves, nmoves, barrier, diag))) goto done;
+        /* Cut at what the BAT now references, never at a planned figure. */
+        if ((st = vhd_set_end(img, vhd_structure_end(c.vhd), diag))) goto done;
         res->bytes_written += res->size_before > c.vhd->file_size ? VHD_FOOTER_SIZE : 0;
     }
     img->info.blocks_allocated = nblocks;

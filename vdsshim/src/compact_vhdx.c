@@ -11,8 +11,9 @@
  *        all zero as the guest sees it -> ZERO; else kept.
  * 2. Commit those BAT changes through the log; then clear the sector-bitmap
  *    bits of dropped partial blocks and release bitmap blocks no longer used.
- * 3. Move the highest blocks into the lowest 1 MiB-aligned holes (copy,
- *    flush, BAT through the log), batch by batch.
+ * 3. Plan (plan.c) the smallest reachable end; only blocks ending above it
+ *    move, into 1 MiB-aligned holes below it (copy, flush, BAT through the
+ *    log), batch by batch.
  * 4. Log an entry whose FlushedFileOffset is the new size, truncate, then a
  *    header update with LogGuid zero so every reader sees a clean log.
  * DataWriteGuid is never changed: block moves are exempt, and no read changes.
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan.h"
 #include "vhdx.h"
 
 uint64_t vhdx_move_batch_bytes = 256ull << 20;
@@ -239,86 +241,58 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
     return st;
 }
 
-struct hole
-{
-    uint64_t start, end;
-};
-
-/* Phase 3: plan and execute moves of the highest objects into the lowest holes. */
+/* Phase 3: plan (plan.c), then copy -> flush -> BAT through the log, batch by batch. */
 static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_diag *diag)
 {
     struct vhdx *v = c->v;
-    struct object *obj;
-    struct hole *holes;
-    uint64_t i, n = 0, nh = 0, pos = 0, top, batch_bytes = 0, moved_in_batch = 0;
+    struct plan_object *obj;
+    struct plan_move *moves = NULL;
+    uint64_t i, n = 0, batch_bytes = 0, in_batch = 0;
+    size_t nmoves = 0, barrier = 0, m;
     int st = VDSSHIM_OK;
 
-    obj = malloc(((size_t)v->bat_entries + 4) * sizeof(*obj));
-    holes = malloc(((size_t)v->bat_entries + 5) * sizeof(*holes));
-    if (!obj || !holes)
-    {
-        free(obj);
-        free(holes);
+    if (!(obj = malloc(((size_t)v->bat_entries + 4) * sizeof(*obj))))
         return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    }
-    /* Fixed objects first (index ~0), then every block holding space. */
-    obj[n++] = (struct object){ ~0ull, 0, VHDX_HEADER_SECTION };
-    obj[n++] = (struct object){ ~0ull, v->header.log_offset, v->header.log_length };
-    obj[n++] = (struct object){ ~0ull, v->bat_region.offset, v->bat_region.length };
-    obj[n++] = (struct object){ ~0ull, v->meta_region.offset, v->meta_region.length };
+    obj[n++] = (struct plan_object){ 0, VHDX_HEADER_SECTION, 0, 0 };
+    obj[n++] = (struct plan_object){ v->header.log_offset, v->header.log_length, 0, 0 };
+    obj[n++] = (struct plan_object){ v->bat_region.offset, v->bat_region.length, 0, 0 };
+    obj[n++] = (struct plan_object){ v->meta_region.offset, v->meta_region.length, 0, 0 };
     for (i = 0; i < v->bat_entries; i++)
         if (VHDX_BAT_OFFSET(v->bat[i]))
-            obj[n++] = (struct object){ i, VHDX_BAT_OFFSET(v->bat[i]), is_sb_index(v, i) ? MiB : v->meta.block_size };
-    qsort(obj, (size_t)n, sizeof(*obj), cmp_object);
-    for (i = 0; i < n; i++)
+            obj[n++] = (struct plan_object){ VHDX_BAT_OFFSET(v->bat[i]), is_sb_index(v, i) ? MiB : v->meta.block_size, i, 1 };
+    st = plan_relocation(obj, (size_t)n, MiB, &moves, &nmoves, &barrier, new_end);
+    free(obj);
+    if (st) return diag_set(diag, st, 0, "out of memory");
+
+    for (m = 0; m < nmoves && !st; m++)
     {
-        if (obj[i].start > pos) holes[nh++] = (struct hole){ pos, obj[i].start };
-        if (obj[i].start + obj[i].size > pos) pos = obj[i].start + obj[i].size;
-    }
+        const struct plan_move *mv = &moves[m];
+        uint64_t e;
 
-    /* From the top: a movable object goes to the lowest hole below it that fits. */
-    for (top = n; top > 0 && !st; top--)
-    {
-        struct object *o = &obj[top - 1];
-        uint64_t h, e;
-
-        if (o->index == ~0ull) break;       /* fixed metadata: the end cannot go lower */
-        for (h = 0; h < nh; h++)
-            if (holes[h].end - holes[h].start >= o->size) break;
-        if (h == nh || holes[h].start + o->size > o->start) break;
-
-        /* Copy (data writes, not logged), then the BAT entry through the log. */
-        for (e = 0; e < o->size && !st; e += ENGINE_IO_CHUNK)
+        /* Copy (data writes, not logged); the BAT entry follows through the log. */
+        for (e = 0; e < mv->size && !st; e += ENGINE_IO_CHUNK)
         {
-            size_t len = o->size - e < ENGINE_IO_CHUNK ? (size_t)(o->size - e) : ENGINE_IO_CHUNK;
-            if (!(st = read_file(c, c->buf, len, o->start + e, diag))
-                && (st = vdsshim_io_write(c->img->io, c->buf, len, holes[h].start + e)))
-                st = diag_io(diag, c->img->io, st, holes[h].start + e, "cannot write block data");
+            size_t len = mv->size - e < ENGINE_IO_CHUNK ? (size_t)(mv->size - e) : ENGINE_IO_CHUNK;
+            if (!(st = read_file(c, c->buf, len, mv->from + e, diag))
+                && (st = vdsshim_io_write(c->img->io, c->buf, len, mv->to + e)))
+                st = diag_io(diag, c->img->io, st, mv->to + e, "cannot write block data");
             c->res->bytes_written += len;
         }
         if (st) break;
-        set_entry(c, o->index, VHDX_BAT_ENTRY(VHDX_BAT_STATE(v->bat[o->index]), holes[h].start));
-        holes[h].start += o->size;
+        set_entry(c, mv->id, VHDX_BAT_ENTRY(VHDX_BAT_STATE(v->bat[mv->id]), mv->to));
         c->res->blocks_moved++;
-        batch_bytes += o->size;
-        moved_in_batch++;
-        if ((st = progress_report(&c->progress, c->progress.last, 99, c->res->blocks_moved,
-                                  c->res->blocks_moved + top))) break;
-        if (batch_bytes >= vhdx_move_batch_bytes || moved_in_batch >= vhdx_log_max_sectors(v))
+        batch_bytes += mv->size;
+        in_batch++;
+        if ((st = progress_report(&c->progress, c->progress.last, 99, m + 1, nmoves))) break;
+        if (batch_bytes >= vhdx_move_batch_bytes || in_batch >= vhdx_log_max_sectors(v) || m + 1 == nmoves
+            || m + 1 == barrier)
         {
             if ((st = vdsshim_io_flush(c->img->io))) st = diag_io(diag, c->img->io, st, 0, "cannot flush");
             else st = commit_bat(c, diag);
-            batch_bytes = moved_in_batch = 0;
+            batch_bytes = in_batch = 0;
         }
     }
-    if (!st && any_dirty(c))
-    {
-        if ((st = vdsshim_io_flush(c->img->io))) st = diag_io(diag, c->img->io, st, 0, "cannot flush");
-        else st = commit_bat(c, diag);
-    }
-    free(obj);
-    free(holes);
-    *new_end = vhdx_structure_end(v);
+    free(moves);
     return st;
 }
 
@@ -331,6 +305,10 @@ static int shrink(struct vcompact *c, uint64_t end, struct vdsshim_diag *diag)
 
     if (end < v->file_size)
     {
+        /* Alone under a fresh LogGuid: readers that replay a whole run of
+         * entries (qemu) must not meet an older entry whose FlushedFileOffset
+         * lies past the shrunken end. */
+        if ((st = vhdx_log_restart(c->img, v, diag))) return st;
         if ((st = vhdx_log_commit(c->img, v, NULL, NULL, 0, end, end, diag))) return st;
         if ((st = vdsshim_io_truncate(c->img->io, end)))
             return diag_io(diag, c->img->io, st, end, "cannot truncate the file");
@@ -368,7 +346,8 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
     if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES))
     {
         if ((st = move_blocks(&c, &end, diag))) goto done;
-        if ((st = shrink(&c, end, diag))) goto done;
+        /* Cut at what the BAT now references, never at a planned figure. */
+        if ((st = shrink(&c, vhdx_structure_end(v), diag))) goto done;
     }
     else if (!vhdx_guid_is_zero(&v->header.log_guid))
     {

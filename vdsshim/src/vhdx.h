@@ -211,6 +211,8 @@ int vhdx_file_read(struct vdsshim_image *img, struct vhdx *v, void *buf, size_t 
 int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *offsets,
                     uint8_t *const *sectors, size_t nsectors, uint64_t flushed_size,
                     uint64_t last_size, struct vdsshim_diag *diag);
+/* Start the log over under a fresh LogGuid (header update): earlier entries become invalid. */
+int vhdx_log_restart(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag *diag);
 /* How many data sectors fit in one log entry. */
 size_t vhdx_log_max_sectors(const struct vhdx *v);
 

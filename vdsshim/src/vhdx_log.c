@@ -298,6 +298,19 @@ int vhdx_log_replay_on_disk(struct vdsshim_image *img, struct vhdx *v, struct vd
     return VDSSHIM_OK;
 }
 
+int vhdx_log_restart(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag *diag)
+{
+    struct vhdx_guid g;
+    int st;
+
+    /* Entries under the old GUID stop being valid the moment the header lands. */
+    if ((st = vdsshim_random_bytes(g.b, 16))) return diag_set(diag, st, 0, "no random source for a log GUID");
+    if ((st = vhdx_update_headers(img, v, &g, diag))) return st;
+    v->log_write_offset = 0;
+    v->log_sequence = 1;
+    return VDSSHIM_OK;
+}
+
 size_t vhdx_log_max_sectors(const struct vhdx *v)
 {
     size_t total = v->header.log_length / VHDX_LOG_SECTOR, n = total;
@@ -318,16 +331,10 @@ int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *o
 
     if (nsectors > vhdx_log_max_sectors(v))
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "log entry of %zu sectors does not fit the log", nsectors);
-    if (vhdx_guid_is_zero(&v->header.log_guid))
-    {
-        /* A fresh LogGuid before writing into log space: stale entries become invalid. */
-        struct vhdx_guid g;
-        if ((st = vdsshim_random_bytes(g.b, 16))) return diag_set(diag, st, 0, "no random source for a log GUID");
-        if ((st = vhdx_update_headers(img, v, &g, diag))) return st;
-        v->log_write_offset = 0;
-        v->log_sequence = 1;
-    }
-    if (v->log_write_offset + total > v->header.log_length) v->log_write_offset = 0;
+    /* Log space is reused only under a new LogGuid (§2.3): when the log is
+     * clean, and when this entry would wrap over earlier ones. */
+    if (vhdx_guid_is_zero(&v->header.log_guid) || v->log_write_offset + total > v->header.log_length)
+        if ((st = vhdx_log_restart(img, v, diag))) return st;
     if (!(entry = calloc(1, total))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
 
     memcpy(entry, "loge", 4);

@@ -19,6 +19,7 @@
 #endif
 
 #include "vdsshim.h"
+#include "vdsshim_io_fault.h"
 
 #define VDSSHIM_VERSION_STRING "0.1.0"
 
@@ -57,7 +58,11 @@ static const char usage_text[] =
     "  0 success   2 bad usage   3 image corrupt, unsupported or parent chain broken\n"
     "  4 I/O error   5 file in use   6 cancelled   7 not possible on this disk type\n"
     "\n"
-    "An interrupted compaction leaves a valid image; running it again finishes the job.\n";
+    "An interrupted compaction leaves a valid image; running it again finishes the job.\n"
+    "\n"
+    "crash testing: VDSSHIM_FAULT_CUT_AFTER_WRITE=K makes compact stop as if the power\n"
+    "failed after its K-th write (unflushed writes: VDSSHIM_FAULT_CUT_MODE=drop|apply|tear,\n"
+    "VDSSHIM_FAULT_SEED=N); the file is left as a real crash would leave it.\n";
 
 static volatile sig_atomic_t interrupted;
 
@@ -252,6 +257,30 @@ static int on_progress(void *ctx, unsigned pct)
     return interrupted;
 }
 
+/* Read-write open; under VDSSHIM_FAULT_CUT_AFTER_WRITE the file goes through the
+ * fault injector, so crash tests can stop the real tool at any write. */
+static int open_for_compact(const char *path, struct vdsshim_image **img, struct vdsshim_diag *diag)
+{
+    const char *cut = getenv("VDSSHIM_FAULT_CUT_AFTER_WRITE"), *mode = getenv("VDSSHIM_FAULT_CUT_MODE");
+    const char *seed = getenv("VDSSHIM_FAULT_SEED");
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_io *file, *io;
+    int st;
+
+    if (!cut || !*cut) return vdsshim_open(path, VDSSHIM_OPEN_WRITE, img, diag);
+    plan.cut_after_write = strtoull(cut, NULL, 10);
+    plan.cut_mode = mode && !strcmp(mode, "drop") ? VDSSHIM_CUT_DROP
+                  : mode && !strcmp(mode, "tear") ? VDSSHIM_CUT_TEAR : VDSSHIM_CUT_APPLY;
+    plan.seed = seed ? (uint32_t)strtoul(seed, NULL, 10) : 1;
+    if ((st = vdsshim_io_open_file(path, 1, &file))) return st;
+    if ((st = vdsshim_io_lock(file, 1)) || (st = vdsshim_io_fault_wrap(file, &plan, &io)))
+    {
+        vdsshim_io_close(file);
+        return st;
+    }
+    return vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, img, diag);
+}
+
 static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
@@ -262,7 +291,7 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     uint64_t before;
     int st;
 
-    if ((st = vdsshim_open(path, VDSSHIM_OPEN_WRITE, &img, &diag))) return fail(path, st, &diag);
+    if ((st = open_for_compact(path, &img, &diag))) return fail(path, st, &diag);
     {
         struct vdsshim_info info;
         vdsshim_get_info(img, &info);
