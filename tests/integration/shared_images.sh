@@ -80,4 +80,73 @@ check "orphan: the reason says the parent does not match" grep -q "not the paren
 check "orphan: file unchanged" [ "$(sha win10-differencing-orphan.vhd)" = "$h" ]
 rm -f fat-parent.vhd win10-differencing-orphan.vhd
 
+# ---- VHDX -------------------------------------------------------------------
+
+# The current header's DataWriteGuid (children link to it; compaction must keep it).
+data_write_guid() {
+    local f=$1 s1 s2
+    s1=$(od -An -t u8 -j $((65536 + 8)) -N 8 "$f" | tr -d ' ')
+    s2=$(od -An -t u8 -j $((131072 + 8)) -N 8 "$f" | tr -d ' ')
+    if [ "$s1" -ge "$s2" ]; then od -An -t x1 -j $((65536 + 32)) -N 16 "$f"; else od -An -t x1 -j $((131072 + 32)) -N 16 "$f"; fi
+}
+
+compactable_vhdx() {   # name size_after_expected
+    local name=$1 want=$2 before after
+    check "$name: unpacked" unpack "$name"
+    cp --sparse=always "$name" "$name.orig"
+    "${VDSSHIM[@]}" dump "$name" "$name.raw" >/dev/null 2>&1
+    check "$name: a read-only dump leaves the file unchanged" cmp -s "$name" "$name.orig"
+    before=$(file_size "$name")
+    expect_rc "$name: compact exits 0" 0 "${VDSSHIM[@]}" compact --quiet "$name"
+    after=$(file_size "$name")
+    check "$name: qemu-img check is clean" quietly qemu-img check "$name"
+    check "$name: qemu reads exactly what we read before compaction" \
+        qemu-img compare -q -f raw -F vhdx "$name.raw" "$name"
+    check "$name: the first 64 KiB are untouched" cmp -s -n 65536 "$name.orig" "$name"
+    check "$name: DataWriteGuid unchanged" [ "$(data_write_guid "$name")" = "$(data_write_guid "$name.orig")" ]
+    if [ "$after" -eq "$want" ]; then ok "$name: $before -> $after bytes, as expected"
+    else nok "$name: $before -> $after bytes, expected $want"; fi
+    rm -f "$name" "$name.orig" "$name.raw"
+}
+
+# Windows 10 VHDX with NTFS, one 32 MiB block of data: nothing to drop.
+compactable_vhdx win10-dynamic.vhdx 37748736
+# Disk2vhd: 128 blocks, 127 all zero -> metadata and one 2 MiB block.
+compactable_vhdx disk2vhd.vhdx $((6 * 1024 * 1024))
+# Windows 8 file whose 29 ZERO blocks hold no space already.
+compactable_vhdx win8-dynamic-zeroblocks.vhdx 104857600
+# Windows 10 with 25 UNMAPPED and 39 ZERO blocks (guest trims), none holding space.
+compactable_vhdx win10-unmapped-lvm.vhdx 608174080
+
+# Logs written by qemu and by Windows: replayed in memory for a read-only open
+# (qemu itself refuses that), on disk for a read-write one.
+check "qemu-dirtylog.vhdx: unpacked" unpack qemu-dirtylog.vhdx
+"${VDSSHIM[@]}" dump qemu-dirtylog.vhdx dirty.raw >/dev/null 2>&1
+check "qemu-dirtylog.vhdx: the replayed block reads 0xa5 up to 18 MiB" \
+    cmp -s -n $((18 << 20)) dirty.raw <(head -c $((18 << 20)) /dev/zero | tr '\0' '\245')
+compactable_vhdx qemu-dirtylog.vhdx 23068672
+check "win10-dirtylog.vhdx: unpacked" unpack win10-dirtylog.vhdx
+"${VDSSHIM[@]}" dump win10-dirtylog.vhdx dirty.raw >/dev/null 2>&1
+mbr_field() { od -An -t "$1" -j "$2" -N "$3" dirty.raw | tr -d ' '; }
+check "win10-dirtylog.vhdx: after replay, an MBR with two Linux partitions at LBA 2048 and 206848" \
+    [ "$(mbr_field x1 450 1)$(mbr_field u4 454 4)-$(mbr_field x1 466 1)$(mbr_field u4 470 4)" = 832048-83206848 ]
+compactable_vhdx win10-dirtylog.vhdx 37748736
+rm -f dirty.raw
+
+# Fixed VHDX (LeaveBlockAllocated): refused, untouched.
+unpack win10-fixed.vhdx
+h=$(sha win10-fixed.vhdx)
+expect_rc "win10-fixed.vhdx: compact refused (exit 7)" 7 "${VDSSHIM[@]}" compact win10-fixed.vhdx
+check "win10-fixed.vhdx: file unchanged" [ "$(sha win10-fixed.vhdx)" = "$h" ]
+rm -f win10-fixed.vhdx
+
+# Hyper-V checkpoint whose parent is missing: described, refused, untouched.
+unpack hyperv-checkpoint-orphan.avhdx
+h=$(sha hyperv-checkpoint-orphan.avhdx)
+expect_rc "checkpoint: info still describes it" 0 "${VDSSHIM[@]}" info hyperv-checkpoint-orphan.avhdx
+check "checkpoint: info names the parent from the locator" grep -q "Generation 1_49C4BAF3.*avhdx (not found)" last.out
+expect_rc "checkpoint: compact refused (exit 3)" 3 "${VDSSHIM[@]}" compact hyperv-checkpoint-orphan.avhdx
+check "checkpoint: file unchanged" [ "$(sha hyperv-checkpoint-orphan.avhdx)" = "$h" ]
+rm -f hyperv-checkpoint-orphan.avhdx
+
 finish

@@ -110,8 +110,8 @@ void scenario_prepare(struct scenario *sc)
     sc->flushes = c.flushes;
     sc->truncates = c.truncates;
     vdsshim_io_close(disk);
-    print_message("scenario %s: %llu writes, %llu flushes, %zu -> %llu bytes\n", sc->path,
-                  (unsigned long long)sc->writes, (unsigned long long)sc->flushes, sc->size,
+    print_message("scenario %s: %llu writes, %llu flushes, %llu -> %llu bytes\n", sc->path,
+                  (unsigned long long)sc->writes, (unsigned long long)sc->flushes, (unsigned long long)sc->size,
                   (unsigned long long)sc->final_size);
     /* The scenario must really shrink the file, over many writes. */
     assert_true(sc->final_size < sc->size);
