@@ -171,6 +171,8 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
     }
     p->io.ops = &posix_io_ops;
     p->fd = fd;
+    /* Scans and copies stream through the file: ask for a larger readahead. */
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     *out = &p->io;
     return VDSSHIM_OK;
 }
