@@ -125,14 +125,8 @@ static void test_bad_input_corpus(void **state)
     build_dynamic(&sc, 0);
     for (i = 0; i < 400; i++)
     {
-        struct vdsshim_diag diag = { .msg = { 0 } };
-        struct vdsshim_fault_plan plan = { 0 };
-        struct vdsshim_fault_counters c = { 0 };
-        struct vdsshim_io *mem, *io, *kept = NULL;
-        struct vdsshim_image *img = NULL;
         uint8_t *m = malloc(sc.size);
         size_t size = sc.size;
-        int st;
 
         memcpy(m, sc.raw, sc.size);
         rng = rng * 1103515245u + 12345u;
@@ -151,48 +145,7 @@ static void test_bad_input_corpus(void **state)
             memcpy(m + 1536 + 4 * ((rng >> 8) % 300), m + 1536 + 4 * ((rng >> 20) % 300), 4);
             break;
         }
-        plan.inner_on_close = &kept;
-        plan.counters_on_close = &c;
-        assert_status(vdsshim_io_open_mem(m, size, &mem), VDSSHIM_OK);
-        assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-        st = vdsshim_open_io(io, "mutant.vhd", VDSSHIM_OPEN_WRITE, &img, &diag);
-        if (st)
-        {
-            const uint8_t *after;
-            size_t n;
-            refused++;
-            assert_true(st == VDSSHIM_E_CORRUPT || st == VDSSHIM_E_UNKNOWN_FORMAT || st == VDSSHIM_E_UNSUPPORTED);
-            assert_true(diag.msg[0] != 0);
-            assert_int_equal(c.writes + c.truncates, 0);
-            after = vdsshim_io_mem_data(kept, &n);
-            assert_int_equal(n, size);
-            assert_memory_equal(after, m, size);
-        }
-        else
-        {
-            uint8_t *before, *after;
-            uint64_t vs;
-            accepted++;
-            before = read_all(img, &vs);
-            st = vdsshim_compact(img, NULL, NULL, &diag);
-            if (st) fail_msg("mutant %u accepted but compaction failed: %s", i, diag.msg);
-            vdsshim_close(img);
-            img = NULL;
-            {
-                const uint8_t *d;
-                size_t n;
-                struct vdsshim_image *again;
-                d = vdsshim_io_mem_data(kept, &n);
-                again = open_mem_image(d, n, 0);
-                after = read_all(again, &vs);
-                assert_memory_equal(before, after, (size_t)vs);
-                vdsshim_close(again);
-            }
-            free(before);
-            free(after);
-        }
-        vdsshim_close(img);
-        vdsshim_io_close(kept);
+        corpus_judge(m, size, "mutant.vhd", i, &refused, &accepted);
         free(m);
     }
     /* The corpus must exercise both outcomes to mean anything. */

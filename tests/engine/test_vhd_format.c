@@ -140,33 +140,9 @@ static void test_dynhdr_mutants(void **state)
     free(img);
 }
 
-/* Open a mutated image read-write: refused with status, a one-line reason, and not one byte written. */
 static void expect_refused_unchanged(const uint8_t *img, size_t size, int status, const char *needle)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_fault_counters c = { 0 };
-    struct vdsshim_image *out = (void *)1;
-    struct vdsshim_io *mem, *io, *kept = NULL;
-    const uint8_t *after;
-    size_t n;
-
-    plan.counters_on_close = &c;
-    plan.inner_on_close = &kept;
-    assert_status(vdsshim_io_open_mem(img, size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, "bad.vhd", VDSSHIM_OPEN_WRITE, &out, &diag), status);
-    assert_null(out);
-    if (needle && !strstr(diag.msg, needle))
-        fail_msg("diagnostic \"%s\" does not mention \"%s\"", diag.msg, needle);
-    assert_true(strlen(diag.msg) > 10 && !strchr(diag.msg, '\n'));
-    assert_non_null(kept);
-    assert_int_equal(c.writes, 0);
-    assert_int_equal(c.truncates, 0);
-    after = vdsshim_io_mem_data(kept, &n);
-    assert_int_equal(n, size);
-    if (size) assert_memory_equal(after, img, size);
-    vdsshim_io_close(kept);
+    expect_open_rw(img, size, "bad.vhd", status, needle);
 }
 
 static void test_image_mutants(void **state)

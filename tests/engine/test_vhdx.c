@@ -129,35 +129,9 @@ static void test_region_table_round_trip(void **state)
     free(img);
 }
 
-/* Open read-write over a counting wrapper; expect status; nothing written on refusal. */
 static void expect_open(const uint8_t *img, size_t size, int status, const char *needle)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_fault_counters c = { 0 };
-    struct vdsshim_image *out = NULL;
-    struct vdsshim_io *mem, *io, *kept = NULL;
-    const uint8_t *after;
-    size_t n;
-
-    plan.counters_on_close = &c;
-    plan.inner_on_close = &kept;
-    assert_status(vdsshim_io_open_mem(img, size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, "x.vhdx", VDSSHIM_OPEN_WRITE, &out, &diag), status);
-    if (status == VDSSHIM_OK)
-    {
-        vdsshim_close(out);
-        vdsshim_io_close(kept);
-        return;
-    }
-    if (needle && !strstr(diag.msg, needle)) fail_msg("\"%s\" lacks \"%s\"", diag.msg, needle);
-    assert_int_equal(c.writes + c.truncates, 0);
-    after = vdsshim_io_mem_data(kept, &n);
-    assert_int_equal(n, size);
-    assert_memory_equal(after, img, size);
-    vdsshim_close(out);
-    vdsshim_io_close(kept);
+    expect_open_rw(img, size, "x.vhdx", status, needle);
 }
 
 static void fix_region_crc(uint8_t *img)

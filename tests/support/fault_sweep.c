@@ -194,3 +194,56 @@ void sweep_errors(struct scenario *sc)
     }
 }
 
+
+void corpus_judge(const uint8_t *m, size_t size, const char *path, unsigned i, unsigned *refused, unsigned *accepted)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_io *mem, *io, *kept = NULL;
+    struct vdsshim_image *img = NULL;
+    int st;
+
+    plan.inner_on_close = &kept;
+    plan.counters_on_close = &c;
+    assert_status(vdsshim_io_open_mem(m, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    st = vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, &img, &diag);
+    if (st)
+    {
+        const uint8_t *after;
+        size_t n;
+
+        (*refused)++;
+        if (st != VDSSHIM_E_CORRUPT && st != VDSSHIM_E_UNSUPPORTED && st != VDSSHIM_E_UNKNOWN_FORMAT
+            && st != VDSSHIM_E_PARENT_NOT_FOUND)
+            fail_msg("mutant %u: unexpected status %s (%s)", i, vdsshim_status_name(st), diag.msg);
+        assert_true(diag.msg[0] != 0);
+        assert_int_equal(c.writes + c.truncates, 0);
+        after = vdsshim_io_mem_data(kept, &n);
+        assert_int_equal(n, size);
+        if (size) assert_memory_equal(after, m, size);
+    }
+    else
+    {
+        struct vdsshim_image *again;
+        uint8_t *before, *after;
+        const uint8_t *d;
+        uint64_t vs;
+        size_t n;
+
+        (*accepted)++;
+        before = read_all(img, &vs);
+        st = vdsshim_compact(img, NULL, NULL, &diag);
+        if (st) fail_msg("mutant %u accepted but compaction failed: %s", i, diag.msg);
+        vdsshim_close(img);
+        d = vdsshim_io_mem_data(kept, &n);
+        again = open_mem_image(d, n, 0);
+        after = read_all(again, &vs);
+        assert_memory_equal(before, after, (size_t)vs);
+        vdsshim_close(again);
+        free(before);
+        free(after);
+    }
+    vdsshim_io_close(kept);
+}

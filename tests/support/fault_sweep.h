@@ -25,4 +25,8 @@ void check_recovers(const struct scenario *sc, struct vdsshim_io *disk, const ch
 void sweep_power_cuts(struct scenario *sc);
 void sweep_errors(struct scenario *sc);
 
+/* One mutated image: refused with a status and not written, or accepted and
+ * compacted with its content unchanged. Counts the outcome. */
+void corpus_judge(const uint8_t *m, size_t size, const char *path, unsigned i, unsigned *refused, unsigned *accepted);
+
 #endif

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_util.h"
 
@@ -51,4 +52,36 @@ void write_file(const char *path, const void *data, size_t size)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, size, f), size);
     assert_int_equal(fclose(f), 0);
+}
+
+void expect_open_rw(const uint8_t *img, size_t size, const char *path, int status, const char *needle)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_image *out = (void *)1;
+    struct vdsshim_io *mem, *io, *kept = NULL;
+    const uint8_t *after;
+    size_t n;
+
+    plan.counters_on_close = &c;
+    plan.inner_on_close = &kept;
+    assert_status(vdsshim_io_open_mem(img, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, &out, &diag), status);
+    if (status == VDSSHIM_OK)
+    {
+        vdsshim_close(out);
+        vdsshim_io_close(kept);
+        return;
+    }
+    assert_null(out);
+    if (needle && !strstr(diag.msg, needle)) fail_msg("diagnostic \"%s\" does not mention \"%s\"", diag.msg, needle);
+    assert_true(strlen(diag.msg) > 10 && !strchr(diag.msg, '\n'));
+    assert_non_null(kept);
+    assert_int_equal(c.writes + c.truncates, 0);
+    after = vdsshim_io_mem_data(kept, &n);
+    assert_int_equal(n, size);
+    if (size) assert_memory_equal(after, img, size);
+    vdsshim_io_close(kept);
 }

@@ -21,6 +21,9 @@ void assert_status_(int got, int want, const char *file, int line);
 struct vdsshim_image *open_mem_image(const void *data, size_t size, unsigned flags);
 /* Read the whole virtual disk into a new buffer. */
 uint8_t *read_all(struct vdsshim_image *img, uint64_t *size);
+/* Open a copy read-write: expect status; when refused, a one-line reason
+ * mentioning needle (if given), and not one byte written. */
+void expect_open_rw(const uint8_t *img, size_t size, const char *path, int status, const char *needle);
 /* Write bytes to a file (for parents and lock tests). */
 void write_file(const char *path, const void *data, size_t size);
 

@@ -125,12 +125,8 @@ static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t st
             return st;
         if (c->img->info.type == VDSSHIM_DISK_DIFFERENCING)
         {
-            uint64_t voff = vbase + (uint64_t)first * VHD_SECTOR;
-            uint64_t psize = c->img->parent->info.virtual_size;
-            size_t in_parent = voff >= psize ? 0 : (psize - voff < bytes ? (size_t)(psize - voff) : bytes);
-
-            if (in_parent && (st = vdsshim_read(c->img->parent, voff, c->pbuf, in_parent, diag))) return st;
-            memset(c->pbuf + in_parent, 0, bytes - in_parent);
+            if ((st = image_read_parent(c->img, vbase + (uint64_t)first * VHD_SECTOR, c->pbuf, bytes, diag)))
+                return st;
             if (memcmp(c->buf, c->pbuf, bytes)) return VDSSHIM_OK;
         }
         else if (!buffer_is_zero(c->buf, bytes))

@@ -105,10 +105,7 @@ static int decide_present(struct vcompact *c, uint64_t block, uint64_t entry, ui
         if (zero) zero = buffer_is_zero(c->buf, n);
         if (same)
         {
-            uint64_t psize = c->img->parent->info.virtual_size;
-            size_t in_parent = done >= psize ? 0 : (psize - done < n ? (size_t)(psize - done) : n);
-            if (in_parent && (st = vdsshim_read(c->img->parent, done, c->pbuf, in_parent, diag))) return st;
-            memset(c->pbuf + in_parent, 0, n - in_parent);
+            if ((st = image_read_parent(c->img, done, c->pbuf, n, diag))) return st;
             same = !memcmp(c->buf, c->pbuf, n);
         }
     }

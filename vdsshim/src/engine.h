@@ -73,14 +73,20 @@ struct parent_candidate
 };
 
 /*
- * Open the parent of img from candidate paths. matches() checks the parent's
- * identity (unique id / DataWriteGuid). On success img->parent is set.
+ * Open the parent of img from candidate paths (NULL entries are skipped).
+ * matches() checks the parent's identity (unique id / DataWriteGuid). On
+ * success img->parent is set. info.parent_path gets the first usable
+ * candidate either way; with VDSSHIM_OPEN_NO_PARENTS nothing is opened.
  */
 int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *cands, size_t n,
                       const struct chain_ctx *chain,
                       int (*matches)(const struct vdsshim_image *child,
                                      const struct vdsshim_image *parent),
                       struct vdsshim_diag *diag);
+
+/* What the parent chain shows at [off, off + len): zeros past the parent's end;
+ * VDSSHIM_E_PARENT_NOT_FOUND if the chain was not opened. */
+int image_read_parent(struct vdsshim_image *img, uint64_t off, void *buf, size_t len, struct vdsshim_diag *diag);
 
 /* Turn a UTF-16 locator path into a UTF-8 path usable on this platform,
  * resolved against the child's directory if relative. NULL if unusable. */

@@ -160,6 +160,21 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
     return img->ops->compact(img, opts, result, diag);
 }
 
+int image_read_parent(struct vdsshim_image *img, uint64_t off, void *out, size_t len, struct vdsshim_diag *diag)
+{
+    uint8_t *buf = out;
+    uint64_t psize;
+    size_t n;
+
+    if (!img->parent)
+        return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0,
+                        "reading offset %llu needs the parent, which is not open", (unsigned long long)off);
+    psize = img->parent->info.virtual_size;
+    n = off >= psize ? 0 : (psize - off < len ? (size_t)(psize - off) : len);
+    memset(buf + n, 0, len - n);    /* a parent smaller than the child reads as zeros past its end */
+    return n ? vdsshim_read(img->parent, off, buf, n, diag) : VDSSHIM_OK;
+}
+
 int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *cands, size_t n,
                       const struct chain_ctx *chain,
                       int (*matches)(const struct vdsshim_image *child,
@@ -170,6 +185,11 @@ int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *
     int st = VDSSHIM_E_PARENT_NOT_FOUND;
     size_t i;
     unsigned d;
+
+    /* What info shows even when the chain is not opened: the first usable locator. */
+    for (i = 0; i < n && !img->info.parent_path[0]; i++)
+        if (cands[i].path) strncpy(img->info.parent_path, cands[i].path, sizeof(img->info.parent_path) - 1);
+    if (img->flags & VDSSHIM_OPEN_NO_PARENTS) return VDSSHIM_OK;
 
     /* Refuse a loop before opening anything more: this image already appears
      * below itself in the chain. */

@@ -383,11 +383,7 @@ static int vhd_open_parent(struct vdsshim_image *img, const struct chain_ctx *ch
         cands[n++].path = i > start ? locator_path_resolve(img->path, name + start, i - start) : NULL;
     }
 
-    for (i = 0; i < n && !img->info.parent_path[0]; i++)
-        if (cands[i].path) strncpy(img->info.parent_path, cands[i].path, sizeof(img->info.parent_path) - 1);
-
-    st = (img->flags & VDSSHIM_OPEN_NO_PARENTS) ? VDSSHIM_OK
-         : image_open_parent(img, cands, n, chain, vhd_parent_matches, diag);
+    st = image_open_parent(img, cands, n, chain, vhd_parent_matches, diag);
     for (i = 0; i < n; i++) free(cands[i].path);
     return st;
 }
@@ -404,21 +400,9 @@ int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, str
 static int vhd_read_below(struct vdsshim_image *img, uint64_t off, uint8_t *buf, size_t len,
                           struct vdsshim_diag *diag)
 {
-    uint64_t psize;
-    size_t n;
-
-    if (img->info.type != VDSSHIM_DISK_DIFFERENCING)
-    {
-        memset(buf, 0, len);
-        return VDSSHIM_OK;
-    }
-    if (!img->parent)
-        return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0,
-                        "reading offset %llu needs the parent, which is not open", (unsigned long long)off);
-    psize = img->parent->info.virtual_size;
-    n = off >= psize ? 0 : (psize - off < len ? (size_t)(psize - off) : len);
-    memset(buf + n, 0, len - n);    /* a parent smaller than the child reads as zeros past its end */
-    return n ? vdsshim_read(img->parent, off, buf, n, diag) : VDSSHIM_OK;
+    if (img->info.type == VDSSHIM_DISK_DIFFERENCING) return image_read_parent(img, off, buf, len, diag);
+    memset(buf, 0, len);
+    return VDSSHIM_OK;
 }
 
 static int vhd_read(struct vdsshim_image *img, uint64_t off, void *out, size_t len,

@@ -334,21 +334,9 @@ static int vhdx_block_bitmap(struct vdsshim_image *img, struct vhdx *v, uint64_t
 static int vhdx_read_below(struct vdsshim_image *img, uint64_t off, uint8_t *buf, size_t len, int parent,
                            struct vdsshim_diag *diag)
 {
-    uint64_t psize;
-    size_t n;
-
-    if (!parent)
-    {
-        memset(buf, 0, len);
-        return VDSSHIM_OK;
-    }
-    if (!img->parent)
-        return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0, "reading offset %llu needs the parent, which is not open",
-                        (unsigned long long)off);
-    psize = img->parent->info.virtual_size;
-    n = off >= psize ? 0 : (psize - off < len ? (size_t)(psize - off) : len);
-    memset(buf + n, 0, len - n);
-    return n ? vdsshim_read(img->parent, off, buf, n, diag) : VDSSHIM_OK;
+    if (parent) return image_read_parent(img, off, buf, len, diag);
+    memset(buf, 0, len);
+    return VDSSHIM_OK;
 }
 
 static int vhdx_read(struct vdsshim_image *img, uint64_t off, void *out, size_t len, struct vdsshim_diag *diag)
@@ -432,12 +420,9 @@ static int vhdx_open_parent(struct vdsshim_image *img, const struct chain_ctx *c
     /* Relative first, then the volume and absolute Win32 paths (usable on Windows). */
     for (i = 0; i < 3; i++)
         if (paths[i]) cands[n++].path = path_resolve_utf8(img->path, paths[i]);
-    for (i = 0; i < n && !img->info.parent_path[0]; i++)
-        if (cands[i].path) strncpy(img->info.parent_path, cands[i].path, sizeof(img->info.parent_path) - 1);
-    if (!img->info.parent_path[0] && loc->relative_path)
-        strncpy(img->info.parent_path, loc->relative_path, sizeof(img->info.parent_path) - 1);
-    st = (img->flags & VDSSHIM_OPEN_NO_PARENTS) ? VDSSHIM_OK
-         : image_open_parent(img, cands, n, chain, vhdx_parent_matches, diag);
+    /* A path unusable here (a drive letter off Windows) is still worth showing. */
+    if (loc->relative_path) strncpy(img->info.parent_path, loc->relative_path, sizeof(img->info.parent_path) - 1);
+    st = image_open_parent(img, cands, n, chain, vhdx_parent_matches, diag);
     for (i = 0; i < n; i++) free(cands[i].path);
     return st;
 }
