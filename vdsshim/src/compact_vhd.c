@@ -333,8 +333,8 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
     c.res = res;
     c.progress.fn = opts->progress;
     c.progress.ctx = opts->progress_ctx;
-    c.buf = malloc(ENGINE_IO_CHUNK);
-    c.pbuf = malloc(ENGINE_IO_CHUNK);
+    c.buf = io_buffer_alloc(ENGINE_IO_CHUNK);
+    c.pbuf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.bitmap = malloc(c.vhd->bitmap_size);
     for (i = 0; i < c.vhd->hdr.max_entries; i++) nblocks += c.vhd->bat[i] != VHD_BAT_UNUSED;
     blocks = malloc((nblocks ? nblocks : 1) * sizeof(*blocks));
@@ -372,8 +372,8 @@ done:
     if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "compaction cancelled; the image is valid");
     free(moves);
     free(blocks);
-    free(c.buf);
-    free(c.pbuf);
+    io_buffer_free(c.buf);
+    io_buffer_free(c.pbuf);
     free(c.bitmap);
     return st;
 }

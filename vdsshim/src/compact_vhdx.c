@@ -330,8 +330,8 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
     c.progress.fn = opts->progress;
     c.progress.ctx = opts->progress_ctx;
     c.bat_sectors = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
-    c.buf = malloc(ENGINE_IO_CHUNK);
-    c.pbuf = malloc(ENGINE_IO_CHUNK);
+    c.buf = io_buffer_alloc(ENGINE_IO_CHUNK);
+    c.pbuf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.dirty = calloc((size_t)c.bat_sectors, 1);
     if (!c.buf || !c.pbuf || !c.dirty)
     {
@@ -371,8 +371,8 @@ done:
     }
     res->size_after = v->file_size;
     v->cached_sb = 0;
-    free(c.buf);
-    free(c.pbuf);
+    io_buffer_free(c.buf);
+    io_buffer_free(c.pbuf);
     free(c.dirty);
     return st;
 }

@@ -1,5 +1,10 @@
 /* Failure detail and small shared helpers. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
+#include <stdlib.h>
+#ifdef _WIN32
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -50,4 +55,23 @@ int buffer_is_zero(const uint8_t *buf, size_t len)
     for (; i < len; i++)
         if (buf[i]) return 0;
     return 1;
+}
+
+void *io_buffer_alloc(size_t size)
+{
+#ifdef _WIN32
+    return _aligned_malloc(size, 4096);
+#else
+    void *p;
+    return posix_memalign(&p, 4096, size) ? NULL : p;
+#endif
+}
+
+void io_buffer_free(void *p)
+{
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    free(p);
+#endif
 }
