@@ -1,0 +1,88 @@
+/* IVdsServiceLoader: the object CLSID_VdsLoader creates. */
+#include <stdlib.h>
+
+#include "provider_private.h"
+
+struct loader
+{
+    IVdsServiceLoader IVdsServiceLoader_iface;
+    LONG refcount;
+};
+
+static struct loader *impl_from_IVdsServiceLoader(IVdsServiceLoader *iface)
+{
+    return CONTAINING_RECORD(iface, struct loader, IVdsServiceLoader_iface);
+}
+
+static HRESULT WINAPI loader_QueryInterface(IVdsServiceLoader *iface, REFIID riid, void **out)
+{
+    TRACE("iface %p, riid %s, out %p.\n", iface, debugstr_guid(riid), out);
+    if (!out) return E_POINTER;
+    if (IsEqualGUID(riid, &IID_IUnknown) || IsEqualGUID(riid, &IID_IVdsServiceLoader))
+    {
+        *out = iface;
+        IVdsServiceLoader_AddRef(iface);
+        return S_OK;
+    }
+    WARN("%s not implemented.\n", debugstr_guid(riid));
+    *out = NULL;
+    return E_NOINTERFACE;
+}
+
+static ULONG WINAPI loader_AddRef(IVdsServiceLoader *iface)
+{
+    return InterlockedIncrement(&impl_from_IVdsServiceLoader(iface)->refcount);
+}
+
+static ULONG WINAPI loader_Release(IVdsServiceLoader *iface)
+{
+    struct loader *loader = impl_from_IVdsServiceLoader(iface);
+    ULONG ref = InterlockedDecrement(&loader->refcount);
+
+    if (!ref)
+    {
+        free(loader);
+        provider_unref();
+    }
+    return ref;
+}
+
+static HRESULT WINAPI loader_LoadService(IVdsServiceLoader *iface, LPWSTR machine, IVdsService **service)
+{
+    TRACE("iface %p, machine %s, service %p.\n", iface, debugstr_w(machine), service);
+    if (!service) return E_POINTER;
+    *service = NULL;
+    /* NULL or "" is this machine. The shim serves no other one: a remote name
+     * gets the VDS code for "not supported" rather than an attempt (§6). */
+    if (machine && machine[0])
+    {
+        WCHAR local[MAX_COMPUTERNAME_LENGTH + 1];
+        DWORD n = ARRAYSIZE(local);
+        if (!GetComputerNameW(local, &n) || _wcsicmp(machine, local)) return VDS_E_NOT_SUPPORTED;
+    }
+    return service_create(service);
+}
+
+static const IVdsServiceLoaderVtbl loader_vtbl =
+{
+    /* IUnknown methods */
+    loader_QueryInterface,
+    loader_AddRef,
+    loader_Release,
+    /* IVdsServiceLoader methods */
+    loader_LoadService,
+};
+
+HRESULT loader_create(REFIID riid, void **out)
+{
+    struct loader *loader;
+    HRESULT hr;
+
+    if (!(loader = calloc(1, sizeof(*loader)))) return E_OUTOFMEMORY;
+    loader->IVdsServiceLoader_iface.lpVtbl = &loader_vtbl;
+    loader->refcount = 1;
+    provider_ref();
+    hr = IVdsServiceLoader_QueryInterface(&loader->IVdsServiceLoader_iface, riid, out);
+    IVdsServiceLoader_Release(&loader->IVdsServiceLoader_iface);
+    return hr;
+}

@@ -1,0 +1,244 @@
+/*
+ * IVdsProvider and IVdsVdProvider: the virtual-disk provider. It caches the
+ * VDisk objects it hands out: adding the same path twice returns the same
+ * object (§5.4, AddVDisk).
+ */
+#include <stdlib.h>
+
+#include "provider_private.h"
+
+/* Fixed identities of this provider (its VDS_OBJECT_ID and version GUID). */
+static const GUID provider_id = { 0x5d3a1c0e, 0x7b2f, 0x4c61, { 0x9a, 0x3e, 0x61, 0x76, 0x64, 0x73, 0x73, 0x68 } };
+static const GUID provider_version = { 0x5d3a1c0e, 0x7b2f, 0x4c61, { 0x9a, 0x3e, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00 } };
+
+struct vd_provider
+{
+    IVdsProvider IVdsProvider_iface;
+    IVdsVdProvider IVdsVdProvider_iface;
+    LONG refcount;
+    CRITICAL_SECTION cs;
+    IVdsVDisk **vdisks;
+    ULONG count, capacity;
+};
+
+static struct vd_provider *impl_from_IVdsProvider(IVdsProvider *iface)
+{
+    return CONTAINING_RECORD(iface, struct vd_provider, IVdsProvider_iface);
+}
+
+static struct vd_provider *impl_from_IVdsVdProvider(IVdsVdProvider *iface)
+{
+    return CONTAINING_RECORD(iface, struct vd_provider, IVdsVdProvider_iface);
+}
+
+static HRESULT WINAPI provider_QueryInterface(IVdsProvider *iface, REFIID riid, void **out)
+{
+    struct vd_provider *p = impl_from_IVdsProvider(iface);
+
+    TRACE("iface %p, riid %s, out %p.\n", iface, debugstr_guid(riid), out);
+    if (!out) return E_POINTER;
+    if (IsEqualGUID(riid, &IID_IUnknown) || IsEqualGUID(riid, &IID_IVdsProvider)) *out = &p->IVdsProvider_iface;
+    else if (IsEqualGUID(riid, &IID_IVdsVdProvider)) *out = &p->IVdsVdProvider_iface;
+    else
+    {
+        WARN("%s not implemented.\n", debugstr_guid(riid));
+        *out = NULL;
+        return E_NOINTERFACE;
+    }
+    IUnknown_AddRef((IUnknown *)*out);
+    return S_OK;
+}
+
+static ULONG WINAPI provider_AddRef(IVdsProvider *iface)
+{
+    return InterlockedIncrement(&impl_from_IVdsProvider(iface)->refcount);
+}
+
+static ULONG WINAPI provider_Release(IVdsProvider *iface)
+{
+    struct vd_provider *p = impl_from_IVdsProvider(iface);
+    ULONG ref = InterlockedDecrement(&p->refcount), i;
+
+    if (!ref)
+    {
+        for (i = 0; i < p->count; i++) IVdsVDisk_Release(p->vdisks[i]);
+        free(p->vdisks);
+        DeleteCriticalSection(&p->cs);
+        free(p);
+        provider_unref();
+    }
+    return ref;
+}
+
+static HRESULT WINAPI provider_GetProperties(IVdsProvider *iface, VDS_PROVIDER_PROP *prop)
+{
+    TRACE("iface %p, prop %p.\n", iface, prop);
+    if (!prop) return E_POINTER;
+    memset(prop, 0, sizeof(*prop));
+    prop->id = provider_id;
+    prop->guidVersionId = provider_version;
+    prop->type = VDS_PT_VIRTUALDISK;
+    prop->pwszName = co_strdupW(L"vdsshim Virtual Disk Provider");
+    prop->pwszVersion = co_strdupW(L"1.0");     /* "major.minor" (§3.8) */
+    if (!prop->pwszName || !prop->pwszVersion)
+    {
+        CoTaskMemFree(prop->pwszName);
+        CoTaskMemFree(prop->pwszVersion);
+        prop->pwszName = prop->pwszVersion = NULL;
+        return E_OUTOFMEMORY;
+    }
+    return S_OK;
+}
+
+static const IVdsProviderVtbl provider_vtbl =
+{
+    /* IUnknown methods */
+    provider_QueryInterface,
+    provider_AddRef,
+    provider_Release,
+    /* IVdsProvider methods */
+    provider_GetProperties,
+};
+
+static HRESULT WINAPI vdprov_QueryInterface(IVdsVdProvider *iface, REFIID riid, void **out)
+{
+    return provider_QueryInterface(&impl_from_IVdsVdProvider(iface)->IVdsProvider_iface, riid, out);
+}
+
+static ULONG WINAPI vdprov_AddRef(IVdsVdProvider *iface)
+{
+    return provider_AddRef(&impl_from_IVdsVdProvider(iface)->IVdsProvider_iface);
+}
+
+static ULONG WINAPI vdprov_Release(IVdsVdProvider *iface)
+{
+    return provider_Release(&impl_from_IVdsVdProvider(iface)->IVdsProvider_iface);
+}
+
+static HRESULT WINAPI vdprov_QueryVDisks(IVdsVdProvider *iface, IEnumVdsObject **out)
+{
+    struct vd_provider *p = impl_from_IVdsVdProvider(iface);
+    HRESULT hr;
+
+    TRACE("iface %p, out %p.\n", iface, out);
+    if (!out) return E_POINTER;
+    EnterCriticalSection(&p->cs);
+    hr = enum_create((IUnknown **)p->vdisks, p->count, out);
+    LeaveCriticalSection(&p->cs);
+    return hr;
+}
+
+/* Creation comes with the Merge/Expand/Create work: until then, the
+ * arguments are checked as the spec asks and the answer is "not supported". */
+static HRESULT WINAPI vdprov_CreateVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
+                                         LPWSTR sd, CREATE_VIRTUAL_DISK_FLAG flags, ULONG provider_flags,
+                                         ULONG reserved, VDS_CREATE_VDISK_PARAMETERS *params, IVdsAsync **async)
+{
+    TRACE("iface %p, type %p, path %s, sd %s, flags %#x, provider_flags %#lx, reserved %#lx, params %p, async %p.\n",
+          iface, type, debugstr_w(path), debugstr_w(sd), flags, provider_flags, reserved, params, async);
+    if (!type || !path || !params || !async) return E_POINTER;
+    *async = NULL;
+    return VDS_E_NOT_SUPPORTED;
+}
+
+/* "C:\..." or "\\server\share\...": VDS wants fully qualified paths (§5.4). */
+static BOOL is_fully_qualified(const WCHAR *p)
+{
+    return ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z' && p[1] == ':' && p[2] == '\\')
+        || (p[0] == '\\' && p[1] == '\\' && p[2] && p[2] != '\\');
+}
+
+static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
+                                      IVdsVDisk **out)
+{
+    struct vd_provider *p = impl_from_IVdsVdProvider(iface);
+    HRESULT hr = S_OK;
+    ULONG i;
+
+    TRACE("iface %p, type %p, path %s, out %p.\n", iface, type, debugstr_w(path), out);
+    if (!type || !path || !out) return E_POINTER;
+    *out = NULL;
+    if (!is_fully_qualified(path)) return VDS_E_VDISK_PATHNAME_INVALID;
+    if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHD
+        && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHDX)
+        return E_INVALIDARG;
+    if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN
+        && !IsEqualGUID(&type->VendorId, &VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT))
+        return E_INVALIDARG;
+
+    EnterCriticalSection(&p->cs);
+    for (i = 0; i < p->count; i++)
+        if (!_wcsicmp(vdisk_path(p->vdisks[i]), path))
+        {
+            *out = p->vdisks[i];
+            IVdsVDisk_AddRef(*out);
+            goto done;
+        }
+    if (p->count == p->capacity)
+    {
+        ULONG cap = p->capacity ? p->capacity * 2 : 4;
+        IVdsVDisk **v = realloc(p->vdisks, cap * sizeof(*v));
+        if (!v)
+        {
+            hr = E_OUTOFMEMORY;
+            goto done;
+        }
+        p->vdisks = v;
+        p->capacity = cap;
+    }
+    if (SUCCEEDED(hr = vdisk_create(type, path, &p->vdisks[p->count])))
+    {
+        *out = p->vdisks[p->count];
+        IVdsVDisk_AddRef(*out);
+        p->count++;
+    }
+done:
+    LeaveCriticalSection(&p->cs);
+    return hr;
+}
+
+/* The shim surfaces no host disks: nothing to map either way (§5.4). */
+static HRESULT WINAPI vdprov_GetDiskFromVDisk(IVdsVdProvider *iface, IVdsVDisk *vdisk, IVdsDisk **disk)
+{
+    TRACE("iface %p, vdisk %p, disk %p.\n", iface, vdisk, disk);
+    if (!vdisk || !disk) return E_POINTER;
+    *disk = NULL;
+    return VDS_E_OBJECT_NOT_FOUND;
+}
+
+static HRESULT WINAPI vdprov_GetVDiskFromDisk(IVdsVdProvider *iface, IVdsDisk *disk, IVdsVDisk **vdisk)
+{
+    TRACE("iface %p, disk %p, vdisk %p.\n", iface, disk, vdisk);
+    if (!disk || !vdisk) return E_POINTER;
+    *vdisk = NULL;
+    return VDS_E_OBJECT_NOT_FOUND;
+}
+
+static const IVdsVdProviderVtbl vdprov_vtbl =
+{
+    /* IUnknown methods */
+    vdprov_QueryInterface,
+    vdprov_AddRef,
+    vdprov_Release,
+    /* IVdsVdProvider methods */
+    vdprov_QueryVDisks,
+    vdprov_CreateVDisk,
+    vdprov_AddVDisk,
+    vdprov_GetDiskFromVDisk,
+    vdprov_GetVDiskFromDisk,
+};
+
+HRESULT vd_provider_create(IVdsVdProvider **out)
+{
+    struct vd_provider *p;
+
+    *out = NULL;
+    if (!(p = calloc(1, sizeof(*p)))) return E_OUTOFMEMORY;
+    p->IVdsProvider_iface.lpVtbl = &provider_vtbl;
+    p->IVdsVdProvider_iface.lpVtbl = &vdprov_vtbl;
+    p->refcount = 1;
+    InitializeCriticalSection(&p->cs);
+    provider_ref();
+    *out = &p->IVdsVdProvider_iface;
+    return S_OK;
+}

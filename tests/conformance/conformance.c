@@ -1,0 +1,529 @@
+/*
+ * Provider conformance: the VDS chain down to IVdsOpenVDisk::Compact and
+ * IVdsAsync, through public interfaces only (it can run unchanged against
+ * real Windows VDS). Exact HRESULTs printed in hex, sentinels in every
+ * out-parameter, TAP lines and a closing "N passed, N failed".
+ *   conformance.exe DIR     DIR (a Windows path) holds the images run.sh made.
+ */
+#define COBJMACROS
+#include <windows.h>
+#include <stdio.h>
+#include <stdarg.h>
+
+#include "vdsshim_vds.h"
+
+#define VDS_E_NOT_SUPPORTED               ((HRESULT)0x80042400)
+#define VDS_E_OBJECT_NOT_FOUND            ((HRESULT)0x80042405)
+#define VDS_E_OPERATION_PENDING           ((HRESULT)0x80042409)
+#define VDS_E_CANCEL_TOO_LATE             ((HRESULT)0x8004240C)
+#define VDS_E_OPERATION_CANCELED          ((HRESULT)0x8004240D)
+#define VDS_E_INVALID_QUERY_PROVIDER_FLAG ((HRESULT)0x8004256C)
+#define VDS_E_VDISK_PATHNAME_INVALID      ((HRESULT)0x80042927)
+#define VDS_E_VD_DISK_ALREADY_OPEN        ((HRESULT)0x80042930)
+#define VDS_E_VD_ALREADY_ATTACHED         ((HRESULT)0x80042934)
+#define VDS_E_VD_ALREADY_DETACHED         ((HRESULT)0x80042935)
+#define VDS_E_VD_NOT_ATTACHED_READONLY    ((HRESULT)0x80042936)
+#define ERROR_VHD_INVALID_TYPE_HR         ((HRESULT)0xC03A001B)
+
+static int passed, failed;
+static const WCHAR *dir;
+
+static void ok_(int cond, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (cond) passed++;
+    else failed++;
+    printf("%s %d - ", cond ? "ok" : "not ok", passed + failed);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (!cond) printf(" (line %d)", line);
+    printf("\n");
+    fflush(stdout);
+}
+#define ok(cond, ...) ok_((cond), __LINE__, __VA_ARGS__)
+/* A function, not a macro: the call under test runs exactly once. */
+static void ok_hr_(HRESULT got, HRESULT want, const char *what, int line)
+{
+    ok_(got == want, line, "%s: got %#lx, expected %#lx", what, (unsigned long)got, (unsigned long)want);
+}
+#define ok_hr(hr, want, what) ok_hr_((hr), (want), (what), __LINE__)
+
+static ULONG refcount(IUnknown *unk)
+{
+    IUnknown_AddRef(unk);
+    return IUnknown_Release(unk);
+}
+
+static void path_of(const WCHAR *name, WCHAR *out)
+{
+    swprintf(out, MAX_PATH, L"%ls\\%ls", dir, name);
+}
+
+static ULONGLONG file_size(const WCHAR *path)
+{
+    WIN32_FILE_ATTRIBUTE_DATA d;
+
+    if (!GetFileAttributesExW(path, GetFileExInfoStandard, &d)) return 0;
+    return ((ULONGLONG)d.nFileSizeHigh << 32) | d.nFileSizeLow;
+}
+
+static IVdsService *load_service(void)
+{
+    IVdsServiceLoader *loader = NULL;
+    IVdsService *service = (void *)0xdeadbeef;
+    HRESULT hr;
+
+    hr = CoCreateInstance(&CLSID_VdsLoader, NULL, CLSCTX_INPROC_SERVER, &IID_IVdsServiceLoader, (void **)&loader);
+    ok_hr(hr, S_OK, "CoCreateInstance(CLSID_VdsLoader)");
+    if (FAILED(hr)) return NULL;
+    ok(refcount((IUnknown *)loader) == 1, "loader starts with one reference");
+    hr = IVdsServiceLoader_LoadService(loader, NULL, NULL);
+    ok_hr(hr, E_POINTER, "LoadService(NULL out)");
+    hr = IVdsServiceLoader_LoadService(loader, (WCHAR *)L"far-away-host", &service);
+    ok_hr(hr, VDS_E_NOT_SUPPORTED, "LoadService(remote machine)");
+    ok(service == NULL, "LoadService(remote) clears the out-pointer");
+    hr = IVdsServiceLoader_LoadService(loader, (WCHAR *)L"", &service);
+    ok_hr(hr, S_OK, "LoadService(\"\")");
+    if (SUCCEEDED(hr)) IVdsService_Release(service);
+    hr = IVdsServiceLoader_LoadService(loader, NULL, &service);
+    ok_hr(hr, S_OK, "LoadService(NULL)");
+    IVdsServiceLoader_Release(loader);
+    return SUCCEEDED(hr) ? service : NULL;
+}
+
+static void test_service(IVdsService *service)
+{
+    IVdsServiceInitialization *init;
+    IEnumVdsObject *e = (void *)0xdeadbeef;
+    VDS_SERVICE_PROP prop;
+    VDS_DRIVE_LETTER_PROP letters[2];
+    VDS_FILE_SYSTEM_TYPE_PROP *fs = (void *)0xdeadbeef;
+    LONG nfs = 0x55;
+    DWORD cookie = 0x55;
+    HRESULT hr;
+
+    ok_hr(IVdsService_IsServiceReady(service), S_OK, "IsServiceReady");
+    ok_hr(IVdsService_WaitForServiceReady(service), S_OK, "WaitForServiceReady");
+    memset(&prop, 0x55, sizeof(prop));
+    hr = IVdsService_GetProperties(service, &prop);
+    ok_hr(hr, S_OK, "IVdsService::GetProperties");
+    if (SUCCEEDED(hr))
+    {
+        ok(prop.pwszVersion && !wcscmp(prop.pwszVersion, L"1.0") && prop.ulFlags == 0, "service version 1.0, flags 0");
+        CoTaskMemFree(prop.pwszVersion);
+    }
+    ok_hr(IVdsService_GetProperties(service, NULL), E_POINTER, "IVdsService::GetProperties(NULL)");
+    hr = IVdsService_QueryInterface(service, &IID_IVdsServiceInitialization, (void **)&init);
+    ok_hr(hr, S_OK, "QueryInterface(IVdsServiceInitialization)");
+    if (SUCCEEDED(hr))
+    {
+        ok_hr(IVdsServiceInitialization_Initialize(init, NULL), S_OK, "Initialize(NULL)");
+        IVdsServiceInitialization_Release(init);
+    }
+    /* No host disks behind the shim: documented "not supported" answers. */
+    ok_hr(IVdsService_QueryMaskedDisks(service, &e), VDS_E_NOT_SUPPORTED, "QueryMaskedDisks");
+    ok(e == NULL, "QueryMaskedDisks clears the out-pointer");
+    e = (void *)0xdeadbeef;
+    ok_hr(IVdsService_QueryUnallocatedDisks(service, &e), VDS_E_NOT_SUPPORTED, "QueryUnallocatedDisks");
+    ok(e == NULL, "QueryUnallocatedDisks clears the out-pointer");
+    ok_hr(IVdsService_QueryDriveLetters(service, L'C', 2, letters), VDS_E_NOT_SUPPORTED, "QueryDriveLetters");
+    ok_hr(IVdsService_QueryFileSystemTypes(service, &fs, &nfs), VDS_E_NOT_SUPPORTED, "QueryFileSystemTypes");
+    ok(fs == NULL && nfs == 0, "QueryFileSystemTypes clears its out-parameters");
+    ok_hr(IVdsService_Reenumerate(service), S_OK, "Reenumerate");
+    ok_hr(IVdsService_Refresh(service), S_OK, "Refresh");
+    ok_hr(IVdsService_CleanupObsoleteMountPoints(service), VDS_E_NOT_SUPPORTED, "CleanupObsoleteMountPoints");
+    ok_hr(IVdsService_Advise(service, (IVdsAdviseSink *)service, &cookie), VDS_E_NOT_SUPPORTED, "Advise");
+    ok_hr(IVdsService_Unadvise(service, 1), VDS_E_NOT_SUPPORTED, "Unadvise");
+    ok_hr(IVdsService_Reboot(service), VDS_E_NOT_SUPPORTED, "Reboot");
+    ok_hr(IVdsService_SetFlags(service, 1), VDS_E_NOT_SUPPORTED, "SetFlags");
+    ok_hr(IVdsService_ClearFlags(service, 1), VDS_E_NOT_SUPPORTED, "ClearFlags");
+}
+
+static IVdsVdProvider *test_providers(IVdsService *service)
+{
+    static const struct { DWORD mask; HRESULT hr; ULONG count; } cases[] =
+    {
+        { 0, VDS_E_INVALID_QUERY_PROVIDER_FLAG, 0 },
+        { 8, VDS_E_INVALID_QUERY_PROVIDER_FLAG, 0 },
+        { 1, S_OK, 0 },
+        { 2, S_OK, 0 },
+        { 4, S_OK, 1 },
+        { 7, S_OK, 1 },
+    };
+    IVdsVdProvider *vdprov = NULL;
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+        IEnumVdsObject *e = (void *)0xdeadbeef, *clone;
+        IUnknown *objs[2] = { (void *)0x55, (void *)0x55 };
+        ULONG fetched = 0x55;
+        HRESULT hr = IVdsService_QueryProviders(service, cases[i].mask, &e);
+
+        ok_hr(hr, cases[i].hr, "QueryProviders(mask)");
+        if (FAILED(hr))
+        {
+            ok(e == NULL, "QueryProviders %u: out-pointer cleared on failure", i);
+            continue;
+        }
+        hr = IEnumVdsObject_Next(e, 2, objs, &fetched);
+        ok_hr(hr, S_FALSE, "Next(2) at the end of the enumeration");
+        ok(fetched == cases[i].count, "QueryProviders %u: %lu provider(s) fetched, expected %lu", i, fetched, cases[i].count);
+        ok(objs[1] == (void *)0x55, "QueryProviders %u: unfetched slot untouched", i);
+        if (cases[i].count && cases[i].mask == 4)
+        {
+            IVdsProvider *prov;
+            VDS_PROVIDER_PROP prop;
+
+            hr = IUnknown_QueryInterface(objs[0], &IID_IVdsProvider, (void **)&prov);
+            ok_hr(hr, S_OK, "QI(IVdsProvider)");
+            memset(&prop, 0x55, sizeof(prop));
+            hr = IVdsProvider_GetProperties(prov, &prop);
+            ok_hr(hr, S_OK, "IVdsProvider::GetProperties");
+            ok(prop.type == VDS_PT_VIRTUALDISK, "provider type %d is VDS_PT_VIRTUALDISK", prop.type);
+            ok(prop.pwszName && prop.pwszName[0] && prop.pwszVersion && !wcscmp(prop.pwszVersion, L"1.0"),
+               "provider name set, version \"1.0\"");
+            CoTaskMemFree(prop.pwszName);
+            CoTaskMemFree(prop.pwszVersion);
+            IVdsProvider_Release(prov);
+            hr = IUnknown_QueryInterface(objs[0], &IID_IVdsVdProvider, (void **)&vdprov);
+            ok_hr(hr, S_OK, "QI(IVdsVdProvider)");
+            /* Enumerator semantics. */
+            ok_hr(IEnumVdsObject_Reset(e), S_OK, "Reset");
+            ok_hr(IEnumVdsObject_Skip(e, 1), S_OK, "Skip(1)");
+            ok_hr(IEnumVdsObject_Skip(e, 1), S_FALSE, "Skip past the end");
+            ok_hr(IEnumVdsObject_Reset(e), S_OK, "Reset again");
+            ok_hr(IEnumVdsObject_Clone(e, &clone), S_OK, "Clone");
+            fetched = 0x55;
+            ok_hr(IEnumVdsObject_Next(clone, 1, &objs[1], &fetched), S_OK, "Next(1) on the clone");
+            ok(fetched == 1, "the clone fetches the provider");
+            if (fetched == 1) IUnknown_Release(objs[1]);
+            IEnumVdsObject_Release(clone);
+            ok_hr(IEnumVdsObject_Next(e, 1, objs, NULL), E_POINTER, "Next(NULL pcFetched)");
+        }
+        if (cases[i].count && fetched) IUnknown_Release(objs[0]);
+        IEnumVdsObject_Release(e);
+    }
+    return vdprov;
+}
+
+static IVdsVDisk *add_vdisk(IVdsVdProvider *prov, const WCHAR *name, ULONG device)
+{
+    VIRTUAL_STORAGE_TYPE type = { device, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+    IVdsVDisk *vdisk = NULL;
+    WCHAR path[MAX_PATH];
+    HRESULT hr;
+
+    path_of(name, path);
+    hr = IVdsVdProvider_AddVDisk(prov, &type, path, &vdisk);
+    ok_hr(hr, S_OK, "AddVDisk");
+    return SUCCEEDED(hr) ? vdisk : NULL;
+}
+
+static void test_add_vdisk(IVdsVdProvider *prov)
+{
+    VIRTUAL_STORAGE_TYPE vhdx = { VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+    VIRTUAL_STORAGE_TYPE bad_dev = { 7, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+    VIRTUAL_STORAGE_TYPE bad_vendor = { VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, { 1, 2, 3, { 4 } } };
+    IVdsVDisk *a, *b = (void *)0xdeadbeef;
+    IVdsDisk *disk = (void *)0xdeadbeef;
+    IEnumVdsObject *e;
+    WCHAR path[MAX_PATH];
+    IUnknown *obj;
+    ULONG fetched;
+    HRESULT hr;
+
+    path_of(L"dyn.vhdx", path);
+    ok_hr(IVdsVdProvider_AddVDisk(prov, &vhdx, (WCHAR *)L"dyn.vhdx", &b), VDS_E_VDISK_PATHNAME_INVALID, "AddVDisk(relative path)");
+    ok(b == NULL, "AddVDisk clears the out-pointer on failure");
+    ok_hr(IVdsVdProvider_AddVDisk(prov, &bad_dev, path, &b), E_INVALIDARG, "AddVDisk(device type 7)");
+    ok_hr(IVdsVdProvider_AddVDisk(prov, &bad_vendor, path, &b), E_INVALIDARG, "AddVDisk(unknown vendor)");
+    ok_hr(IVdsVdProvider_AddVDisk(prov, &vhdx, NULL, &b), E_POINTER, "AddVDisk(NULL path)");
+    if (!(a = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX))) return;
+    b = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    ok(a == b, "the same path gives the same VDisk object");
+    if (b) IVdsVDisk_Release(b);
+    hr = IVdsVdProvider_QueryVDisks(prov, &e);
+    ok_hr(hr, S_OK, "QueryVDisks");
+    if (SUCCEEDED(hr))
+    {
+        ok_hr(IEnumVdsObject_Next(e, 1, &obj, &fetched), S_OK, "QueryVDisks lists the added disk");
+        if (fetched) IUnknown_Release(obj);
+        IEnumVdsObject_Release(e);
+    }
+    ok_hr(IVdsVdProvider_GetDiskFromVDisk(prov, a, &disk), VDS_E_OBJECT_NOT_FOUND, "GetDiskFromVDisk");
+    ok(disk == NULL, "GetDiskFromVDisk clears the out-pointer");
+    b = (void *)0xdeadbeef;
+    ok_hr(IVdsVdProvider_GetVDiskFromDisk(prov, (IVdsDisk *)a, &b), VDS_E_OBJECT_NOT_FOUND, "GetVDiskFromDisk");
+    ok(b == NULL, "GetVDiskFromDisk clears the out-pointer");
+    IVdsVDisk_Release(a);
+}
+
+static void test_vdisk_basics(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsOpenVDisk *open = (void *)0xdeadbeef, *second = (void *)0xdeadbeef;
+    IVdsVolume *volume = (void *)0xdeadbeef;
+    VDS_VDISK_PROPERTIES props;
+    WCHAR *name = (void *)0xdeadbeef, path[MAX_PATH];
+    HRESULT hr;
+
+    if (!vdisk) return;
+    path_of(L"dyn.vhdx", path);
+    memset(&props, 0x55, sizeof(props));
+    hr = IVdsVDisk_GetProperties(vdisk, &props);
+    ok_hr(hr, S_OK, "IVdsVDisk::GetProperties");
+    if (SUCCEEDED(hr))
+    {
+        ok(props.State == VDS_VST_ADDED, "state %d is VDS_VST_ADDED", props.State);
+        ok(props.VirtualDeviceType.DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, "device type VHDX");
+        ok(props.VirtualSize == 64ull << 20, "virtual size %llu", (unsigned long long)props.VirtualSize);
+        ok(props.PhysicalSize == file_size(path), "physical size is the file size");
+        ok(props.pPath && !wcscmp(props.pPath, path), "pPath is the added path");
+        ok(props.pDeviceName == NULL && props.pParentPath == NULL && !props.bIsChild, "no device, no parent");
+        CoTaskMemFree(props.pPath);
+    }
+    ok_hr(IVdsVDisk_GetProperties(vdisk, NULL), E_POINTER, "IVdsVDisk::GetProperties(NULL)");
+    ok_hr(IVdsVDisk_GetHostVolume(vdisk, &volume), VDS_E_OBJECT_NOT_FOUND, "GetHostVolume");
+    ok(volume == NULL, "GetHostVolume clears the out-pointer");
+    ok_hr(IVdsVDisk_GetDeviceName(vdisk, &name), S_OK, "GetDeviceName (not attached)");
+    ok(name == NULL, "GetDeviceName gives NULL when no device is surfaced");
+
+    ok_hr(IVdsVDisk_Open(vdisk, 0x1, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open), E_INVALIDARG, "Open(mask bit outside ALL)");
+    ok_hr(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 4, 1, &open), E_INVALIDARG, "Open(BOOT_DRIVE flag)");
+    ok_hr(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, NULL), E_POINTER, "Open(NULL out)");
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_GET_INFO, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
+    ok_hr(hr, S_OK, "Open(GET_INFO)");
+    if (SUCCEEDED(hr))
+    {
+        IVdsAsync *async = (void *)0xdeadbeef;
+
+        hr = IVdsVDisk_GetProperties(vdisk, &props);
+        ok(SUCCEEDED(hr) && props.State == VDS_VST_OPEN, "state %d is VDS_VST_OPEN", props.State);
+        if (SUCCEEDED(hr)) CoTaskMemFree(props.pPath);
+        ok_hr(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &second), VDS_E_VD_DISK_ALREADY_OPEN, "a second Open");
+        ok(second == NULL, "a refused Open clears the out-pointer");
+        ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &async), E_ACCESSDENIED, "Compact without METAOPS access");
+        ok(async == NULL, "a refused Compact clears the out-pointer");
+        ok(refcount((IUnknown *)open) == 1, "the open handle has one reference");
+        IVdsOpenVDisk_Release(open);
+        hr = IVdsVDisk_GetProperties(vdisk, &props);
+        ok(SUCCEEDED(hr) && props.State == VDS_VST_ADDED, "back to VDS_VST_ADDED after release");
+        if (SUCCEEDED(hr)) CoTaskMemFree(props.pPath);
+    }
+    IVdsVDisk_Release(vdisk);
+}
+
+/* Compact NAME through the chain; poll QueryStatus; return the task result. */
+static HRESULT compact(IVdsVdProvider *prov, const WCHAR *name, ULONG device, BOOL cancel, ULONGLONG *before, ULONGLONG *after)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, name, device);
+    IVdsOpenVDisk *open;
+    IVdsAsync *async = NULL;
+    VDS_ASYNC_OUTPUT out;
+    HRESULT hr, task = E_FAIL;
+    WCHAR path[MAX_PATH];
+    ULONG pct, last = 0;
+    BOOL monotonic = TRUE, pending_seen = FALSE;
+
+    if (!vdisk) return E_FAIL;
+    path_of(name, path);
+    *before = file_size(path);
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
+    ok_hr(hr, S_OK, "Open(ALL)");
+    if (FAILED(hr)) goto done;
+    ok_hr(IVdsOpenVDisk_Compact(open, 1, 0, &async), E_INVALIDARG, "Compact(flag 1)");
+    ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, NULL), E_POINTER, "Compact(NULL ppAsync)");
+    hr = IVdsOpenVDisk_Compact(open, COMPACT_VIRTUAL_DISK_FLAG_NONE, 0xdeadbeef /* Reserved: ignored */, &async);
+    ok_hr(hr, S_OK, "Compact");
+    if (FAILED(hr)) goto done_open;
+    if (cancel)
+        ok_hr(IVdsAsync_Cancel(async), S_OK, "Cancel while running");
+    for (;;)
+    {
+        HRESULT status = 0x55;
+        pct = 0x55;
+        hr = IVdsAsync_QueryStatus(async, &status, &pct);
+        if (hr != S_OK || status != VDS_E_OPERATION_PENDING) break;
+        pending_seen = TRUE;
+        if (pct < last || pct > 99) monotonic = FALSE;
+        last = pct;
+        Sleep(1);
+    }
+    ok(monotonic, "QueryStatus percent stays within 0-99 and never decreases while pending%s",
+       pending_seen ? "" : " (finished before the first poll)");
+    ok_hr(IVdsAsync_QueryStatus(async, NULL, &pct), E_POINTER, "QueryStatus(NULL)");
+    memset(&out, 0x55, sizeof(out));
+    hr = IVdsAsync_Wait(async, &task, &out);
+    ok_hr(hr, S_OK, "Wait");
+    if (SUCCEEDED(task))
+        ok(out.type == VDS_ASYNCOUT_COMPACT_VDISK, "VDS_ASYNC_OUTPUT.type %d is 202", out.type);
+    else
+        ok(out.type == (VDS_ASYNC_OUTPUT_TYPE)0x55555555, "VDS_ASYNC_OUTPUT untouched on failure");
+    {
+        HRESULT again = 0x55, status = 0x55;
+        ok_hr(IVdsAsync_Wait(async, &again, &out), S_OK, "a second Wait");
+        ok(again == task, "a second Wait gives the same result %#lx", (unsigned long)again);
+        ok_hr(IVdsAsync_QueryStatus(async, &status, &pct), S_OK, "QueryStatus after completion");
+        ok(status == task && pct == (SUCCEEDED(task) ? 100u : 0u), "final status %#lx, percent %lu",
+           (unsigned long)status, pct);
+        ok_hr(IVdsAsync_Cancel(async), VDS_E_CANCEL_TOO_LATE, "Cancel after completion");
+    }
+    ok_hr(IVdsAsync_Wait(async, NULL, &out), E_POINTER, "Wait(NULL)");
+    IVdsAsync_Release(async);
+done_open:
+    IVdsOpenVDisk_Release(open);
+done:
+    IVdsVDisk_Release(vdisk);
+    *after = file_size(path);
+    return task;
+}
+
+static void test_compactions(IVdsVdProvider *prov)
+{
+    ULONGLONG before, after;
+    HRESULT task;
+
+    task = compact(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, FALSE, &before, &after);
+    ok_hr(task, S_OK, "compaction of dyn.vhdx");
+    ok(after < before, "dyn.vhdx shrank: %llu -> %llu", before, after);
+    task = compact(prov, L"dyn.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD, FALSE, &before, &after);
+    ok_hr(task, S_OK, "compaction of dyn.vhd");
+    ok(after < before, "dyn.vhd shrank: %llu -> %llu", before, after);
+    task = compact(prov, L"fixed.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD, FALSE, &before, &after);
+    ok_hr(task, ERROR_VHD_INVALID_TYPE_HR, "compaction of a fixed disk");
+    ok(after == before, "the fixed disk is untouched");
+    task = compact(prov, L"cancel.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, TRUE, &before, &after);
+    ok_hr(task, VDS_E_OPERATION_CANCELED, "a cancelled compaction's result");
+}
+
+static void test_attach_states(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, L"attach.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsOpenVDisk *open;
+    IVdsAsync *async = NULL;
+    VDS_VDISK_PROPERTIES props;
+    VDS_ASYNC_OUTPUT out;
+    HRESULT hr, task;
+
+    if (!vdisk) return;
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
+    ok_hr(hr, S_OK, "Open(ALL) for attach");
+    if (FAILED(hr))
+    {
+        IVdsVDisk_Release(vdisk);
+        return;
+    }
+    ok_hr(IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_PERMANENT_LIFETIME, 0, 0, &async), E_INVALIDARG,
+          "Attach(PERMANENT_LIFETIME)");
+    ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), VDS_E_VD_ALREADY_DETACHED, "Detach while detached");
+    hr = IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &async);
+    ok_hr(hr, S_OK, "Attach(read-only)");
+    if (SUCCEEDED(hr))
+    {
+        memset(&out, 0x55, sizeof(out));
+        ok_hr(IVdsAsync_Wait(async, &task, &out), S_OK, "Wait for attach");
+        ok(task == S_OK && out.type == VDS_ASYNCOUT_ATTACH_VDISK, "attach result %#lx, type %d",
+           (unsigned long)task, out.type);
+        IVdsAsync_Release(async);
+    }
+    hr = IVdsVDisk_GetProperties(vdisk, &props);
+    ok(SUCCEEDED(hr) && props.State == VDS_VST_ATTACHED, "state %d is VDS_VST_ATTACHED", props.State);
+    if (SUCCEEDED(hr)) CoTaskMemFree(props.pPath);
+    ok_hr(IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &async), VDS_E_VD_ALREADY_ATTACHED,
+          "a second Attach");
+    /* Attached read-only: the maximum-reclaim mode is allowed. */
+    hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+    ok_hr(hr, S_OK, "Compact while attached read-only");
+    if (SUCCEEDED(hr))
+    {
+        ok_hr(IVdsAsync_Wait(async, &task, &out), S_OK, "Wait");
+        ok_hr(task, S_OK, "compaction while attached read-only");
+        IVdsAsync_Release(async);
+    }
+    ok_hr(IVdsOpenVDisk_Detach(open, 1, 0), E_INVALIDARG, "Detach(flag 1)");
+    ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), S_OK, "Detach");
+    hr = IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_NONE, 0, 0, &async);
+    ok_hr(hr, S_OK, "Attach(read-write)");
+    if (SUCCEEDED(hr))
+    {
+        IVdsAsync_Wait(async, &task, &out);
+        IVdsAsync_Release(async);
+    }
+    async = (void *)0xdeadbeef;
+    ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &async), VDS_E_VD_NOT_ATTACHED_READONLY, "Compact while attached read-write");
+    ok(async == NULL, "a refused Compact clears the out-pointer");
+    ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), S_OK, "Detach again");
+    /* Until the Merge/Expand work lands: checked arguments, then "not supported". */
+    ok_hr(IVdsOpenVDisk_Merge(open, 0, 1, &async), VDS_E_NOT_SUPPORTED, "Merge");
+    ok_hr(IVdsOpenVDisk_Expand(open, 0, 1ull << 30, &async), VDS_E_NOT_SUPPORTED, "Expand");
+    ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 0), VDS_E_NOT_SUPPORTED, "DetachAndDelete");
+    IVdsOpenVDisk_Release(open);
+    IVdsVDisk_Release(vdisk);
+}
+
+/* Every client reference released mid-run: the job finishes and lets go. */
+static void test_release_during_run(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, L"orphan.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsOpenVDisk *open;
+    IVdsAsync *async;
+    WCHAR path[MAX_PATH];
+    ULONGLONG before;
+    HRESULT hr = E_FAIL;
+    int i;
+
+    if (!vdisk) return;
+    path_of(L"orphan.vhdx", path);
+    before = file_size(path);
+    if (SUCCEEDED(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &open)))
+    {
+        ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &async), S_OK, "Compact, then release everything");
+        IVdsAsync_Release(async);
+        IVdsOpenVDisk_Release(open);
+    }
+    /* The job holds the disk open until it is done: a new Open succeeds after. */
+    for (i = 0; i < 3000; i++)
+    {
+        if (SUCCEEDED(hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_GET_INFO, 0, 1, &open))) break;
+        Sleep(10);
+    }
+    ok_hr(hr, S_OK, "the disk reopens once the orphaned job is done");
+    if (SUCCEEDED(hr)) IVdsOpenVDisk_Release(open);
+    ok(file_size(path) < before, "the orphaned compaction finished: %llu -> %llu", before, file_size(path));
+    IVdsVDisk_Release(vdisk);
+}
+
+int wmain(int argc, WCHAR **argv)
+{
+    IVdsService *service;
+    IVdsVdProvider *prov;
+
+    if (argc < 2)
+    {
+        fprintf(stderr, "usage: conformance.exe DIR\n");
+        return 2;
+    }
+    dir = argv[1];
+    CoInitializeEx(NULL, COINIT_MULTITHREADED);
+    if ((service = load_service()))
+    {
+        test_service(service);
+        if ((prov = test_providers(service)))
+        {
+            test_add_vdisk(prov);
+            test_vdisk_basics(prov);
+            test_compactions(prov);
+            test_attach_states(prov);
+            test_release_during_run(prov);
+            IVdsVdProvider_Release(prov);
+        }
+        ok(refcount((IUnknown *)service) == 1, "the service holds one reference at the end");
+        IVdsService_Release(service);
+    }
+    CoUninitialize();
+    printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
+    return failed ? 1 : 0;
+}

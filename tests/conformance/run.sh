@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Provider conformance under wine: make images with qemu, register vdsshim.dll,
+# run conformance.exe through the real COM chain, then judge the images with
+# qemu-img (check, compare against raw copies made before), and unregister.
+# usage: run.sh WORKDIR VDSSHIM_DLL CONFORMANCE_EXE WINE
+WORK=$1; DLL=$2; EXE=$3; WINE=$4
+. "$(dirname "$0")/../integration/lib.sh"
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
+MiB=$((1 << 20))
+
+vhdx() {   # name size qemu-io commands...
+    local name=$1 size=$2 args=(); shift 2
+    qemu-img create -q -f vhdx -o block_size=1M,block_state_zero=off "$name" "$size"
+    for c in "$@"; do args+=(-c "$c"); done
+    qemu-io -f vhdx "${args[@]}" "$name" >/dev/null
+}
+vhdx dyn.vhdx 64M "write -P 0x61 0 2M" "write -P 0 2M 8M" "write -P 0x62 40M 1M" "write -P 0 50M 4M"
+cp dyn.vhdx attach.vhdx
+cp dyn.vhdx orphan.vhdx
+vhdx cancel.vhdx 1G "write -P 0 0 512M" "write -P 0x63 900M 1M"
+qemu-img create -q -f vpc -o subformat=dynamic,force_size=on dyn.vhd 32M
+qemu-io -f vpc -c "write -P 0x64 0 2M" -c "write -P 0 2M 6M" -c "write -P 0x65 20M 2M" dyn.vhd >/dev/null
+qemu-img create -q -f vpc -o subformat=fixed,force_size=on fixed.vhd 16M
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx dyn.vhd fixed.vhd; do
+    qemu-img convert -O raw "$f" "$f.raw"
+done
+fixed_hash=$(sha fixed.vhd)
+
+key='HKCR\CLSID\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}\InprocServer32'
+"$WINE" regsvr32 /s "$DLL" </dev/null >reg.log 2>&1
+check "regsvr32 registers CLSID_VdsLoader as an in-process server" \
+    bash -c "'$WINE' reg query '$key' </dev/null 2>/dev/null | grep -qi 'vdsshim.dll'"
+check "... with ThreadingModel Both" \
+    bash -c "'$WINE' reg query '$key' /v ThreadingModel </dev/null 2>/dev/null | grep -q Both"
+
+# stdio to a file: wine daemons must not inherit ctest's pipe.
+"$WINE" "$EXE" "$(winepath -w "$WORK" 2>/dev/null)" </dev/null >conformance.log 2>&1
+rc=$?
+cat conformance.log
+check "conformance.exe exits 0" [ "$rc" -eq 0 ]
+
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx; do
+    check "$f: qemu-img check is clean after the COM compaction" quietly qemu-img check "$f"
+done
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx dyn.vhd; do
+    check "$f: content identical (qemu-img compare against the copy made before)" \
+        qemu-img compare -q -F raw "$f" "$f.raw"
+done
+check "fixed.vhd: untouched" [ "$(sha fixed.vhd)" = "$fixed_hash" ]
+check "dyn.vhdx: shrank to metadata and its two data blocks" [ "$(file_size dyn.vhdx)" -le $((8 * MiB)) ]
+
+"$WINE" regsvr32 /s /u "$DLL" </dev/null >>reg.log 2>&1
+check "regsvr32 /u removes the class again" \
+    bash -c "! '$WINE' reg query 'HKCR\\CLSID\\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}' </dev/null >/dev/null 2>&1"
+rm -f ./*.raw
+finish
