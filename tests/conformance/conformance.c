@@ -24,6 +24,8 @@
 #define VDS_E_VD_ALREADY_DETACHED         ((HRESULT)0x80042935)
 #define VDS_E_VD_NOT_ATTACHED_READONLY    ((HRESULT)0x80042936)
 #define ERROR_VHD_INVALID_TYPE_HR         ((HRESULT)0xC03A001B)
+#define ERROR_VHD_PARENT_NOT_FOUND_HR     ((HRESULT)0xC03A000D)
+#define VDS_E_VD_ALREADY_COMPACTING       ((HRESULT)0x80042932)
 
 static int passed, failed;
 static const WCHAR *dir;
@@ -496,6 +498,135 @@ static void test_release_during_run(IVdsVdProvider *prov)
     IVdsVDisk_Release(vdisk);
 }
 
+/* A differencing disk whose parent is missing: properties from the file, Open refused. */
+static void test_differencing(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk;
+    IVdsOpenVDisk *open = (void *)0xdeadbeef;
+    VDS_VDISK_PROPERTIES props;
+    WCHAR path[MAX_PATH];
+    HRESULT hr;
+
+    path_of(L"orphan-child.vhd", path);
+    if (GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES)
+    {
+        printf("# skipped: no orphan-child.vhd (the shared images are not there)\n");
+        return;
+    }
+    if (!(vdisk = add_vdisk(prov, L"orphan-child.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD))) return;
+    memset(&props, 0x55, sizeof(props));
+    hr = IVdsVDisk_GetProperties(vdisk, &props);
+    ok_hr(hr, S_OK, "GetProperties of a differencing disk whose parent is missing");
+    if (SUCCEEDED(hr))
+    {
+        size_t n = props.pParentPath ? wcslen(props.pParentPath) : 0;
+        ok(props.bIsChild == TRUE, "bIsChild is TRUE");
+        ok(n > 14 && !_wcsicmp(props.pParentPath + n - 14, L"fat-parent.vhd"), "pParentPath %ls names the parent",
+           props.pParentPath ? props.pParentPath : L"(null)");
+        ok(props.VirtualSize == 4ull << 20, "the child's virtual size");
+        CoTaskMemFree(props.pPath);
+        CoTaskMemFree(props.pParentPath);
+    }
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
+    ok_hr(hr, ERROR_VHD_PARENT_NOT_FOUND_HR, "Open of a child without its parent");
+    ok(open == NULL, "a refused Open clears the out-pointer");
+    IVdsVDisk_Release(vdisk);
+}
+
+struct hammer
+{
+    IVdsAsync *async;
+    int what;               /* 0 Wait, 1 QueryStatus until done, 2 Cancel */
+    HRESULT hr, task;
+    BOOL sane;
+};
+
+static DWORD WINAPI hammer_thread(void *arg)
+{
+    struct hammer *h = arg;
+    VDS_ASYNC_OUTPUT out;
+    ULONG pct, last = 0;
+    HRESULT status;
+
+    h->sane = TRUE;
+    switch (h->what)
+    {
+    case 0:
+        h->hr = IVdsAsync_Wait(h->async, &h->task, &out);
+        break;
+    case 1:
+        do
+        {
+            h->hr = IVdsAsync_QueryStatus(h->async, &status, &pct);
+            if (h->hr != S_OK || (status == VDS_E_OPERATION_PENDING && (pct < last || pct > 99))) h->sane = FALSE;
+            last = pct;
+        } while (status == VDS_E_OPERATION_PENDING);
+        h->task = status;
+        break;
+    default:
+        Sleep(5);
+        h->hr = IVdsAsync_Cancel(h->async);
+        h->sane = h->hr == S_OK || h->hr == VDS_E_CANCEL_TOO_LATE;
+        break;
+    }
+    return 0;
+}
+
+/* Wait, QueryStatus and Cancel from several threads at once; a second Compact refused. */
+static void test_async_concurrency(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, L"busy.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    struct hammer h[6];
+    HANDLE threads[6];
+    IVdsOpenVDisk *open;
+    IVdsAsync *async, *second = (void *)0xdeadbeef;
+    int i;
+
+    if (!vdisk) return;
+    if (FAILED(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &open)))
+    {
+        IVdsVDisk_Release(vdisk);
+        return;
+    }
+    ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &async), S_OK, "Compact of busy.vhdx");
+    ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &second), VDS_E_VD_ALREADY_COMPACTING, "a second Compact while one runs");
+    ok(second == NULL, "the refused Compact clears the out-pointer");
+    for (i = 0; i < 6; i++)
+    {
+        h[i].async = async;
+        h[i].what = i % 3;
+        threads[i] = CreateThread(NULL, 0, hammer_thread, &h[i], 0, NULL);
+    }
+    ok(WaitForMultipleObjects(6, threads, TRUE, 60000) == WAIT_OBJECT_0, "six threads on one IVdsAsync all return");
+    for (i = 0; i < 6; i++)
+    {
+        CloseHandle(threads[i]);
+        ok(h[i].sane, "thread %d (%s) saw sane results", i, h[i].what == 0 ? "Wait" : h[i].what == 1 ? "QueryStatus" : "Cancel");
+    }
+    ok(h[0].hr == S_OK && h[0].task == h[3].task && h[1].task == h[0].task,
+       "every thread saw the same final result %#lx", (unsigned long)h[0].task);
+    ok(h[0].task == S_OK || h[0].task == VDS_E_OPERATION_CANCELED, "the result is success or cancelled");
+    IVdsAsync_Release(async);
+    IVdsOpenVDisk_Release(open);
+    IVdsVDisk_Release(vdisk);
+}
+
+/* DllCanUnloadNow counts live objects and running jobs. Only where the DLL is
+ * loaded in this process (in-proc activation); skipped otherwise. */
+static void test_can_unload(BOOL objects_alive)
+{
+    HMODULE dll = GetModuleHandleW(L"vdsshim.dll");
+    HRESULT (WINAPI *can_unload)(void);
+
+    if (!dll || !(can_unload = (void *)GetProcAddress(dll, "DllCanUnloadNow")))
+    {
+        printf("# skipped: vdsshim.dll is not loaded in this process\n");
+        return;
+    }
+    ok_hr(can_unload(), objects_alive ? S_FALSE : S_OK, objects_alive ? "DllCanUnloadNow with objects alive"
+                                                                      : "DllCanUnloadNow after the last release");
+}
+
 int wmain(int argc, WCHAR **argv)
 {
     IVdsService *service;
@@ -518,10 +649,14 @@ int wmain(int argc, WCHAR **argv)
             test_compactions(prov);
             test_attach_states(prov);
             test_release_during_run(prov);
+            test_differencing(prov);
+            test_async_concurrency(prov);
             IVdsVdProvider_Release(prov);
         }
         ok(refcount((IUnknown *)service) == 1, "the service holds one reference at the end");
+        test_can_unload(TRUE);
         IVdsService_Release(service);
+        test_can_unload(FALSE);
     }
     CoUninitialize();
     printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);

@@ -18,10 +18,13 @@ vhdx dyn.vhdx 64M "write -P 0x61 0 2M" "write -P 0 2M 8M" "write -P 0x62 40M 1M"
 cp dyn.vhdx attach.vhdx
 cp dyn.vhdx orphan.vhdx
 vhdx cancel.vhdx 1G "write -P 0 0 512M" "write -P 0x63 900M 1M"
+cp cancel.vhdx busy.vhdx
+SHARED=$(cd "$(dirname "$0")/../../.." && pwd)/shared/images
+[ -f "$SHARED/win10-differencing-orphan.vhd.xz" ] && xz -dc "$SHARED/win10-differencing-orphan.vhd.xz" > orphan-child.vhd
 qemu-img create -q -f vpc -o subformat=dynamic,force_size=on dyn.vhd 32M
 qemu-io -f vpc -c "write -P 0x64 0 2M" -c "write -P 0 2M 6M" -c "write -P 0x65 20M 2M" dyn.vhd >/dev/null
 qemu-img create -q -f vpc -o subformat=fixed,force_size=on fixed.vhd 16M
-for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx dyn.vhd fixed.vhd; do
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx dyn.vhd fixed.vhd; do
     qemu-img convert -O raw "$f" "$f.raw"
 done
 fixed_hash=$(sha fixed.vhd)
@@ -39,15 +42,25 @@ rc=$?
 cat conformance.log
 check "conformance.exe exits 0" [ "$rc" -eq 0 ]
 
-for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx; do
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx; do
     check "$f: qemu-img check is clean after the COM compaction" quietly qemu-img check "$f"
 done
-for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx dyn.vhd; do
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx dyn.vhd; do
     check "$f: content identical (qemu-img compare against the copy made before)" \
         qemu-img compare -q -F raw "$f" "$f.raw"
 done
 check "fixed.vhd: untouched" [ "$(sha fixed.vhd)" = "$fixed_hash" ]
 check "dyn.vhdx: shrank to metadata and its two data blocks" [ "$(file_size dyn.vhdx)" -le $((8 * MiB)) ]
+
+# Logging: OutputDebugStringA lines under WINEDEBUG=+debugstr, level from VDSSHIM_DEBUG.
+cp dyn.vhdx.raw log.raw 2>/dev/null || qemu-img convert -O raw dyn.vhdx log.raw
+qemu-img convert -f raw -O vhdx log.raw log.vhdx
+VDSSHIM_DEBUG=3 WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" "$(winepath -w log.vhdx 2>/dev/null)" \
+    </dev/null >debug.log 2>&1
+check "VDSSHIM_DEBUG=3 traces every call through OutputDebugStringA" grep -q 'vdsshim:open_vdisk_Compact' debug.log
+WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" "$(winepath -w log.vhdx 2>/dev/null)" \
+    </dev/null >quiet.log 2>&1
+check "... and the default level leaves traces out" bash -c "! grep -q 'vdsshim:open_vdisk_Compact' quiet.log"
 
 "$WINE" regsvr32 /s /u "$DLL" </dev/null >>reg.log 2>&1
 check "regsvr32 /u removes the class again" \
