@@ -3,7 +3,10 @@
  * IVdsAsync, through public interfaces only (it can run unchanged against
  * real Windows VDS). Exact HRESULTs printed in hex, sentinels in every
  * out-parameter, TAP lines and a closing "N passed, N failed".
- *   conformance.exe DIR     DIR (a Windows path) holds the images run.sh made.
+ *   conformance.exe DIR [inproc|local]
+ * DIR (a Windows path) holds the images run.sh made; the second argument picks
+ * the activation (CLSCTX_INPROC_SERVER, or CLSCTX_LOCAL_SERVER through the
+ * dllhost surrogate): the expectations are the same.
  */
 #define COBJMACROS
 #include <windows.h>
@@ -29,6 +32,24 @@
 
 static int passed, failed;
 static const WCHAR *dir;
+static DWORD clsctx = CLSCTX_INPROC_SERVER;     /* or CLSCTX_LOCAL_SERVER: argv[2] */
+
+/* A local object to pass where an IVdsAdviseSink or IVdsDisk is expected:
+ * across processes a pointer is marshalled as the interface it claims to be. */
+static HRESULT WINAPI dummy_QueryInterface(IUnknown *iface, REFIID riid, void **out)
+{
+    if (IsEqualGUID(riid, &IID_IUnknown) || IsEqualGUID(riid, &IID_IVdsAdviseSink) || IsEqualGUID(riid, &IID_IVdsDisk))
+    {
+        *out = iface;
+        return S_OK;
+    }
+    *out = NULL;
+    return E_NOINTERFACE;
+}
+static ULONG WINAPI dummy_AddRef(IUnknown *iface) { (void)iface; return 2; }
+static ULONG WINAPI dummy_Release(IUnknown *iface) { (void)iface; return 1; }
+static const IUnknownVtbl dummy_vtbl = { dummy_QueryInterface, dummy_AddRef, dummy_Release };
+static IUnknown dummy = { (IUnknownVtbl *)&dummy_vtbl };
 
 static void ok_(int cond, int line, const char *fmt, ...)
 {
@@ -51,6 +72,14 @@ static void ok_hr_(HRESULT got, HRESULT want, const char *what, int line)
     ok_(got == want, line, "%s: got %#lx, expected %#lx", what, (unsigned long)got, (unsigned long)want);
 }
 #define ok_hr(hr, want, what) ok_hr_((hr), (want), (what), __LINE__)
+
+/* NULL out-pointers are the provider's to reject in process. Across processes
+ * the client's proxy answers (RPC_X_NULL_REF_POINTER), and wine's proxy even
+ * runs the call on the server first, so there the call is not made at all. */
+#define ok_null_out(call, what) do { \
+        if (clsctx == CLSCTX_INPROC_SERVER) ok_hr_((call), E_POINTER, (what), __LINE__); \
+        else printf("# skipped out of process (the proxy answers for NULL pointers): %s\n", (what)); \
+    } while (0)
 
 static ULONG refcount(IUnknown *unk)
 {
@@ -77,12 +106,12 @@ static IVdsService *load_service(void)
     IVdsService *service = (void *)0xdeadbeef;
     HRESULT hr;
 
-    hr = CoCreateInstance(&CLSID_VdsLoader, NULL, CLSCTX_INPROC_SERVER, &IID_IVdsServiceLoader, (void **)&loader);
+    hr = CoCreateInstance(&CLSID_VdsLoader, NULL, clsctx, &IID_IVdsServiceLoader, (void **)&loader);
     ok_hr(hr, S_OK, "CoCreateInstance(CLSID_VdsLoader)");
     if (FAILED(hr)) return NULL;
     ok(refcount((IUnknown *)loader) == 1, "loader starts with one reference");
     hr = IVdsServiceLoader_LoadService(loader, NULL, NULL);
-    ok_hr(hr, E_POINTER, "LoadService(NULL out)");
+    ok_null_out(hr, "LoadService(NULL out)");
     hr = IVdsServiceLoader_LoadService(loader, (WCHAR *)L"far-away-host", &service);
     ok_hr(hr, VDS_E_NOT_SUPPORTED, "LoadService(remote machine)");
     ok(service == NULL, "LoadService(remote) clears the out-pointer");
@@ -116,7 +145,7 @@ static void test_service(IVdsService *service)
         ok(prop.pwszVersion && !wcscmp(prop.pwszVersion, L"1.0") && prop.ulFlags == 0, "service version 1.0, flags 0");
         CoTaskMemFree(prop.pwszVersion);
     }
-    ok_hr(IVdsService_GetProperties(service, NULL), E_POINTER, "IVdsService::GetProperties(NULL)");
+    ok_null_out(IVdsService_GetProperties(service, NULL), "IVdsService::GetProperties(NULL)");
     hr = IVdsService_QueryInterface(service, &IID_IVdsServiceInitialization, (void **)&init);
     ok_hr(hr, S_OK, "QueryInterface(IVdsServiceInitialization)");
     if (SUCCEEDED(hr))
@@ -136,7 +165,7 @@ static void test_service(IVdsService *service)
     ok_hr(IVdsService_Reenumerate(service), S_OK, "Reenumerate");
     ok_hr(IVdsService_Refresh(service), S_OK, "Refresh");
     ok_hr(IVdsService_CleanupObsoleteMountPoints(service), VDS_E_NOT_SUPPORTED, "CleanupObsoleteMountPoints");
-    ok_hr(IVdsService_Advise(service, (IVdsAdviseSink *)service, &cookie), VDS_E_NOT_SUPPORTED, "Advise");
+    ok_hr(IVdsService_Advise(service, (IVdsAdviseSink *)&dummy, &cookie), VDS_E_NOT_SUPPORTED, "Advise");
     ok_hr(IVdsService_Unadvise(service, 1), VDS_E_NOT_SUPPORTED, "Unadvise");
     ok_hr(IVdsService_Reboot(service), VDS_E_NOT_SUPPORTED, "Reboot");
     ok_hr(IVdsService_SetFlags(service, 1), VDS_E_NOT_SUPPORTED, "SetFlags");
@@ -173,7 +202,8 @@ static IVdsVdProvider *test_providers(IVdsService *service)
         hr = IEnumVdsObject_Next(e, 2, objs, &fetched);
         ok_hr(hr, S_FALSE, "Next(2) at the end of the enumeration");
         ok(fetched == cases[i].count, "QueryProviders %u: %lu provider(s) fetched, expected %lu", i, fetched, cases[i].count);
-        ok(objs[1] == (void *)0x55, "QueryProviders %u: unfetched slot untouched", i);
+        /* In process the slot is untouched; unmarshalling writes NULL there. */
+        ok(objs[1] == (clsctx == CLSCTX_INPROC_SERVER ? (void *)0x55 : NULL), "QueryProviders %u: unfetched slot %p", i, objs[1]);
         if (cases[i].count && cases[i].mask == 4)
         {
             IVdsProvider *prov;
@@ -203,7 +233,7 @@ static IVdsVdProvider *test_providers(IVdsService *service)
             ok(fetched == 1, "the clone fetches the provider");
             if (fetched == 1) IUnknown_Release(objs[1]);
             IEnumVdsObject_Release(clone);
-            ok_hr(IEnumVdsObject_Next(e, 1, objs, NULL), E_POINTER, "Next(NULL pcFetched)");
+            ok_null_out(IEnumVdsObject_Next(e, 1, objs, NULL), "Next(NULL pcFetched)");
         }
         if (cases[i].count && fetched) IUnknown_Release(objs[0]);
         IEnumVdsObject_Release(e);
@@ -242,7 +272,7 @@ static void test_add_vdisk(IVdsVdProvider *prov)
     ok(b == NULL, "AddVDisk clears the out-pointer on failure");
     ok_hr(IVdsVdProvider_AddVDisk(prov, &bad_dev, path, &b), E_INVALIDARG, "AddVDisk(device type 7)");
     ok_hr(IVdsVdProvider_AddVDisk(prov, &bad_vendor, path, &b), E_INVALIDARG, "AddVDisk(unknown vendor)");
-    ok_hr(IVdsVdProvider_AddVDisk(prov, &vhdx, NULL, &b), E_POINTER, "AddVDisk(NULL path)");
+    ok_null_out(IVdsVdProvider_AddVDisk(prov, &vhdx, NULL, &b), "AddVDisk(NULL path)");
     if (!(a = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX))) return;
     b = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
     ok(a == b, "the same path gives the same VDisk object");
@@ -258,7 +288,7 @@ static void test_add_vdisk(IVdsVdProvider *prov)
     ok_hr(IVdsVdProvider_GetDiskFromVDisk(prov, a, &disk), VDS_E_OBJECT_NOT_FOUND, "GetDiskFromVDisk");
     ok(disk == NULL, "GetDiskFromVDisk clears the out-pointer");
     b = (void *)0xdeadbeef;
-    ok_hr(IVdsVdProvider_GetVDiskFromDisk(prov, (IVdsDisk *)a, &b), VDS_E_OBJECT_NOT_FOUND, "GetVDiskFromDisk");
+    ok_hr(IVdsVdProvider_GetVDiskFromDisk(prov, (IVdsDisk *)&dummy, &b), VDS_E_OBJECT_NOT_FOUND, "GetVDiskFromDisk");
     ok(b == NULL, "GetVDiskFromDisk clears the out-pointer");
     IVdsVDisk_Release(a);
 }
@@ -287,7 +317,7 @@ static void test_vdisk_basics(IVdsVdProvider *prov)
         ok(props.pDeviceName == NULL && props.pParentPath == NULL && !props.bIsChild, "no device, no parent");
         CoTaskMemFree(props.pPath);
     }
-    ok_hr(IVdsVDisk_GetProperties(vdisk, NULL), E_POINTER, "IVdsVDisk::GetProperties(NULL)");
+    ok_null_out(IVdsVDisk_GetProperties(vdisk, NULL), "IVdsVDisk::GetProperties(NULL)");
     ok_hr(IVdsVDisk_GetHostVolume(vdisk, &volume), VDS_E_OBJECT_NOT_FOUND, "GetHostVolume");
     ok(volume == NULL, "GetHostVolume clears the out-pointer");
     ok_hr(IVdsVDisk_GetDeviceName(vdisk, &name), S_OK, "GetDeviceName (not attached)");
@@ -295,7 +325,7 @@ static void test_vdisk_basics(IVdsVdProvider *prov)
 
     ok_hr(IVdsVDisk_Open(vdisk, 0x1, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open), E_INVALIDARG, "Open(mask bit outside ALL)");
     ok_hr(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 4, 1, &open), E_INVALIDARG, "Open(BOOT_DRIVE flag)");
-    ok_hr(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, NULL), E_POINTER, "Open(NULL out)");
+    ok_null_out(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, NULL), "Open(NULL out)");
     hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_GET_INFO, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
     ok_hr(hr, S_OK, "Open(GET_INFO)");
     if (SUCCEEDED(hr))
@@ -337,7 +367,7 @@ static HRESULT compact(IVdsVdProvider *prov, const WCHAR *name, ULONG device, BO
     ok_hr(hr, S_OK, "Open(ALL)");
     if (FAILED(hr)) goto done;
     ok_hr(IVdsOpenVDisk_Compact(open, 1, 0, &async), E_INVALIDARG, "Compact(flag 1)");
-    ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, NULL), E_POINTER, "Compact(NULL ppAsync)");
+    ok_null_out(IVdsOpenVDisk_Compact(open, 0, 0, NULL), "Compact(NULL ppAsync)");
     hr = IVdsOpenVDisk_Compact(open, COMPACT_VIRTUAL_DISK_FLAG_NONE, 0xdeadbeef /* Reserved: ignored */, &async);
     ok_hr(hr, S_OK, "Compact");
     if (FAILED(hr)) goto done_open;
@@ -356,13 +386,13 @@ static HRESULT compact(IVdsVdProvider *prov, const WCHAR *name, ULONG device, BO
     }
     ok(monotonic, "QueryStatus percent stays within 0-99 and never decreases while pending%s",
        pending_seen ? "" : " (finished before the first poll)");
-    ok_hr(IVdsAsync_QueryStatus(async, NULL, &pct), E_POINTER, "QueryStatus(NULL)");
+    ok_null_out(IVdsAsync_QueryStatus(async, NULL, &pct), "QueryStatus(NULL)");
     memset(&out, 0x55, sizeof(out));
     hr = IVdsAsync_Wait(async, &task, &out);
     ok_hr(hr, S_OK, "Wait");
     if (SUCCEEDED(task))
         ok(out.type == VDS_ASYNCOUT_COMPACT_VDISK, "VDS_ASYNC_OUTPUT.type %d is 202", out.type);
-    else
+    else if (clsctx == CLSCTX_INPROC_SERVER)    /* across processes it always travels back */
         ok(out.type == (VDS_ASYNC_OUTPUT_TYPE)0x55555555, "VDS_ASYNC_OUTPUT untouched on failure");
     {
         HRESULT again = 0x55, status = 0x55;
@@ -373,7 +403,7 @@ static HRESULT compact(IVdsVdProvider *prov, const WCHAR *name, ULONG device, BO
            (unsigned long)status, pct);
         ok_hr(IVdsAsync_Cancel(async), VDS_E_CANCEL_TOO_LATE, "Cancel after completion");
     }
-    ok_hr(IVdsAsync_Wait(async, NULL, &out), E_POINTER, "Wait(NULL)");
+    ok_null_out(IVdsAsync_Wait(async, NULL, &out), "Wait(NULL)");
     IVdsAsync_Release(async);
 done_open:
     IVdsOpenVDisk_Release(open);
@@ -496,6 +526,132 @@ static void test_release_during_run(IVdsVdProvider *prov)
     if (SUCCEEDED(hr)) IVdsOpenVDisk_Release(open);
     ok(file_size(path) < before, "the orphaned compaction finished: %llu -> %llu", before, file_size(path));
     IVdsVDisk_Release(vdisk);
+}
+
+/*
+ * Strings through the proxy/stub DLL: a local IVdsVDisk whose GetDeviceName
+ * and GetProperties return real strings, used from another apartment, so
+ * every call crosses vdsshim_ps.dll's -Oif proxy. widl mis-marshals [out]
+ * LPWSTR* (the caller gets NULL with S_OK) unless the build repaired it.
+ */
+static HRESULT WINAPI stub_QueryInterface(IVdsVDisk *iface, REFIID riid, void **out)
+{
+    if (IsEqualGUID(riid, &IID_IUnknown) || IsEqualGUID(riid, &IID_IVdsVDisk))
+    {
+        *out = iface;
+        return S_OK;
+    }
+    *out = NULL;
+    return E_NOINTERFACE;
+}
+static ULONG WINAPI stub_AddRef(IVdsVDisk *iface) { (void)iface; return 2; }
+static ULONG WINAPI stub_Release(IVdsVDisk *iface) { (void)iface; return 1; }
+static HRESULT WINAPI stub_Open(IVdsVDisk *iface, VIRTUAL_DISK_ACCESS_MASK a, OPEN_VIRTUAL_DISK_FLAG f, ULONG d,
+                                IVdsOpenVDisk **out)
+{
+    (void)iface; (void)a; (void)f; (void)d;
+    *out = NULL;
+    return E_NOTIMPL;
+}
+static WCHAR *co_dup(const WCHAR *s)
+{
+    WCHAR *d = CoTaskMemAlloc((wcslen(s) + 1) * sizeof(WCHAR));
+    if (d) wcscpy(d, s);
+    return d;
+}
+static HRESULT WINAPI stub_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES *p)
+{
+    (void)iface;
+    memset(p, 0, sizeof(*p));
+    p->State = VDS_VST_ATTACHED;
+    p->VirtualSize = 12345678;
+    p->pPath = co_dup(L"C:\\disks\\child.vhdx");
+    p->pDeviceName = co_dup(L"\\\\.\\PhysicalDrive7");
+    p->pParentPath = co_dup(L"C:\\disks\\parent.vhdx");
+    p->bIsChild = TRUE;
+    return S_OK;
+}
+static HRESULT WINAPI stub_GetHostVolume(IVdsVDisk *iface, IVdsVolume **v)
+{
+    (void)iface;
+    *v = NULL;
+    return VDS_E_OBJECT_NOT_FOUND;
+}
+static HRESULT WINAPI stub_GetDeviceName(IVdsVDisk *iface, LPWSTR *name)
+{
+    (void)iface;
+    *name = co_dup(L"\\\\.\\PhysicalDrive7");
+    return S_OK;
+}
+static const IVdsVDiskVtbl stub_vtbl =
+{
+    stub_QueryInterface, stub_AddRef, stub_Release,
+    stub_Open, stub_GetProperties, stub_GetHostVolume, stub_GetDeviceName,
+};
+static IVdsVDisk stub_vdisk = { (IVdsVDiskVtbl *)&stub_vtbl };
+
+struct sta_server
+{
+    IStream *stream;
+    HANDLE ready;
+    DWORD thread_id;
+};
+
+static DWORD WINAPI sta_thread(void *arg)
+{
+    struct sta_server *srv = arg;
+    MSG msg;
+
+    CoInitializeEx(NULL, COINIT_APARTMENTTHREADED);
+    CoMarshalInterThreadInterfaceInStream(&IID_IVdsVDisk, (IUnknown *)&stub_vdisk, &srv->stream);
+    PeekMessageW(&msg, NULL, 0, 0, PM_NOREMOVE);
+    SetEvent(srv->ready);
+    while (GetMessageW(&msg, NULL, 0, 0)) DispatchMessageW(&msg);     /* serve calls until WM_QUIT */
+    CoUninitialize();
+    return 0;
+}
+
+static void test_proxy_strings(void)
+{
+    struct sta_server srv = { 0 };
+    VDS_VDISK_PROPERTIES props;
+    IVdsVDisk *proxy = NULL;
+    WCHAR *name = (void *)0xdeadbeef;
+    HANDLE thread;
+    HRESULT hr;
+
+    srv.ready = CreateEventW(NULL, TRUE, FALSE, NULL);
+    thread = CreateThread(NULL, 0, sta_thread, &srv, 0, &srv.thread_id);
+    WaitForSingleObject(srv.ready, INFINITE);
+    hr = CoGetInterfaceAndReleaseStream(srv.stream, &IID_IVdsVDisk, (void **)&proxy);
+    ok_hr(hr, S_OK, "unmarshal an IVdsVDisk from another apartment (vdsshim_ps.dll)");
+    if (SUCCEEDED(hr))
+    {
+        ok(proxy != &stub_vdisk, "the call goes through a proxy");
+        hr = IVdsVDisk_GetDeviceName(proxy, &name);
+        ok_hr(hr, S_OK, "GetDeviceName through the proxy");
+        ok(name && !wcscmp(name, L"\\\\.\\PhysicalDrive7"), "[out] LPWSTR* arrives through the proxy: %ls",
+           name ? name : L"(NULL: widl's -Oif bug is back)");
+        CoTaskMemFree(name);
+        memset(&props, 0x55, sizeof(props));
+        hr = IVdsVDisk_GetProperties(proxy, &props);
+        ok_hr(hr, S_OK, "GetProperties through the proxy");
+        ok(props.VirtualSize == 12345678 && props.State == VDS_VST_ATTACHED && props.bIsChild,
+           "VDS_VDISK_PROPERTIES fields arrive");
+        ok(props.pPath && !wcscmp(props.pPath, L"C:\\disks\\child.vhdx") && props.pParentPath
+           && !wcscmp(props.pParentPath, L"C:\\disks\\parent.vhdx") && props.pDeviceName
+           && !wcscmp(props.pDeviceName, L"\\\\.\\PhysicalDrive7"), "its strings arrive, for the caller to free");
+        CoTaskMemFree(props.pPath);
+        CoTaskMemFree(props.pDeviceName);
+        CoTaskMemFree(props.pParentPath);
+        ok_hr(IVdsVDisk_GetHostVolume(proxy, (IVdsVolume **)&name), VDS_E_OBJECT_NOT_FOUND,
+              "a custom HRESULT arrives unchanged");
+        IVdsVDisk_Release(proxy);
+    }
+    PostThreadMessageW(srv.thread_id, WM_QUIT, 0, 0);
+    WaitForSingleObject(thread, INFINITE);
+    CloseHandle(thread);
+    CloseHandle(srv.ready);
 }
 
 /* A differencing disk whose parent is missing: properties from the file, Open refused. */
@@ -632,13 +788,16 @@ int wmain(int argc, WCHAR **argv)
     IVdsService *service;
     IVdsVdProvider *prov;
 
-    if (argc < 2)
+    if (argc < 2 || (argc > 2 && wcscmp(argv[2], L"inproc") && wcscmp(argv[2], L"local")))
     {
-        fprintf(stderr, "usage: conformance.exe DIR\n");
+        fprintf(stderr, "usage: conformance.exe DIR [inproc|local]\n");
         return 2;
     }
     dir = argv[1];
+    if (argc > 2 && !wcscmp(argv[2], L"local")) clsctx = CLSCTX_LOCAL_SERVER;
+    printf("# activation: %s\n", clsctx == CLSCTX_LOCAL_SERVER ? "CLSCTX_LOCAL_SERVER (dllhost surrogate)" : "CLSCTX_INPROC_SERVER");
     CoInitializeEx(NULL, COINIT_MULTITHREADED);
+    test_proxy_strings();
     if ((service = load_service()))
     {
         test_service(service);

@@ -2,8 +2,8 @@
 # Provider conformance under wine: make images with qemu, register vdsshim.dll,
 # run conformance.exe through the real COM chain, then judge the images with
 # qemu-img (check, compare against raw copies made before), and unregister.
-# usage: run.sh WORKDIR VDSSHIM_DLL CONFORMANCE_EXE WINE
-WORK=$1; DLL=$2; EXE=$3; WINE=$4
+# usage: run.sh WORKDIR VDSSHIM_DLL PROXY_DLL CONFORMANCE_EXE WINE inproc|local
+WORK=$1; DLL=$2; PSDLL=$3; EXE=$4; WINE=$5; MODE=$6
 . "$(dirname "$0")/../integration/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 MiB=$((1 << 20))
@@ -31,13 +31,14 @@ fixed_hash=$(sha fixed.vhd)
 
 key='HKCR\CLSID\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}\InprocServer32'
 "$WINE" regsvr32 /s "$DLL" </dev/null >reg.log 2>&1
+"$WINE" regsvr32 /s "$PSDLL" </dev/null >>reg.log 2>&1
 check "regsvr32 registers CLSID_VdsLoader as an in-process server" \
     bash -c "'$WINE' reg query '$key' </dev/null 2>/dev/null | grep -qi 'vdsshim.dll'"
 check "... with ThreadingModel Both" \
     bash -c "'$WINE' reg query '$key' /v ThreadingModel </dev/null 2>/dev/null | grep -q Both"
 
 # stdio to a file: wine daemons must not inherit ctest's pipe.
-"$WINE" "$EXE" "$(winepath -w "$WORK" 2>/dev/null)" </dev/null >conformance.log 2>&1
+"$WINE" "$EXE" "$(winepath -w "$WORK" 2>/dev/null)" "$MODE" </dev/null >conformance.log 2>&1
 rc=$?
 cat conformance.log
 check "conformance.exe exits 0" [ "$rc" -eq 0 ]
