@@ -3,7 +3,9 @@
  * "compact vdisk" would: CoCreateInstance(CLSID_VdsLoader) -> LoadService ->
  * QueryProviders(virtual disk) -> AddVDisk -> Open -> [Attach read-only] ->
  * Compact -> progress from IVdsAsync::QueryStatus -> Wait.
- *   vdscompact [--attach-ro] [--local-server] DISK
+ * Like real VDS clients it asks for CLSCTX_LOCAL_SERVER: the provider runs in
+ * wine's dllhost surrogate. --inproc loads vdsshim.dll into this process.
+ *   vdscompact [--attach-ro] [--inproc] DISK
  */
 #define COBJMACROS
 #include <windows.h>
@@ -15,9 +17,10 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: vdscompact [--attach-ro] [--local-server] DISK\n"
-                    "  --attach-ro      attach the disk read-only first (the maximum-reclaim mode)\n"
-                    "  --local-server   activate the loader out of process only (CLSCTX_LOCAL_SERVER)\n");
+    fprintf(stderr, "usage: vdscompact [--attach-ro] [--inproc] DISK\n"
+                    "  --attach-ro   attach the disk read-only first (the maximum-reclaim mode)\n"
+                    "  --inproc      load the provider into this process (CLSCTX_INPROC_SERVER)\n"
+                    "                instead of the out-of-process surrogate (CLSCTX_LOCAL_SERVER)\n");
     return 2;
 }
 
@@ -65,7 +68,7 @@ static HRESULT wait_with_progress(IVdsAsync *async, const char *what)
 
 int wmain(int argc, WCHAR **argv)
 {
-    DWORD clsctx = CLSCTX_INPROC_SERVER | CLSCTX_LOCAL_SERVER;
+    DWORD clsctx = CLSCTX_LOCAL_SERVER;
     VIRTUAL_STORAGE_TYPE type = { VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
     IVdsServiceLoader *loader = NULL;
     IVdsService *service = NULL;
@@ -84,7 +87,7 @@ int wmain(int argc, WCHAR **argv)
     for (i = 1; i < argc; i++)
     {
         if (!wcscmp(argv[i], L"--attach-ro")) attach = TRUE;
-        else if (!wcscmp(argv[i], L"--local-server")) clsctx = CLSCTX_LOCAL_SERVER;
+        else if (!wcscmp(argv[i], L"--inproc")) clsctx = CLSCTX_INPROC_SERVER;
         else if (argv[i][0] == '-' || disk) return usage();
         else disk = argv[i];
     }

@@ -19,12 +19,13 @@ cp dyn.vhdx attach.vhdx
 cp dyn.vhdx orphan.vhdx
 vhdx cancel.vhdx 1G "write -P 0 0 512M" "write -P 0x63 900M 1M"
 cp cancel.vhdx busy.vhdx
+cp cancel.vhdx busy2.vhdx
 SHARED=$(cd "$(dirname "$0")/../../.." && pwd)/shared/images
 [ -f "$SHARED/win10-differencing-orphan.vhd.xz" ] && xz -dc "$SHARED/win10-differencing-orphan.vhd.xz" > orphan-child.vhd
 qemu-img create -q -f vpc -o subformat=dynamic,force_size=on dyn.vhd 32M
 qemu-io -f vpc -c "write -P 0x64 0 2M" -c "write -P 0 2M 6M" -c "write -P 0x65 20M 2M" dyn.vhd >/dev/null
 qemu-img create -q -f vpc -o subformat=fixed,force_size=on fixed.vhd 16M
-for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx dyn.vhd fixed.vhd; do
+for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx busy2.vhdx dyn.vhd fixed.vhd; do
     qemu-img convert -O raw "$f" "$f.raw"
 done
 fixed_hash=$(sha fixed.vhd)
@@ -56,14 +57,35 @@ check "dyn.vhdx: shrank to metadata and its two data blocks" [ "$(file_size dyn.
 # Logging: OutputDebugStringA lines under WINEDEBUG=+debugstr, level from VDSSHIM_DEBUG.
 cp dyn.vhdx.raw log.raw 2>/dev/null || qemu-img convert -O raw dyn.vhdx log.raw
 qemu-img convert -f raw -O vhdx log.raw log.vhdx
-VDSSHIM_DEBUG=3 WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" "$(winepath -w log.vhdx 2>/dev/null)" \
+VDSSHIM_DEBUG=3 WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" --inproc "$(winepath -w log.vhdx 2>/dev/null)" \
     </dev/null >debug.log 2>&1
 check "VDSSHIM_DEBUG=3 traces every call through OutputDebugStringA" grep -q 'vdsshim:open_vdisk_Compact' debug.log
-WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" "$(winepath -w log.vhdx 2>/dev/null)" \
+WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" --inproc "$(winepath -w log.vhdx 2>/dev/null)" \
     </dev/null >quiet.log 2>&1
 check "... and the default level leaves traces out" bash -c "! grep -q 'vdsshim:open_vdisk_Compact' quiet.log"
 
+# A client that dies mid-compaction: the surrogate survives it, the job runs
+# to its end, the image stays valid.
+if [ "$MODE" = local ]; then
+    CLIENT=$(dirname "$EXE")/../provider/vdscompact.exe
+    "$WINE" "$CLIENT" "$(winepath -w busy2.vhdx 2>/dev/null)" </dev/null >crash.log 2>&1 &
+    for i in $(seq 1 100); do grep -q "compacting" crash.log 2>/dev/null && break; sleep 0.05; done
+    pkill -9 -f "vdscompact.exe.*busy2.vhdx"     # only this client
+    wait 2>/dev/null
+    check "crash: the client was killed while the compaction ran" grep -q "compacting" crash.log
+    check "crash: the dllhost surrogate outlives its client" pgrep -f dllhost.exe
+    # Done means shrunk to metadata and its one data block, with a clean log (qemu can open it).
+    for i in $(seq 1 300); do
+        [ "$(file_size busy2.vhdx)" -le $((8 * MiB)) ] && quietly qemu-img compare -q -F raw busy2.vhdx busy2.vhdx.raw && break
+        sleep 0.1
+    done
+    check "crash: the orphaned job ran to its end in the surrogate" [ "$(file_size busy2.vhdx)" -le $((8 * MiB)) ]
+    check "crash: qemu-img check is clean" quietly qemu-img check busy2.vhdx
+    check "crash: content identical" qemu-img compare -q -F raw busy2.vhdx busy2.vhdx.raw
+fi
+
 "$WINE" regsvr32 /s /u "$DLL" </dev/null >>reg.log 2>&1
+"$WINE" regsvr32 /s /u "$PSDLL" </dev/null >>reg.log 2>&1
 check "regsvr32 /u removes the class again" \
     bash -c "! '$WINE' reg query 'HKCR\\CLSID\\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}' </dev/null >/dev/null 2>&1"
 rm -f ./*.raw
