@@ -38,6 +38,15 @@ check "regsvr32 registers CLSID_VdsLoader as an in-process server" \
 check "... with ThreadingModel Both" \
     bash -c "'$WINE' reg query '$key' /v ThreadingModel </dev/null 2>/dev/null | grep -q Both"
 
+appid='HKCR\AppID\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}'
+check "... with an AppID whose DllSurrogate is the 64-bit dllhost.exe by full path (Wine 8)" \
+    bash -c "'$WINE' reg query '$appid' /v DllSurrogate </dev/null 2>/dev/null | grep -qi 'system32.dllhost.exe'"
+for iid in 75C8F324-F715-4FE3-A28E-F9011B61A4A1 D5D23B6D-5A55-4492-9889-397A3C2D2DBC 1E062B84-E5E6-4B4B-8A25-67B81E8F13E8 \
+           E0393303-90D4-4A97-AB71-E9B671EE2729 118610B7-8D94-4030-B5B8-500889788E4E; do
+    check "regsvr32 vdsshim_ps.dll: ProxyStubClsid32 for {$iid}" \
+        bash -c "'$WINE' reg query 'HKCR\Interface\{$iid}\ProxyStubClsid32' </dev/null >/dev/null 2>&1"
+done
+
 # stdio to a file: wine daemons must not inherit ctest's pipe.
 "$WINE" "$EXE" "$(winepath -w "$WORK" 2>/dev/null)" "$MODE" </dev/null >conformance.log 2>&1
 rc=$?
@@ -86,6 +95,10 @@ fi
 
 "$WINE" regsvr32 /s /u "$DLL" </dev/null >>reg.log 2>&1
 "$WINE" regsvr32 /s /u "$PSDLL" </dev/null >>reg.log 2>&1
+check "regsvr32 /u removes the AppID too" \
+    bash -c "! '$WINE' reg query '$appid' </dev/null >/dev/null 2>&1"
+check "regsvr32 /u vdsshim_ps.dll removes the interface registrations" \
+    bash -c "! '$WINE' reg query 'HKCR\Interface\{75C8F324-F715-4FE3-A28E-F9011B61A4A1}\ProxyStubClsid32' </dev/null >/dev/null 2>&1"
 check "regsvr32 /u removes the class again" \
     bash -c "! '$WINE' reg query 'HKCR\\CLSID\\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}' </dev/null >/dev/null 2>&1"
 rm -f ./*.raw
