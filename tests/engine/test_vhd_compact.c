@@ -392,6 +392,7 @@ static void test_progress_and_cancel(void **state)
     free(before);
     free(after);
     free(log);
+    free(raw);
     remove("progress.vhd");
 }
 
