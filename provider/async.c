@@ -37,7 +37,7 @@ static HRESULT WINAPI async_QueryInterface(IVdsAsync *iface, REFIID riid, void *
         IVdsAsync_AddRef(iface);
         return S_OK;
     }
-    WARN("%s not implemented.\n", debugstr_guid(riid));
+    WARN("no interface %s.\n", debugstr_guid(riid));
     *out = NULL;
     return E_NOINTERFACE;
 }

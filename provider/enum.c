@@ -28,7 +28,7 @@ static HRESULT WINAPI enum_QueryInterface(IEnumVdsObject *iface, REFIID riid, vo
         IEnumVdsObject_AddRef(iface);
         return S_OK;
     }
-    WARN("%s not implemented.\n", debugstr_guid(riid));
+    WARN("no interface %s.\n", debugstr_guid(riid));
     *out = NULL;
     return E_NOINTERFACE;
 }

@@ -24,7 +24,7 @@ static HRESULT WINAPI loader_QueryInterface(IVdsServiceLoader *iface, REFIID rii
         IVdsServiceLoader_AddRef(iface);
         return S_OK;
     }
-    WARN("%s not implemented.\n", debugstr_guid(riid));
+    WARN("no interface %s.\n", debugstr_guid(riid));
     *out = NULL;
     return E_NOINTERFACE;
 }

@@ -44,7 +44,7 @@ static HRESULT WINAPI open_vdisk_QueryInterface(IVdsOpenVDisk *iface, REFIID rii
         IVdsOpenVDisk_AddRef(iface);
         return S_OK;
     }
-    WARN("%s not implemented.\n", debugstr_guid(riid));
+    WARN("no interface %s.\n", debugstr_guid(riid));
     *out = NULL;
     return E_NOINTERFACE;
 }

@@ -38,7 +38,7 @@ static HRESULT WINAPI service_QueryInterface(IVdsService *iface, REFIID riid, vo
         *out = &service->IVdsServiceInitialization_iface;
     else
     {
-        WARN("%s not implemented.\n", debugstr_guid(riid));
+        WARN("no interface %s.\n", debugstr_guid(riid));
         *out = NULL;
         return E_NOINTERFACE;
     }

@@ -41,7 +41,7 @@ static HRESULT WINAPI provider_QueryInterface(IVdsProvider *iface, REFIID riid, 
     else if (IsEqualGUID(riid, &IID_IVdsVdProvider)) *out = &p->IVdsVdProvider_iface;
     else
     {
-        WARN("%s not implemented.\n", debugstr_guid(riid));
+        WARN("no interface %s.\n", debugstr_guid(riid));
         *out = NULL;
         return E_NOINTERFACE;
     }

@@ -59,7 +59,7 @@ static HRESULT WINAPI vdisk_QueryInterface(IVdsVDisk *iface, REFIID riid, void *
         IVdsVDisk_AddRef(iface);
         return S_OK;
     }
-    WARN("%s not implemented.\n", debugstr_guid(riid));
+    WARN("no interface %s.\n", debugstr_guid(riid));
     *out = NULL;
     return E_NOINTERFACE;
 }
