@@ -274,54 +274,19 @@ static void test_reader_states(void **state)
     free(d);
 }
 
-/* Compact a copy; check content kept and the header rules; return bytes. */
+/* Compact a copy (content kept, checked by compact_in_memory); then the header rules. */
 static uint8_t *compact_copy(const uint8_t *raw, size_t size, const char *path, unsigned flags,
                              struct vdsshim_compact_result *res, size_t *out_size)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_compact_options opts = { 0 };
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_io *mem, *io, *kept = NULL;
-    struct vdsshim_image *img;
-    struct vhdx_header before, after;
-    uint8_t *c1, *c2, *bytes;
-    const uint8_t *d;
-    uint64_t vs;
-    size_t n;
-    int st;
-
-    plan.inner_on_close = &kept;
-    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    c1 = read_all(img, &vs);
-    opts.flags = flags;
-    st = vdsshim_compact(img, &opts, res, &diag);
-    if (st) fail_msg("compact: %s", diag.msg);
-    vdsshim_close(img);
-    d = vdsshim_io_mem_data(kept, &n);
-    bytes = malloc(n);
-    memcpy(bytes, d, n);
-    vdsshim_io_close(kept);
-    *out_size = n;
-
-    assert_status(vdsshim_io_open_mem(bytes, n, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, path, 0, &img, &diag), VDSSHIM_OK);
-    c2 = read_all(img, &vs);
-    assert_memory_equal(c1, c2, (size_t)vs);
-    vdsshim_close(img);
-    free(c1);
-    free(c2);
+    uint8_t *bytes = compact_in_memory(raw, size, path, flags, VDSSHIM_OK, res, out_size);
+    struct vhdx_header before, after, h1, h2;
 
     /* The first 64 KiB never change; DataWriteGuid kept; a clean log at the end. */
     assert_memory_equal(bytes, raw, 64 * 1024);
     assert_status(vhdx_header_decode(raw + VHDX_HEADER2_OFFSET, &before, 0, NULL), VDSSHIM_OK);
-    {
-        struct vhdx_header h1, h2;
-        assert_status(vhdx_header_decode(bytes + VHDX_HEADER1_OFFSET, &h1, 0, NULL), VDSSHIM_OK);
-        assert_status(vhdx_header_decode(bytes + VHDX_HEADER2_OFFSET, &h2, 0, NULL), VDSSHIM_OK);
-        after = h1.sequence > h2.sequence ? h1 : h2;
-    }
+    assert_status(vhdx_header_decode(bytes + VHDX_HEADER1_OFFSET, &h1, 0, NULL), VDSSHIM_OK);
+    assert_status(vhdx_header_decode(bytes + VHDX_HEADER2_OFFSET, &h2, 0, NULL), VDSSHIM_OK);
+    after = h1.sequence > h2.sequence ? h1 : h2;
     assert_memory_equal(after.data_write_guid.b, before.data_write_guid.b, 16);
     if (res->bytes_written)
     {

@@ -85,3 +85,47 @@ void expect_open_rw(const uint8_t *img, size_t size, const char *path, int statu
     if (size) assert_memory_equal(after, img, size);
     vdsshim_io_close(kept);
 }
+
+uint8_t *compact_in_memory(const uint8_t *raw, size_t size, const char *path, unsigned flags, int want,
+                           struct vdsshim_compact_result *res, size_t *out_size)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_compact_options opts = { 0 };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_io *mem, *io, *kept = NULL;
+    struct vdsshim_image *img;
+    uint8_t *before, *after, *bytes;
+    uint64_t vs1, vs2;
+    const uint8_t *d;
+    size_t n;
+    int st;
+
+    plan.inner_on_close = &kept;
+    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    before = read_all(img, &vs1);
+    opts.flags = flags;
+    st = vdsshim_compact(img, &opts, res, &diag);
+    if (st != want) fail_msg("compact: %s (%s), expected %s", vdsshim_status_name(st), diag.msg,
+                             vdsshim_status_name(want));
+    vdsshim_close(img);
+
+    d = vdsshim_io_mem_data(kept, &n);
+    bytes = malloc(n);
+    memcpy(bytes, d, n);
+    vdsshim_io_close(kept);
+    *out_size = n;
+    if (res) assert_int_equal(res->size_after, n);
+
+    /* Reopened from scratch (under the same name, for parent locators), the guest sees the same bytes. */
+    assert_status(vdsshim_io_open_mem(bytes, n, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, path, 0, &img, &diag), VDSSHIM_OK);
+    after = read_all(img, &vs2);
+    assert_int_equal(vs1, vs2);
+    assert_memory_equal(before, after, (size_t)vs1);
+    vdsshim_close(img);
+    free(before);
+    free(after);
+    return bytes;
+}

@@ -24,6 +24,10 @@ uint8_t *read_all(struct vdsshim_image *img, uint64_t *size);
 /* Open a copy read-write: expect status; when refused, a one-line reason
  * mentioning needle (if given), and not one byte written. */
 void expect_open_rw(const uint8_t *img, size_t size, const char *path, int status, const char *needle);
+/* Compact an in-memory copy of raw opened as path, expecting status want; check
+ * that a fresh open reads the same content. Returns the resulting bytes (malloc'd). */
+uint8_t *compact_in_memory(const uint8_t *raw, size_t size, const char *path, unsigned flags, int want,
+                           struct vdsshim_compact_result *res, size_t *out_size);
 /* Write bytes to a file (for parents and lock tests). */
 void write_file(const char *path, const void *data, size_t size);
 

@@ -33,19 +33,6 @@ struct compact_ctx
     uint8_t *bitmap;
 };
 
-struct block_pos
-{
-    uint64_t start;
-    uint32_t index;
-};
-
-static int cmp_block_pos(const void *a, const void *b)
-{
-    const struct block_pos *x = a, *y = b;
-
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
 static int io_fail(struct compact_ctx *c, int st, uint64_t off, const char *what, struct vdsshim_diag *diag)
 {
     return diag_io(diag, c->img->io, st, off, what);
@@ -198,7 +185,7 @@ static int update_batmap(struct compact_ctx *c, const uint8_t *dropped, struct v
 
 /* Phase 1 + 2: find droppable blocks, then unmap them. */
 static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_options *opts,
-                         struct block_pos *blocks, uint32_t *nblocks, struct vdsshim_diag *diag)
+                         struct vhd_block_ref *blocks, uint32_t *nblocks, struct vdsshim_diag *diag)
 {
     struct vhd *vhd = c->vhd;
     int scan_data = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
@@ -244,7 +231,7 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
 }
 
 /* Phase 3: which blocks go where (plan.c). live is sorted by start. */
-static int plan_moves(struct compact_ctx *c, const struct block_pos *live, uint32_t nlive,
+static int plan_moves(struct compact_ctx *c, const struct vhd_block_ref *live, uint32_t nlive,
                       struct plan_move **moves, size_t *nmoves, size_t *barrier, uint64_t *new_end,
                       struct vdsshim_diag *diag)
 {
@@ -321,10 +308,10 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag)
 {
     struct compact_ctx c = { 0 };
-    struct block_pos *blocks = NULL;
+    struct vhd_block_ref *blocks = NULL;
     struct plan_move *moves = NULL;
     size_t nmoves = 0, barrier = 0;
-    uint32_t nblocks = 0, i;
+    uint32_t nblocks = 0;
     uint64_t new_end = 0;
     int st;
 
@@ -336,21 +323,11 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
     c.buf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.pbuf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.bitmap = malloc(c.vhd->bitmap_size);
-    for (i = 0; i < c.vhd->hdr.max_entries; i++) nblocks += c.vhd->bat[i] != VHD_BAT_UNUSED;
-    blocks = malloc((nblocks ? nblocks : 1) * sizeof(*blocks));
-    if (!c.buf || !c.pbuf || !c.bitmap || !blocks)
+    if (!c.buf || !c.pbuf || !c.bitmap || vhd_sorted_blocks(c.vhd, &blocks, &nblocks))  /* scanned in file order */
     {
         st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
         goto done;
     }
-    for (i = 0, nblocks = 0; i < c.vhd->hdr.max_entries; i++)
-        if (c.vhd->bat[i] != VHD_BAT_UNUSED)
-        {
-            blocks[nblocks].start = (uint64_t)c.vhd->bat[i] * VHD_SECTOR;
-            blocks[nblocks].index = i;
-            nblocks++;
-        }
-    qsort(blocks, nblocks, sizeof(*blocks), cmp_block_pos);   /* scan in file order */
 
     if ((st = progress_report(&c.progress, 0, 0, 0, 1))) goto done;
     if ((st = scan_and_drop(&c, opts, blocks, &nblocks, diag))) goto done;

@@ -94,33 +94,29 @@ static int vhd_load_footer(struct vdsshim_image *img, struct vhd *vhd, struct vd
     return VDSSHIM_OK;
 }
 
-static int add_reserved(struct vhd *vhd, uint64_t start, uint64_t end, const char *what)
+static int add_reserved(struct vhd *vhd, uint64_t start, uint64_t end, const char *what, int locator)
 {
+    struct vhd_extent *r;
+
     if (vhd->nreserved == VHD_MAX_RESERVED) return VDSSHIM_E_CORRUPT;
-    vhd->reserved[vhd->nreserved].start = start;
-    vhd->reserved[vhd->nreserved].end = round_up_sector(end);
-    vhd->reserved[vhd->nreserved].what = what;
-    vhd->nreserved++;
+    r = &vhd->reserved[vhd->nreserved++];
+    r->start = start;
+    r->end = round_up_sector(end);
+    r->what = what;
+    r->locator = locator;
     return VDSSHIM_OK;
 }
 
-struct block_ref
-{
-    uint64_t start;
-    uint32_t index;
-};
-
 static int cmp_block_ref(const void *a, const void *b)
 {
-    const struct block_ref *x = a, *y = b;
+    const struct vhd_block_ref *x = a, *y = b;
 
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Sorted file extents of the allocated blocks; *count of them. */
-static int sorted_blocks(const struct vhd *vhd, struct block_ref **out, uint32_t *count)
+int vhd_sorted_blocks(const struct vhd *vhd, struct vhd_block_ref **out, uint32_t *count)
 {
-    struct block_ref *refs;
+    struct vhd_block_ref *refs;
     uint32_t i, n = 0;
 
     for (i = 0; i < vhd->hdr.max_entries; i++)
@@ -140,7 +136,7 @@ static int sorted_blocks(const struct vhd *vhd, struct block_ref **out, uint32_t
 }
 
 /* Is [start, end) clear of every reserved extent but skip, and of every block? */
-static int range_is_free(const struct vhd *vhd, const struct block_ref *blocks, uint32_t nblocks,
+static int range_is_free(const struct vhd *vhd, const struct vhd_block_ref *blocks, uint32_t nblocks,
                          uint64_t start, uint64_t end, unsigned skip)
 {
     uint32_t i;
@@ -153,7 +149,7 @@ static int range_is_free(const struct vhd *vhd, const struct block_ref *blocks, 
     return 1;
 }
 
-static int vhd_load_batmap(struct vdsshim_image *img, struct vhd *vhd, const struct block_ref *blocks,
+static int vhd_load_batmap(struct vdsshim_image *img, struct vhd *vhd, const struct vhd_block_ref *blocks,
                            uint32_t nblocks, struct vdsshim_diag *diag)
 {
     uint64_t at = vhd->hdr.table_offset + vhd->bat_bytes;
@@ -187,12 +183,12 @@ static int vhd_load_batmap(struct vdsshim_image *img, struct vhd *vhd, const str
     if (~sum != vhd->batmap.checksum)
         return diag_set(diag, VDSSHIM_E_CORRUPT, at + 24, "batmap checksum at offset %llu is %#010x, expected %#010x",
                         (unsigned long long)(at + 24), vhd->batmap.checksum, ~sum);
-    if ((st = add_reserved(vhd, at, at + VHD_SECTOR, "batmap header"))) return st;
-    return add_reserved(vhd, vhd->batmap.offset, vhd->batmap.offset + bytes, "batmap");
+    if ((st = add_reserved(vhd, at, at + VHD_SECTOR, "batmap header", -1))) return st;
+    return add_reserved(vhd, vhd->batmap.offset, vhd->batmap.offset + bytes, "batmap", -1);
 }
 
 /* Check that no block and no reserved extent overlaps another or the footers. */
-static int vhd_check_layout(struct vhd *vhd, const struct block_ref *blocks, uint32_t nblocks,
+static int vhd_check_layout(struct vhd *vhd, const struct vhd_block_ref *blocks, uint32_t nblocks,
                             struct vdsshim_diag *diag)
 {
     uint64_t limit = vhd->file_size - VHD_FOOTER_SIZE;
@@ -241,7 +237,7 @@ static int vhd_check_layout(struct vhd *vhd, const struct block_ref *blocks, uin
  * bytes. Reserve the larger reading when it collides with nothing, so the
  * compactor never puts a block where a tool may later rewrite the path.
  */
-static void vhd_widen_locators(struct vhd *vhd, const struct block_ref *blocks, uint32_t nblocks)
+static void vhd_widen_locators(struct vhd *vhd, const struct vhd_block_ref *blocks, uint32_t nblocks)
 {
     unsigned i;
 
@@ -251,8 +247,8 @@ static void vhd_widen_locators(struct vhd *vhd, const struct block_ref *blocks, 
         const struct vhd_locator *loc;
         uint64_t as_sectors, as_bytes;
 
-        if (strncmp(r->what, "parent locator", 14)) continue;
-        loc = &vhd->hdr.loc[r->what[15] - '0'];
+        if (r->locator < 0) continue;
+        loc = &vhd->hdr.loc[r->locator];
         as_sectors = round_up_sector(loc->data_offset + (uint64_t)loc->data_space * VHD_SECTOR);
         as_bytes = round_up_sector(loc->data_offset + loc->data_space);
         if (as_sectors > r->end && range_is_free(vhd, blocks, nblocks, r->start, as_sectors, i))
@@ -271,7 +267,7 @@ static int vhd_load_bat(struct vdsshim_image *img, struct vhd *vhd, struct vdssh
     };
     const struct vhd_dynhdr *h = &vhd->hdr;
     uint64_t hdr_at = vhd->footer.data_offset, limit = vhd->file_size - VHD_FOOTER_SIZE;
-    struct block_ref *blocks = NULL;
+    struct vhd_block_ref *blocks = NULL;
     uint32_t i, nblocks = 0;
     int st;
 
@@ -300,9 +296,9 @@ static int vhd_load_bat(struct vdsshim_image *img, struct vhd *vhd, struct vdssh
     for (i = 0; i < h->max_entries; i++)
         vhd->bat[i] = get_be32(vhd->bat_raw + 4ull * i);
 
-    if ((st = add_reserved(vhd, 0, VHD_FOOTER_SIZE, "footer copy"))
-        || (st = add_reserved(vhd, hdr_at, hdr_at + VHD_DYNHDR_SIZE, "dynamic header"))
-        || (st = add_reserved(vhd, h->table_offset, h->table_offset + vhd->bat_bytes, "BAT")))
+    if ((st = add_reserved(vhd, 0, VHD_FOOTER_SIZE, "footer copy", -1))
+        || (st = add_reserved(vhd, hdr_at, hdr_at + VHD_DYNHDR_SIZE, "dynamic header", -1))
+        || (st = add_reserved(vhd, h->table_offset, h->table_offset + vhd->bat_bytes, "BAT", -1)))
         return st;
     for (i = 0; i < VHD_LOCATOR_COUNT; i++)
     {
@@ -316,11 +312,11 @@ static int vhd_load_bat(struct vdsshim_image *img, struct vhd *vhd, struct vdssh
                             "parent locator %u (at offset %llu) points at %llu+%u, outside the file",
                             i, (unsigned long long)at, (unsigned long long)loc->data_offset, loc->data_length);
         if ((st = add_reserved(vhd, loc->data_offset, loc->data_offset + (loc->data_length ? loc->data_length : 1),
-                               loc_names[i])))
+                               loc_names[i], (int)i)))
             return st;
     }
 
-    if ((st = sorted_blocks(vhd, &blocks, &nblocks)))
+    if ((st = vhd_sorted_blocks(vhd, &blocks, &nblocks)))
         return diag_set(diag, st, 0, "out of memory");
     if (!(st = vhd_check_layout(vhd, blocks, nblocks, diag))
         && !(st = vhd_load_batmap(img, vhd, blocks, nblocks, diag)))

@@ -104,6 +104,14 @@ struct vhd_extent
 {
     uint64_t start, end;        /* [start, end), 512-aligned */
     const char *what;
+    int locator;                /* its parent-locator slot, or -1 */
+};
+
+/* An allocated block: where it starts in the file, and its BAT index. */
+struct vhd_block_ref
+{
+    uint64_t start;
+    uint32_t index;
 };
 
 #define VHD_MAX_RESERVED (3 + VHD_LOCATOR_COUNT + 2)
@@ -135,6 +143,8 @@ static inline int vhd_bitmap_test(const uint8_t *bitmap, uint32_t sector)
     return bitmap[sector >> 3] & (0x80 >> (sector & 7));   /* MSB first */
 }
 
+/* The allocated blocks in file order (malloc'd; *count of them). */
+int vhd_sorted_blocks(const struct vhd *vhd, struct vhd_block_ref **out, uint32_t *count);
 /* End of everything the image references (before the footer). */
 uint64_t vhd_structure_end(const struct vhd *vhd);
 /* Write the BAT sectors covering entries [first, last] from memory. */
