@@ -79,14 +79,13 @@ static int decode_locator(const uint8_t *item, uint32_t len, uint64_t at, struct
     return VDSSHIM_OK;
 }
 
-int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
-                     struct vdsshim_diag *diag)
+static int decode_items(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
+                        struct vdsshim_diag *diag)
 {
     unsigned seen = 0;
     uint16_t count, i;
     int st;
 
-    memset(m, 0, sizeof(*m));
     if (len < VHDX_META_TABLE_SIZE || memcmp(region, "metadata", 8))
         return diag_set(diag, VDSSHIM_E_CORRUPT, at, "no metadata table signature at offset %llu",
                         (unsigned long long)at);
@@ -156,4 +155,15 @@ int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vh
     if (m->has_parent && !(seen & 32))
         return diag_set(diag, VDSSHIM_E_CORRUPT, at, "differencing disk without a parent locator");
     return VDSSHIM_OK;
+}
+
+int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
+                     struct vdsshim_diag *diag)
+{
+    int st;
+
+    memset(m, 0, sizeof(*m));
+    /* A refusal after the locator was read must not leak its strings (found by fuzz_vhdx_structs). */
+    if ((st = decode_items(region, len, at, m, diag))) vhdx_meta_free(m);
+    return st;
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzz targets, made from real images at run time.
+
+usage: make_seeds.py OUT_DIR SHARED_IMAGES_DIR
+
+Writes OUT_DIR/<target>/<name> for every target in tests/fuzz. Sources: small
+VHD and VHDX images made here with qemu-img/qemu-io (dynamic, fixed, with
+data, zero and discarded blocks), and the images in SHARED_IMAGES_DIR (read
+in place, never copied into the project). Image targets take the sparse form
+described in fuzz.h, capped so that each seed stays small.
+"""
+import lzma
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+MAX_FILE = 16 << 20          # FUZZ_MAX_FILE in fuzz.h
+MAX_SEED = 256 << 10          # bytes of records per seed
+TAIL = 64 << 10              # always kept: a VHD's footer lives at the end
+
+
+def runs(data, start, end, page=4096):
+    """Non-zero runs of data[start:end], found a page at a time (images are large)."""
+    zero = bytes(page)
+    lo = None
+    for p in range(start - start % page, end, page):
+        a, b = max(p, start), min(p + page, end)
+        chunk = data[a:b]
+        if chunk == zero[:b - a]:
+            if lo is not None:
+                yield lo, hi
+                lo = None
+            continue
+        first = a + (len(chunk) - len(chunk.lstrip(b'\0')))
+        last = a + len(chunk.rstrip(b'\0'))
+        if lo is None:
+            lo = first
+        elif first > hi + 32:
+            yield lo, hi
+            lo = first
+        hi = last
+    if lo is not None:
+        yield lo, hi
+
+
+def sparse(data):
+    size = min(len(data), MAX_FILE)
+    out = bytearray(struct.pack('<I', size))
+    tail_at = max(0, size - TAIL)
+    budget = MAX_SEED
+    for lo, hi in list(runs(data, 0, tail_at)) + list(runs(data, tail_at, size)):
+        keep = lo >= tail_at
+        while lo < hi:
+            n = min(hi - lo, 0xffff)
+            if not keep and budget < n:
+                break
+            out += struct.pack('<IH', lo, n) + data[lo:lo + n]
+            budget -= n
+            lo += n
+    return bytes(out)
+
+
+def vhd_structs(data):
+    if len(data) < 512:
+        return None
+    footer = data[-512:]
+    if footer[:8] != b'conectix':
+        footer = data[:512]
+    off = struct.unpack('>Q', footer[16:24])[0]
+    dyn = data[off:off + 1024] if off + 1024 <= len(data) else b''
+    return footer + dyn
+
+
+def vhdx_structs(data):
+    """The current header, the region table, then the metadata region."""
+    if len(data) < 256 << 10 or data[:8] != b'vhdxfile':
+        return None
+    h1, h2 = data[64 << 10:68 << 10], data[128 << 10:132 << 10]
+    seq = lambda h: struct.unpack('<Q', h[8:16])[0] if h[:4] == b'head' else -1
+    head = h1 if seq(h1) >= seq(h2) else h2
+    region = data[192 << 10:256 << 10]
+    meta = b''
+    count = struct.unpack('<I', region[8:12])[0]
+    for i in range(min(count, 2047)):
+        e = region[16 + 32 * i:48 + 32 * i]
+        if e[:16] == bytes.fromhex('06a27c8b90479a4bb8fe575f050f886e'):
+            off, length = struct.unpack('<QI', e[16:28])
+            meta = data[off:off + min(length, 1 << 20)].rstrip(b'\0')
+            meta += bytes(-len(meta) % 4096)     # the region ends on a 4 KiB boundary, zeros trimmed
+    return head + region + meta
+
+
+def write(out, target, name, blob):
+    if blob:
+        d = os.path.join(out, target)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(blob)
+
+
+def add_image(out, name, data):
+    s = sparse(data)
+    write(out, 'image_read', name, s)
+    write(out, 'image_compact', name, s)
+    write(out, 'vhd_structs', name, vhd_structs(data))
+    write(out, 'vhdx_structs', name, vhdx_structs(data))
+
+
+def qemu_images(tmp):
+    """(name, path) of small images in both formats, with every block state qemu makes."""
+    writes = ['write -P 0x5a 0 4k', 'write -P 0xa5 1536k 4k', 'write -z 3m 1m',
+              'write -P 0x11 5m 512', 'discard 5m 1m', 'write -P 0x77 7m 8k']
+    cases = [('vpc-dynamic', 'vpc', 'subformat=dynamic'),
+             ('vpc-fixed', 'vpc', 'subformat=fixed'),
+             ('vhdx-1m', 'vhdx', 'block_size=1M'),
+             ('vhdx-zero-off', 'vhdx', 'block_size=1M,block_state_zero=off'),
+             ('vhdx-8m', 'vhdx', 'block_size=8M,log_size=1M')]
+    for name, fmt, opts in cases:
+        path = os.path.join(tmp, name)
+        subprocess.run(['qemu-img', 'create', '-q', '-f', fmt, '-o', opts, path, '8M'], check=True)
+        if name != 'vhdx-8m':
+            for w in writes:
+                subprocess.run(['qemu-io', '-f', fmt, '-c', w, path], check=True, stdout=subprocess.DEVNULL)
+        yield name, path
+
+
+def main():
+    out, shared = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, path in qemu_images(tmp):
+            with open(path, 'rb') as f:
+                add_image(out, name, f.read())
+    for f in sorted(os.listdir(shared)) if os.path.isdir(shared) else []:
+        if f.endswith('.xz'):
+            with lzma.open(os.path.join(shared, f)) as z:
+                add_image(out, f[:-3], z.read())
+    for t in sorted(os.listdir(out)):
+        print('%s: %d seeds' % (t, len(os.listdir(os.path.join(out, t)))))
+
+
+if __name__ == '__main__':
+    main()
