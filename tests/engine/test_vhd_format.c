@@ -177,11 +177,38 @@ static void test_image_mutants(void **state)
     expect_refused_unchanged(img, size, VDSSHIM_E_CORRUPT, "max table entries");
     free(img);
 
-    /* Footer copy disagreeing with the footer at the end. */
+    /* Footer copy disagreeing with the footer at the end: another disk's id. */
     img = make_image(&size);
-    put_be64(img + 48, 4 * BS);
+    img[68] ^= 0x55;
     put_be32(img + 64, vhd_checksum(img, 512, 64));
     expect_refused_unchanged(img, size, VDSSHIM_E_CORRUPT, "disagrees");
+    free(img);
+
+    /* A copy larger than the footer at the end is no interrupted expansion. */
+    img = make_image(&size);
+    put_be64(img + 48, get_be64(img + size - 512 + 48) + BS);
+    put_be32(img + 64, vhd_checksum(img, 512, 64));
+    expect_refused_unchanged(img, size, VDSSHIM_E_CORRUPT, "footer copy at offset 0 says");
+    free(img);
+
+    /* A smaller copy is an expansion stopped between its two footer writes
+     * (expand_vhd.c): the end footer holds, and a read-write open repairs the copy. */
+    img = make_image(&size);
+    put_be64(img + 48, get_be64(img + size - 512 + 48) - BS);
+    put_be32(img + 64, vhd_checksum(img, 512, 64));
+    {
+        struct vdsshim_image *opened = open_mem_image(img, size, 0);
+        struct vdsshim_info info;
+        uint8_t *repaired;
+        size_t n;
+
+        vdsshim_get_info(opened, &info);
+        assert_int_equal(info.virtual_size, get_be64(img + size - 512 + 48));
+        vdsshim_close(opened);
+        repaired = compact_in_memory(img, size, "stale-copy.vhd", VDSSHIM_COMPACT_NO_BLOCK_MOVES, VDSSHIM_OK, NULL, &n);
+        assert_memory_equal(repaired, repaired + n - 512, 512);
+        free(repaired);
+    }
     free(img);
 
     /* Truncated file: the footer at the end is gone. */

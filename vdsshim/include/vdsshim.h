@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+#define VDSSHIM_VERSION_STRING "0.1.0"      /* keep equal to project(VERSION) in CMakeLists.txt */
+
 /* Statuses: one list, expanded into the enum, names and messages (status.c). */
 #define VDSSHIM_STATUS_MAP(X)                                                   \
     X(OK, "success")                                                            \
@@ -36,7 +38,8 @@ extern "C" {
     X(E_PARENT_MISMATCH, "parent does not match the differencing disk")         \
     X(E_IN_USE, "file is in use by another process")                            \
     X(E_READONLY, "image is opened read-only")                                  \
-    X(E_CANCELLED, "operation cancelled")
+    X(E_CANCELLED, "operation cancelled")                                      \
+    X(E_EXISTS, "file already exists")
 
 enum vdsshim_status
 {
@@ -73,6 +76,10 @@ enum vdsshim_disk_type
 /* vdsshim_open flags. */
 #define VDSSHIM_OPEN_WRITE       0x1u  /* read-write, exclusive lock; trims unreferenced trailing space */
 #define VDSSHIM_OPEN_NO_PARENTS  0x2u  /* do not open the parent chain (parent-backed reads fail) */
+/* With VDSSHIM_OPEN_WRITE: also open the first n parents read-write (n <= 255),
+ * as VDS's ReadWriteDepth n + 1 does. Merge writes into a parent. */
+#define VDSSHIM_OPEN_PARENTS_WRITE(n) (((unsigned)(n) & 0xffu) << 8)
+#define VDSSHIM_OPEN_PARENTS_WRITE_DEPTH(flags) (((flags) >> 8) & 0xffu)
 
 struct vdsshim_image;
 struct vdsshim_io;
@@ -154,6 +161,65 @@ struct vdsshim_compact_result
  */
 int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                     struct vdsshim_compact_result *result, struct vdsshim_diag *diag);
+
+/* Options of the long-running operations other than compaction. */
+struct vdsshim_op_options
+{
+    vdsshim_progress_fn progress;
+    void *progress_ctx;
+};
+
+/* What vdsshim_create makes. Zero fields take the documented defaults. */
+struct vdsshim_create_params
+{
+    enum vdsshim_format format;         /* VHD or VHDX */
+    enum vdsshim_disk_type type;        /* FIXED, DYNAMIC or DIFFERENCING (needs parent_path) */
+    uint64_t virtual_size;              /* bytes; 0 for a child: the parent's size */
+    uint32_t block_size;                /* 0: 2 MiB (VHD), 32 MiB (VHDX dynamic and fixed), 2 MiB (VHDX child) */
+    uint32_t logical_sector_size;       /* VHDX: 512 or 4096 (0: 512, a child: the parent's); VHD: 512 */
+    uint32_t physical_sector_size;      /* VHDX: 512 or 4096 (0: 4096); VHD: 512 */
+    const char *parent_path;            /* UTF-8; locators get it relative and absolute */
+};
+
+/*
+ * Create an image file. The file must not exist. The file becomes a valid
+ * image with its last write (the VHD footer or the VHDX file identifier), so
+ * an interrupted create leaves no file that opens. Fixed images are allocated
+ * by extending the file (zeros, sparse where the file system allows).
+ */
+int vdsshim_create(const char *path, const struct vdsshim_create_params *params, struct vdsshim_diag *diag);
+/* The same over a caller-supplied empty I/O object (tests); io is closed. */
+int vdsshim_create_io(struct vdsshim_io *io, const char *path, const struct vdsshim_create_params *params,
+                      struct vdsshim_diag *diag);
+
+/*
+ * Grow the virtual size of a dynamic image opened with VDSSHIM_OPEN_WRITE to
+ * new_size bytes (a whole number of logical sectors). What the guest reads
+ * below the old size never changes; the new space reads zeros. Crash-safe:
+ * every prefix of the writes leaves an image of the old or the new size.
+ * Fixed and differencing disks give VDSSHIM_E_WRONG_TYPE; shrinking gives
+ * VDSSHIM_E_INVALID_ARG.
+ */
+int vdsshim_expand(struct vdsshim_image *img, uint64_t new_size, const struct vdsshim_op_options *opts,
+                   struct vdsshim_diag *diag);
+
+struct vdsshim_merge_result
+{
+    uint64_t bytes_merged;              /* guest bytes copied into the target */
+    uint64_t blocks_allocated;          /* blocks the target had to allocate */
+};
+
+/*
+ * Merge a differencing image and its first depth - 1 parents into parent
+ * number depth (1: the direct parent), which must have been opened
+ * read-write (VDSSHIM_OPEN_PARENTS_WRITE(depth) or more). Only sectors the
+ * merged images hold are written into the target, and only with what the
+ * child reads there, so every prefix of the writes leaves the chain reading
+ * the same content through the child. The child and the parents in between
+ * are not changed; afterwards the target alone reads as the child did.
+ */
+int vdsshim_merge(struct vdsshim_image *img, unsigned depth, const struct vdsshim_op_options *opts,
+                  struct vdsshim_merge_result *result, struct vdsshim_diag *diag);
 
 #ifdef __cplusplus
 }

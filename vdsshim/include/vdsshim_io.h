@@ -40,6 +40,12 @@ struct vdsshim_io
 /* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */
 int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out);
 
+/* Create a new file (VDSSHIM_E_EXISTS if there is one), opened read-write. */
+int vdsshim_io_create_file(const char *path, struct vdsshim_io **out);
+
+/* Delete a file (DetachAndDelete). */
+int vdsshim_delete_file(const char *path);
+
 /* Cryptographic-quality random bytes from the platform (new VHDX GUIDs). */
 int vdsshim_random_bytes(void *buf, size_t len);
 

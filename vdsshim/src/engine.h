@@ -30,6 +30,8 @@ int diag_set(struct vdsshim_diag *diag, int status, uint64_t file_offset, const 
 int diag_io(struct vdsshim_diag *diag, struct vdsshim_io *io, int status, uint64_t file_offset,
             const char *what);
 
+struct progress;
+
 struct image_ops
 {
     int (*read)(struct vdsshim_image *img, uint64_t off, void *buf, size_t len,
@@ -37,6 +39,21 @@ struct image_ops
     int (*compact)(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                    struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
     void (*destroy)(struct vdsshim_image *img);
+    /* Grow the virtual size (dynamic disks; the caller has checked the type and size). */
+    int (*expand)(struct vdsshim_image *img, uint64_t new_size, struct progress *progress,
+                  struct vdsshim_diag *diag);
+    /* Which 512-byte units of [off, off + len) this file defines itself (1) rather
+     * than leaving to its parent (0); off and len are 512-byte multiples. */
+    int (*present)(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units,
+                   struct vdsshim_diag *diag);
+    /* Write the 512-byte units of buf marked in units into [off, off + len), which
+     * lies inside one block; allocates the block if needed. Data is durable
+     * before any metadata that makes it visible. */
+    int (*write_units)(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len,
+                       const uint8_t *units, struct vdsshim_diag *diag);
+    /* After a series of writes: leave the file clean for other readers (a VHDX
+     * log marked empty, so read-only readers need not replay it). May be NULL. */
+    int (*settle)(struct vdsshim_image *img, struct vdsshim_diag *diag);
 };
 
 /* What a parent lookup has seen so far, to refuse loops. */
@@ -58,9 +75,33 @@ struct vdsshim_image
     void *fmt;                      /* format state */
 };
 
+/* Test seam: when set, image_open gets its files here (crash tests of merges,
+ * whose target is a parent the engine opens by path). */
+extern int (*image_open_file_hook)(const char *path, int writable, struct vdsshim_io **out);
+
 /* Open a file as an image (format probe included); used for parents too. */
 int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
                struct vdsshim_image **out, struct vdsshim_diag *diag);
+
+/* What vdsshim_create works from: the caller's parameters with defaults
+ * applied, and what the parent dictates for a child. */
+struct create_spec
+{
+    struct vdsshim_create_params p;     /* sizes final; parent_path as given */
+    uint8_t unique_id[16];              /* VHD unique id / VHDX virtual disk id */
+    /* Differencing only. */
+    const struct vdsshim_image *parent;
+    char *parent_absolute;              /* UTF-8, this platform's absolute form */
+    char *parent_relative;              /* UTF-8, Windows form from the child's directory: .\name */
+};
+
+int vhd_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshim_diag *diag);
+int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshim_diag *diag);
+/* The timestamp a VHD child records for this parent (its footer's). */
+uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent);
+
+/* UTF-8 to UTF-16 code units (host order); *n gets the count. NULL on bad UTF-8. */
+uint16_t *utf8_to_utf16(const char *s, size_t *n);
 
 /* Format entry points: take over img->io; fill info, ops, fmt, parent. */
 int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vdsshim_diag *diag);
@@ -94,6 +135,13 @@ char *locator_path_resolve(const char *child_path, const uint16_t *wpath, size_t
 
 /* The same for a UTF-8 path. NULL if unusable here (a drive-letter path off Windows). */
 char *path_resolve_utf8(const char *child_path, const char *path);
+
+/* The absolute form of a UTF-8 path, which need not exist yet (its directory
+ * must); platform code (io_posix.c, io_win32.c). NULL if it cannot be made. */
+char *platform_path_absolute(const char *path);
+#ifndef _WIN32
+char *platform_path_absolute_join(const char *dir, const char *name);
+#endif
 
 /* UTF-16 (host order code units) to UTF-8; invalid units become U+FFFD. */
 char *utf16_to_utf8(const uint16_t *s, size_t n);

@@ -67,6 +67,8 @@ io_fail:
     return st;
 }
 
+int (*image_open_file_hook)(const char *path, int writable, struct vdsshim_io **out);
+
 int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
                struct vdsshim_image **out, struct vdsshim_diag *diag)
 {
@@ -74,7 +76,7 @@ int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
     int st;
 
     *out = NULL;
-    if ((st = vdsshim_io_open_file(path, !!(flags & VDSSHIM_OPEN_WRITE), &io)))
+    if ((st = (image_open_file_hook ? image_open_file_hook : vdsshim_io_open_file)(path, !!(flags & VDSSHIM_OPEN_WRITE), &io)))
         return diag_set(diag, st, 0, "cannot open %s: %s", path, vdsshim_strerror(st));
     if ((st = vdsshim_io_lock(io, !!(flags & VDSSHIM_OPEN_WRITE))))
     {
@@ -86,6 +88,14 @@ int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
     return image_open_io(io, path, flags, chain, out, diag);
 }
 
+static int open_flags_valid(unsigned flags)
+{
+    if (flags & ~(VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS | VDSSHIM_OPEN_PARENTS_WRITE(0xff))) return 0;
+    /* Writable parents only under a writable child that opens its parents. */
+    return !VDSSHIM_OPEN_PARENTS_WRITE_DEPTH(flags)
+        || ((flags & VDSSHIM_OPEN_WRITE) && !(flags & VDSSHIM_OPEN_NO_PARENTS));
+}
+
 int vdsshim_open(const char *path, unsigned flags, struct vdsshim_image **out,
                  struct vdsshim_diag *diag)
 {
@@ -93,7 +103,7 @@ int vdsshim_open(const char *path, unsigned flags, struct vdsshim_image **out,
 
     if (!out) return VDSSHIM_E_INVALID_ARG;
     *out = NULL;
-    if (!path || (flags & ~(VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS)))
+    if (!path || !open_flags_valid(flags))
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "invalid arguments to vdsshim_open");
     return image_open(path, flags, &chain, out, diag);
 }
@@ -105,7 +115,7 @@ int vdsshim_open_io(struct vdsshim_io *io, const char *path, unsigned flags,
 
     if (!out) return VDSSHIM_E_INVALID_ARG;
     *out = NULL;
-    if (!io || (flags & ~(VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS)))
+    if (!io || !open_flags_valid(flags))
     {
         vdsshim_io_close(io);
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "invalid arguments to vdsshim_open_io");
@@ -160,6 +170,49 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
     return img->ops->compact(img, opts, result, diag);
 }
 
+int vdsshim_expand(struct vdsshim_image *img, uint64_t new_size, const struct vdsshim_op_options *opts,
+                   struct vdsshim_diag *diag)
+{
+    struct progress progress = { 0 };
+    int st;
+
+    if (!img) return VDSSHIM_E_INVALID_ARG;
+    if (opts)
+    {
+        progress.fn = opts->progress;
+        progress.ctx = opts->progress_ctx;
+    }
+    /* Expanding a parent would change what its children read; a fixed disk's
+     * size is its file's. Windows can grow fixed disks; we do not [U]. */
+    if (img->info.type != VDSSHIM_DISK_DYNAMIC)
+        return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "only dynamic disks can be expanded; this one is %s",
+                        img->info.type == VDSSHIM_DISK_FIXED ? "fixed" : "differencing");
+    if (!(img->flags & VDSSHIM_OPEN_WRITE))
+        return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
+    if (new_size < img->info.virtual_size || new_size % img->info.logical_sector_size)
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0,
+                        "new size %llu is smaller than %llu or not whole %u-byte sectors",
+                        (unsigned long long)new_size, (unsigned long long)img->info.virtual_size,
+                        img->info.logical_sector_size);
+    if (img->info.format == VDSSHIM_FORMAT_VHD ? new_size > (2040ull << 30) : new_size > (64ull << 40))
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "new size %llu is above the format's limit",
+                        (unsigned long long)new_size);
+    if ((st = progress_report(&progress, 0, 0, 0, 1))) return st;
+    if (new_size > img->info.virtual_size)
+    {
+        st = img->ops->expand(img, new_size, &progress, diag);
+        if (img->ops->settle)
+        {
+            struct vdsshim_diag sd = { .msg = { 0 } };
+            int sst = img->ops->settle(img, st ? &sd : diag);
+            if (!st) st = sst;
+        }
+        if (st) return st;
+    }
+    st = progress_report(&progress, 100, 100, 1, 1);
+    return st == VDSSHIM_E_CANCELLED ? VDSSHIM_OK : st;     /* done: too late to cancel */
+}
+
 int image_read_parent(struct vdsshim_image *img, uint64_t off, void *out, size_t len, struct vdsshim_diag *diag)
 {
     uint8_t *buf = out;
@@ -173,6 +226,13 @@ int image_read_parent(struct vdsshim_image *img, uint64_t off, void *out, size_t
     n = off >= psize ? 0 : (psize - off < len ? (size_t)(psize - off) : len);
     memset(buf + n, 0, len - n);    /* a parent smaller than the child reads as zeros past its end */
     return n ? vdsshim_read(img->parent, off, buf, n, diag) : VDSSHIM_OK;
+}
+
+static unsigned parent_flags(unsigned flags)
+{
+    unsigned depth = VDSSHIM_OPEN_PARENTS_WRITE_DEPTH(flags);
+
+    return depth ? VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_PARENTS_WRITE(depth - 1) : 0;
 }
 
 int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *cands, size_t n,
@@ -212,8 +272,9 @@ int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *
         int pst;
 
         if (!cands[i].path) continue;
-        /* Parents are only read, and only with shared locks. */
-        pst = image_open(cands[i].path, 0, &up, &parent, &pd);
+        /* Parents are read-only with shared locks, but for the first
+         * VDSSHIM_OPEN_PARENTS_WRITE ones (merge targets). */
+        pst = image_open(cands[i].path, parent_flags(img->flags), &up, &parent, &pd);
         if (pst == VDSSHIM_E_NOT_FOUND) continue;
         if (pst)
         {

@@ -4,12 +4,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vdsshim_io.h"
+#include "engine.h"
 
 struct posix_io
 {
@@ -175,6 +177,65 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     *out = &p->io;
     return VDSSHIM_OK;
+}
+
+int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
+{
+    struct posix_io *p;
+    int fd;
+
+    *out = NULL;
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+    {
+        struct vdsshim_io tmp = { 0 };
+        return errno == EEXIST ? VDSSHIM_E_EXISTS : status_from_errno(&tmp, errno);
+    }
+    if (!(p = calloc(1, sizeof(*p))))
+    {
+        close(fd);
+        unlink(path);
+        return VDSSHIM_E_NOMEM;
+    }
+    p->io.ops = &posix_io_ops;
+    p->fd = fd;
+    *out = &p->io;
+    return VDSSHIM_OK;
+}
+
+int vdsshim_delete_file(const char *path)
+{
+    struct vdsshim_io tmp = { 0 };
+
+    return unlink(path) ? status_from_errno(&tmp, errno) : VDSSHIM_OK;
+}
+
+char *platform_path_absolute(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir, *real, *out;
+
+    if ((real = realpath(path, NULL))) return real;
+    /* Not there yet (a file about to be created): its directory's real path + its name. */
+    if (!slash) return platform_path_absolute_join(".", path);
+    if (!(dir = malloc((size_t)(slash - path) + 2))) return NULL;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash == path ? 1 : slash - path] = 0;
+    if (slash == path) dir[0] = '/';
+    out = platform_path_absolute_join(dir, slash + 1);
+    free(dir);
+    return out;
+}
+
+char *platform_path_absolute_join(const char *dir, const char *name)
+{
+    char *real = realpath(dir, NULL), *out;
+
+    if (!real) return NULL;
+    if ((out = malloc(strlen(real) + strlen(name) + 2)))
+        sprintf(out, "%s%s%s", real, real[strlen(real) - 1] == '/' ? "" : "/", name);
+    free(real);
+    return out;
 }
 
 int vdsshim_random_bytes(void *buf, size_t len)

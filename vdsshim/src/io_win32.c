@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <windows.h>
 
-#include "vdsshim_io.h"
+#include "engine.h"
 
 /* Largest single ReadFile/WriteFile request (a DWORD, kept well below it). */
 #define WIN32_IO_CHUNK (64u << 20)
@@ -166,31 +166,37 @@ static const struct vdsshim_io_ops win32_io_ops =
     win32_close,
 };
 
-int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out)
+static WCHAR *wide_from_utf8(const char *s)
+{
+    WCHAR *w;
+    int n;
+
+    if ((n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0)) <= 0) return NULL;
+    if (!(w = malloc((size_t)n * sizeof(WCHAR)))) return NULL;
+    MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
+    return w;
+}
+
+static int open_handle(const char *path, DWORD access, DWORD disposition, struct vdsshim_io **out)
 {
     struct win32_io *w;
     WCHAR *wpath;
     HANDLE file;
     DWORD err;
-    int n;
 
     *out = NULL;
-    if ((n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0)) <= 0)
-        return VDSSHIM_E_INVALID_ARG;
-    if (!(wpath = malloc((size_t)n * sizeof(WCHAR)))) return VDSSHIM_E_NOMEM;
-    MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, n);
+    if (!(wpath = wide_from_utf8(path))) return VDSSHIM_E_INVALID_ARG;
 
     /* Share read and write: exclusivity between vdsshim users comes from the
      * advisory lock, and readers of a disk being compacted may keep reading. */
-    file = CreateFileW(wpath, GENERIC_READ | (writable ? GENERIC_WRITE : 0),
-                       FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+    file = CreateFileW(wpath, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, disposition,
                        FILE_ATTRIBUTE_NORMAL, NULL);
     err = GetLastError();
     free(wpath);
     if (file == INVALID_HANDLE_VALUE)
     {
         struct vdsshim_io tmp = { 0 };
-        return status_from_win32(&tmp, err);
+        return err == ERROR_FILE_EXISTS ? VDSSHIM_E_EXISTS : status_from_win32(&tmp, err);
     }
     if (GetFileType(file) != FILE_TYPE_DISK)
     {
@@ -206,6 +212,44 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
     w->file = file;
     *out = &w->io;
     return VDSSHIM_OK;
+}
+
+int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out)
+{
+    return open_handle(path, GENERIC_READ | (writable ? GENERIC_WRITE : 0), OPEN_EXISTING, out);
+}
+
+int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
+{
+    return open_handle(path, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out);
+}
+
+int vdsshim_delete_file(const char *path)
+{
+    struct vdsshim_io tmp = { 0 };
+    WCHAR *wpath = wide_from_utf8(path);
+    int st = VDSSHIM_OK;
+
+    if (!wpath) return VDSSHIM_E_INVALID_ARG;
+    if (!DeleteFileW(wpath)) st = status_from_win32(&tmp, GetLastError());
+    free(wpath);
+    return st;
+}
+
+char *platform_path_absolute(const char *path)
+{
+    WCHAR *wpath = wide_from_utf8(path), *full = NULL;
+    char *out = NULL;
+    DWORD n;
+    int m;
+
+    if (wpath && (n = GetFullPathNameW(wpath, 0, NULL, NULL)) && (full = malloc(n * sizeof(WCHAR)))
+        && GetFullPathNameW(wpath, n, full, NULL)
+        && (m = WideCharToMultiByte(CP_UTF8, 0, full, -1, NULL, 0, NULL, NULL)) > 0 && (out = malloc((size_t)m)))
+        WideCharToMultiByte(CP_UTF8, 0, full, -1, out, m, NULL, NULL);
+    free(wpath);
+    free(full);
+    return out;
 }
 
 int vdsshim_random_bytes(void *buf, size_t len)

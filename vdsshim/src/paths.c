@@ -101,3 +101,45 @@ char *path_resolve_utf8(const char *child_path, const char *path)
     free(p);
     return out;
 }
+
+uint16_t *utf8_to_utf16(const char *s, size_t *n)
+{
+    size_t len = strlen(s), i = 0, k = 0;
+    uint16_t *out = malloc((len + 1) * sizeof(uint16_t));
+
+    if (!out) return NULL;
+    while (i < len)
+    {
+        const unsigned char *p = (const unsigned char *)s + i;
+        uint32_t c;
+        unsigned extra;
+
+        if (p[0] < 0x80) { c = p[0]; extra = 0; }
+        else if ((p[0] & 0xe0) == 0xc0) { c = p[0] & 0x1f; extra = 1; }
+        else if ((p[0] & 0xf0) == 0xe0) { c = p[0] & 0x0f; extra = 2; }
+        else if ((p[0] & 0xf8) == 0xf0) { c = p[0] & 0x07; extra = 3; }
+        else goto bad;
+        if (i + extra >= len + (extra ? 0 : 1)) goto bad;
+        for (unsigned j = 1; j <= extra; j++)
+        {
+            if ((p[j] & 0xc0) != 0x80) goto bad;
+            c = c << 6 | (p[j] & 0x3f);
+        }
+        i += extra + 1;
+        if (c >= 0x10000)
+        {
+            c -= 0x10000;
+            out[k++] = (uint16_t)(0xd800 | c >> 10);
+            out[k++] = (uint16_t)(0xdc00 | (c & 0x3ff));
+        }
+        else
+            out[k++] = (uint16_t)c;
+    }
+    out[k] = 0;
+    *n = k;
+    return out;
+
+bad:
+    free(out);
+    return NULL;
+}

@@ -85,12 +85,22 @@ static int vhd_load_footer(struct vdsshim_image *img, struct vhd *vhd, struct vd
     if ((st = vhd_footer_decode(buf, &copy, 0, diag)))
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "footer copy at offset 0: %s",
                         diag ? diag->msg : "invalid");
-    if (copy.disk_type != vhd->footer.disk_type || copy.current_size != vhd->footer.current_size
-        || copy.data_offset != vhd->footer.data_offset
+    if (copy.disk_type != vhd->footer.disk_type || copy.data_offset != vhd->footer.data_offset
         || memcmp(copy.unique_id, vhd->footer.unique_id, 16))
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0,
                         "footer copy at offset 0 disagrees with the footer at offset %llu",
                         (unsigned long long)at);
+    /* Only a larger size at the end: an expansion stopped between the two
+     * footer writes (expand_vhd.c writes the end first). The end one holds. */
+    if (copy.current_size != vhd->footer.current_size)
+    {
+        if (copy.current_size > vhd->footer.current_size)
+            return diag_set(diag, VDSSHIM_E_CORRUPT, 48,
+                            "footer copy at offset 0 says %llu bytes, the footer at offset %llu says %llu",
+                            (unsigned long long)copy.current_size, (unsigned long long)at,
+                            (unsigned long long)vhd->footer.current_size);
+        vhd->copy_stale = 1;
+    }
     return VDSSHIM_OK;
 }
 
@@ -504,6 +514,10 @@ static const struct image_ops vhd_ops =
     vhd_read,
     vhd_compact,
     vhd_destroy,
+    vhd_expand,
+    vhd_present,
+    vhd_write_units,
+    NULL,
 };
 
 static void vhd_fill_info(struct vdsshim_image *img, const struct vhd *vhd)
@@ -565,8 +579,14 @@ int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vd
 
     if (img->info.has_parent && (st = vhd_open_parent(img, chain, diag))) return st;
 
+    if (!(img->flags & VDSSHIM_OPEN_WRITE) || vhd->footer.disk_type == VDSSHIM_DISK_FIXED) return VDSSHIM_OK;
+    if (vhd->copy_stale)
+    {
+        /* Finish the interrupted expansion: the copy takes the end footer. */
+        if ((st = vdsshim_io_write(img->io, vhd->footer_raw, VHD_FOOTER_SIZE, 0)) || (st = vdsshim_io_flush(img->io)))
+            return diag_io(diag, img->io, st, 0, "cannot write the footer copy");
+        vhd->copy_stale = 0;
+    }
     /* "The file size may be reduced when opened": trailing space nothing references goes. */
-    if ((img->flags & VDSSHIM_OPEN_WRITE) && vhd->footer.disk_type != VDSSHIM_DISK_FIXED)
-        return vhd_set_end(img, vhd_structure_end(vhd), diag);
-    return VDSSHIM_OK;
+    return vhd_set_end(img, vhd_structure_end(vhd), diag);
 }

@@ -120,6 +120,7 @@ struct vhd
 {
     struct vhd_footer footer;
     uint8_t footer_raw[VHD_FOOTER_SIZE];    /* written verbatim when the end moves */
+    int copy_stale;                         /* the copy at 0 has the size before an expansion */
     struct vhd_dynhdr hdr;
     uint64_t file_size;
 
@@ -155,6 +156,13 @@ int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *di
 int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
 
 extern uint64_t vhd_move_batch_bytes;
+/* write_vhd.c, expand_vhd.c, create_vhd.c */
+int vhd_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
+int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,
+                    struct vdsshim_diag *diag);
+int vhd_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag);
+void vhd_geometry(uint64_t size, struct vhd_footer *f);
+
 int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
 

@@ -427,6 +427,16 @@ static int vhdx_open_parent(struct vdsshim_image *img, const struct chain_ctx *c
     return st;
 }
 
+int vhdx_settle(struct vdsshim_image *img, struct vdsshim_diag *diag)
+{
+    static const struct vhdx_guid no_log;
+    struct vhdx *v = vhdx_from_image(img);
+
+    /* Every logged entry is applied and flushed: the log can be marked empty. */
+    if (vhdx_guid_is_zero(&v->header.log_guid)) return VDSSHIM_OK;
+    return vhdx_update_headers(img, v, &no_log, diag);
+}
+
 static void vhdx_destroy(struct vdsshim_image *img)
 {
     struct vhdx *v = vhdx_from_image(img);
@@ -445,6 +455,10 @@ static const struct image_ops vhdx_ops =
     vhdx_read,
     vhdx_compact,
     vhdx_destroy,
+    vhdx_expand,
+    vhdx_present,
+    vhdx_write_units,
+    vhdx_settle,
 };
 
 static void vhdx_fill_info(struct vdsshim_image *img, struct vhdx *v, const uint8_t *creator)

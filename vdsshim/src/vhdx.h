@@ -120,6 +120,7 @@ struct vhdx_meta
     int leave_blocks_allocated;
     int has_parent;
     uint64_t virtual_size;
+    uint32_t disk_size_at;          /* offset of the Virtual Disk Size item in the region */
     struct vhdx_guid disk_id;
     uint32_t logical_sector_size;
     uint32_t physical_sector_size;
@@ -168,9 +169,13 @@ struct vhdx
 };
 
 /* Index helpers. */
+static inline uint64_t vhdx_payload_index_ratio(uint64_t chunk_ratio, uint64_t block)
+{
+    return block + block / chunk_ratio;
+}
 static inline uint64_t vhdx_payload_index(const struct vhdx *v, uint64_t block)
 {
-    return block + block / v->chunk_ratio;
+    return vhdx_payload_index_ratio(v->chunk_ratio, block);
 }
 static inline uint64_t vhdx_sb_index(const struct vhdx *v, uint64_t chunk)
 {
@@ -180,6 +185,9 @@ static inline uint64_t vhdx_sb_index(const struct vhdx *v, uint64_t chunk)
 int vhdx_guid_is_zero(const struct vhdx_guid *g);
 /* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" (braces optional) to a stored GUID. */
 int vhdx_guid_parse(const char *s, struct vhdx_guid *out);
+
+/* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}", lower case, as Windows writes parent_linkage. */
+void vhdx_guid_format(const struct vhdx_guid *g, char out[39]);
 
 /* vhdx_header.c: decode validates; encode fills the checksum. */
 int vhdx_header_decode(const uint8_t buf[VHDX_HEADER_SIZE], struct vhdx_header *h, uint64_t at,
@@ -221,6 +229,13 @@ size_t vhdx_log_max_sectors(const struct vhdx *v);
 int vhdx_update_headers(struct vdsshim_image *img, struct vhdx *v, const struct vhdx_guid *log_guid,
                         struct vdsshim_diag *diag);
 uint64_t vhdx_structure_end(const struct vhdx *v);
+/* write_vhdx.c, expand_vhdx.c */
+int vhdx_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
+int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,
+                     struct vdsshim_diag *diag);
+int vhdx_settle(struct vdsshim_image *img, struct vdsshim_diag *diag);
+int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag);
+
 int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                  struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
 /* BAT entries [first, last] into their 4 KiB sectors through the log. */

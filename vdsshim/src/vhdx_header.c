@@ -31,6 +31,24 @@ int vhdx_guid_parse(const char *s, struct vhdx_guid *out)
     return (*s == 0 || (*s == '}' && s[1] == 0)) && i == 16;
 }
 
+void vhdx_guid_format(const struct vhdx_guid *g, char out[39])
+{
+    static const int pos[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    int i;
+
+    *o++ = '{';
+    for (i = 0; i < 16; i++)
+    {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+        *o++ = hex[g->b[pos[i]] >> 4];
+        *o++ = hex[g->b[pos[i]] & 15];
+    }
+    *o++ = '}';
+    *o = 0;
+}
+
 int vhdx_header_decode(const uint8_t buf[VHDX_HEADER_SIZE], struct vhdx_header *h, uint64_t at,
                        struct vdsshim_diag *diag)
 {

@@ -130,7 +130,7 @@ static int decode_items(const uint8_t *region, uint32_t len, uint64_t at, struct
             m->leave_blocks_allocated = get_le32(item + 4) & 1;
             m->has_parent = !!(get_le32(item + 4) & 2);
             break;
-        case 2: m->virtual_size = get_le64(item); break;
+        case 2: m->virtual_size = get_le64(item); m->disk_size_at = off; break;
         case 4: memcpy(m->disk_id.b, item, 16); break;
         case 8: m->logical_sector_size = get_le32(item); break;
         case 16: m->physical_sector_size = get_le32(item); break;

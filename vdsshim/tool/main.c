@@ -18,22 +18,8 @@
 #include <unistd.h>
 #endif
 
-#include "vdsshim.h"
-#include "vdsshim_io_fault.h"
+#include "tool.h"
 
-#define VDSSHIM_VERSION_STRING "0.1.0"
-
-/* Exit codes: part of the interface, listed in --help and README. */
-enum exit_code
-{
-    EXIT_OK = 0,
-    EXIT_USAGE = 2,
-    EXIT_BAD_IMAGE = 3,     /* corrupt, unsupported, or a broken parent chain */
-    EXIT_IO = 4,            /* cannot read/write/open the file, out of space or memory */
-    EXIT_IN_USE = 5,
-    EXIT_CANCELLED = 6,
-    EXIT_WRONG_TYPE = 7,    /* the operation does not apply to this disk type */
-};
 
 static const char usage_text[] =
     "usage: vdsshim COMMAND [OPTIONS] FILE\n"
@@ -46,6 +32,16 @@ static const char usage_text[] =
     "            log is replayed in memory, never on disk)\n"
     "  compact   give unused blocks back to the host file system, in place\n"
     "  dump      write the virtual disk's contents as raw bytes: dump FILE [OUT|-]\n"
+    "  create    make a new image: create [--format vhd|vhdx] [--fixed] [--size N]\n"
+    "            [--block-size N] [--sector-size 512|4096] [--parent PARENT] FILE\n"
+    "  merge     copy a differencing disk's data into its parent: merge [--depth N] CHILD\n"
+    "            (N levels: the child and N-1 parents go into parent N; default 1)\n"
+    "  expand    grow a dynamic disk's virtual size: expand FILE NEWSIZE\n"
+    "\n"
+    "sizes take K, M, G or T (powers of 1024). create defaults: the format from the\n"
+    "file name (.vhdx or .vhd), dynamic, blocks of 2 MiB (VHD) or 32 MiB (VHDX; 2 MiB\n"
+    "for fixed and differencing), 512-byte logical sectors; a child takes its parent's\n"
+    "size, format and sector size.\n"
     "\n"
     "options:\n"
     "  --no-zero-scan    compact: reclaim only blocks with no data (no data reads)\n"
@@ -59,43 +55,12 @@ static const char usage_text[] =
     "  0 success   2 bad usage   3 image corrupt, unsupported or parent chain broken\n"
     "  4 I/O error   5 file in use   6 cancelled   7 not possible on this disk type\n"
     "\n"
-    "An interrupted compaction leaves a valid image; running it again finishes the job.\n"
+    "An interrupted compaction, merge or expansion leaves a valid image with the same\n"
+    "content; running it again finishes the job.\n"
     "\n"
-    "crash testing: VDSSHIM_FAULT_CUT_AFTER_WRITE=K makes compact stop as if the power\n"
+    "crash testing: VDSSHIM_FAULT_CUT_AFTER_WRITE=K makes compact or expand stop as if the power\n"
     "failed after its K-th write (unflushed writes: VDSSHIM_FAULT_CUT_MODE=drop|apply|tear,\n"
     "VDSSHIM_FAULT_SEED=N); the file is left as a real crash would leave it.\n";
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int exit_code_from_status(int st)
-{
-    switch (st)
-    {
-    case VDSSHIM_OK: return EXIT_OK;
-    case VDSSHIM_E_INVALID_ARG: return EXIT_USAGE;
-    case VDSSHIM_E_UNKNOWN_FORMAT:
-    case VDSSHIM_E_CORRUPT:
-    case VDSSHIM_E_UNSUPPORTED:
-    case VDSSHIM_E_PARENT_NOT_FOUND:
-    case VDSSHIM_E_PARENT_MISMATCH: return EXIT_BAD_IMAGE;
-    case VDSSHIM_E_IN_USE: return EXIT_IN_USE;
-    case VDSSHIM_E_CANCELLED: return EXIT_CANCELLED;
-    case VDSSHIM_E_WRONG_TYPE: return EXIT_WRONG_TYPE;
-    default: return EXIT_IO;
-    }
-}
-
-static int fail(const char *path, int st, const struct vdsshim_diag *diag)
-{
-    fprintf(stderr, "vdsshim: %s: %s\n", path, diag->msg[0] ? diag->msg : vdsshim_strerror(st));
-    return exit_code_from_status(st);
-}
 
 static const char *type_name(enum vdsshim_disk_type t)
 {
@@ -122,19 +87,6 @@ static void format_id(const struct vdsshim_info *info, char out[37])
         if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
         o += sprintf(o, "%02x", b[k]);
     }
-}
-
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++)
-    {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 static void print_info(const char *path, const struct vdsshim_info *info, int json)
@@ -235,53 +187,6 @@ static int cmd_check(const char *path, int json, int quiet)
     return EXIT_OK;
 }
 
-struct bar
-{
-    int shown;
-    unsigned last;
-};
-
-static int on_progress(void *ctx, unsigned pct)
-{
-    struct bar *bar = ctx;
-
-    if (bar->shown && pct != bar->last)
-    {
-        char cells[41];
-        unsigned i, fill = pct * 40 / 100;
-        for (i = 0; i < 40; i++) cells[i] = i < fill ? '#' : '.';
-        cells[40] = 0;
-        fprintf(stderr, "\rcompacting [%s] %3u%%", cells, pct);
-        fflush(stderr);
-    }
-    bar->last = pct;
-    return interrupted;
-}
-
-/* Read-write open; under VDSSHIM_FAULT_CUT_AFTER_WRITE the file goes through the
- * fault injector, so crash tests can stop the real tool at any write. */
-static int open_for_compact(const char *path, struct vdsshim_image **img, struct vdsshim_diag *diag)
-{
-    const char *cut = getenv("VDSSHIM_FAULT_CUT_AFTER_WRITE"), *mode = getenv("VDSSHIM_FAULT_CUT_MODE");
-    const char *seed = getenv("VDSSHIM_FAULT_SEED");
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_io *file, *io;
-    int st;
-
-    if (!cut || !*cut) return vdsshim_open(path, VDSSHIM_OPEN_WRITE, img, diag);
-    plan.cut_after_write = strtoull(cut, NULL, 10);
-    plan.cut_mode = mode && !strcmp(mode, "drop") ? VDSSHIM_CUT_DROP
-                  : mode && !strcmp(mode, "tear") ? VDSSHIM_CUT_TEAR : VDSSHIM_CUT_APPLY;
-    plan.seed = seed ? (uint32_t)strtoul(seed, NULL, 10) : 1;
-    if ((st = vdsshim_io_open_file(path, 1, &file))) return st;
-    if ((st = vdsshim_io_lock(file, 1)) || (st = vdsshim_io_fault_wrap(file, &plan, &io)))
-    {
-        vdsshim_io_close(file);
-        return st;
-    }
-    return vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, img, diag);
-}
-
 static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
@@ -292,13 +197,14 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     uint64_t before;
     int st;
 
-    if ((st = open_for_compact(path, &img, &diag))) return fail(path, st, &diag);
+    if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
     {
         struct vdsshim_info info;
         vdsshim_get_info(img, &info);
         before = info.file_size;
     }
     bar.shown = !quiet && !json && isatty(fileno(stderr));
+    bar.label = "compacting";
     opts.flags = flags;
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
@@ -401,11 +307,24 @@ static int cmd_dump(const char *path, const char *out_path)
     return st ? fail(path, st, &diag) : EXIT_OK;
 }
 
+/* Options that take a value: --name VALUE or --name=VALUE. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+
+    if (strncmp(a, name, n)) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] || *i + 1 >= argc) return NULL;
+    return argv[++*i];
+}
+
 static int run(int argc, char **argv)
 {
-    const char *command = NULL, *args[2] = { 0 };
+    const char *command = NULL, *args[2] = { 0 }, *v, *depth = NULL;
+    struct create_args create = { 0 };
     unsigned flags = 0;
-    int json = 0, quiet = 0, nargs = 0, i;
+    int json = 0, quiet = 0, nargs = 0, create_opts = 0, i;
 
     for (i = 1; i < argc; i++)
     {
@@ -424,9 +343,16 @@ static int run(int argc, char **argv)
         else if (!strcmp(a, "--no-block-moves")) flags |= VDSSHIM_COMPACT_NO_BLOCK_MOVES;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--fixed")) create.fixed = create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--format"))) create.format = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--size"))) create.size = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--block-size"))) create.block_size = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--sector-size"))) create.sector_size = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--parent"))) create.parent = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--depth"))) depth = v;
         else if (a[0] == '-' && a[1])
         {
-            fprintf(stderr, "vdsshim: unknown option %s (see vdsshim --help)\n", a);
+            fprintf(stderr, "vdsshim: unknown option or missing value: %s (see vdsshim --help)\n", a);
             return EXIT_USAGE;
         }
         else if (!command) command = a;
@@ -447,7 +373,17 @@ static int run(int argc, char **argv)
         fprintf(stderr, "vdsshim: --no-zero-scan and --no-block-moves apply to compact only\n");
         return EXIT_USAGE;
     }
-    if (nargs > 1 && strcmp(command, "dump"))
+    if (create_opts && strcmp(command, "create"))
+    {
+        fprintf(stderr, "vdsshim: --format, --fixed, --size, --block-size, --sector-size and --parent apply to create only\n");
+        return EXIT_USAGE;
+    }
+    if (depth && strcmp(command, "merge"))
+    {
+        fprintf(stderr, "vdsshim: --depth applies to merge only\n");
+        return EXIT_USAGE;
+    }
+    if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand"))
     {
         fprintf(stderr, "vdsshim: %s takes one FILE\n", command);
         return EXIT_USAGE;
@@ -456,6 +392,23 @@ static int run(int argc, char **argv)
     if (!strcmp(command, "check")) return cmd_check(args[0], json, quiet);
     if (!strcmp(command, "compact")) return cmd_compact(args[0], flags, json, quiet);
     if (!strcmp(command, "dump")) return cmd_dump(args[0], args[1]);
+    if (!strcmp(command, "create")) return cmd_create(args[0], &create, json, quiet);
+    if (!strcmp(command, "merge"))
+    {
+        char *end = NULL;
+        unsigned long d = depth ? strtoul(depth, &end, 10) : 1;
+        if (depth && (*end || !*depth)) d = 0;
+        return cmd_merge(args[0], (unsigned)(d > 254 ? 0 : d), json, quiet);
+    }
+    if (!strcmp(command, "expand"))
+    {
+        if (nargs != 2)
+        {
+            fprintf(stderr, "vdsshim: expand takes FILE NEWSIZE\n");
+            return EXIT_USAGE;
+        }
+        return cmd_expand(args[0], args[1], json, quiet);
+    }
     fprintf(stderr, "vdsshim: unknown command %s (see vdsshim --help)\n", command);
     return EXIT_USAGE;
 }

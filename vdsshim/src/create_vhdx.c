@@ -1,0 +1,231 @@
+/*
+ * New VHDX files, laid out as Windows lays them out (formats.md §2.1):
+ * header section, log at 1 MiB (1 MiB), metadata at 2 MiB (1 MiB), BAT at
+ * 3 MiB, payload after it. The file identifier is written last, so an
+ * interrupted create leaves a file no reader takes for a VHDX.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vhdx.h"
+
+#define LOG_AT   (1 * MiB)
+#define LOG_LEN  (1 * MiB)
+#define META_AT  (2 * MiB)
+#define META_LEN (1 * MiB)
+#define BAT_AT   (3 * MiB)
+#define ITEMS_AT (64 * KiB)     /* first metadata item, after the table */
+
+static const uint8_t id_file_params[16] = VHDX_META_FILE_PARAMS;
+static const uint8_t id_disk_size[16] = VHDX_META_DISK_SIZE;
+static const uint8_t id_page83[16] = VHDX_META_PAGE83;
+static const uint8_t id_logical_ss[16] = VHDX_META_LOGICAL_SS;
+static const uint8_t id_physical_ss[16] = VHDX_META_PHYSICAL_SS;
+static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
+static const uint8_t parent_loc_type[16] = VHDX_PARENT_LOC_TYPE;
+static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
+static const uint8_t region_meta[16] = VHDX_REGION_META_GUID;
+
+static uint64_t round_up_mib(uint64_t v)
+{
+    return (v + MiB - 1) / MiB * MiB;
+}
+
+/* Append one UTF-16LE key/value pair to a parent locator item under construction. */
+static int locator_add(uint8_t *item, uint32_t cap, uint32_t *used, uint16_t index, const char *key,
+                       const char *value)
+{
+    const char *text[2] = { key, value };
+    uint8_t *e = item + 20 + 12 * index;
+    int k;
+
+    for (k = 0; k < 2; k++)
+    {
+        size_t n, i;
+        uint16_t *w = utf8_to_utf16(text[k], &n);
+
+        if (!w) return VDSSHIM_E_INVALID_ARG;
+        if (n * 2 > 0xffff || *used + n * 2 > cap)
+        {
+            free(w);
+            return VDSSHIM_E_INVALID_ARG;
+        }
+        put_le32(e + 4 * k, *used);
+        put_le16(e + 8 + 2 * k, (uint16_t)(n * 2));
+        for (i = 0; i < n; i++) put_le16(item + *used + 2 * i, w[i]);
+        *used += (uint32_t)(n * 2);
+        free(w);
+    }
+    return VDSSHIM_OK;
+}
+
+static void meta_entry(uint8_t *table, unsigned i, const uint8_t id[16], uint32_t off, uint32_t len, uint32_t flags)
+{
+    uint8_t *e = table + 32 + 32 * i;
+
+    memcpy(e, id, 16);
+    put_le32(e + 16, off);
+    put_le32(e + 20, len);
+    put_le32(e + 24, flags);
+}
+
+/* The whole metadata region: table and items. */
+static int build_metadata(const struct create_spec *s, uint8_t *m, struct vdsshim_diag *diag)
+{
+    const uint32_t req = VHDX_META_IS_REQUIRED, vreq = VHDX_META_IS_VIRTUAL | VHDX_META_IS_REQUIRED;
+    uint32_t at = ITEMS_AT;
+    unsigned n = 0;
+
+    memcpy(m, "metadata", 8);
+    put_le32(m + at, s->p.block_size);
+    put_le32(m + at + 4, (s->p.type == VDSSHIM_DISK_FIXED ? 1u : 0u) | (s->parent ? 2u : 0u));
+    meta_entry(m, n++, id_file_params, at, 8, req);
+    at += 8;
+    put_le64(m + at, s->p.virtual_size);
+    meta_entry(m, n++, id_disk_size, at, 8, vreq);
+    at += 8;
+    memcpy(m + at, s->unique_id, 16);
+    meta_entry(m, n++, id_page83, at, 16, vreq);
+    at += 16;
+    put_le32(m + at, s->p.logical_sector_size);
+    meta_entry(m, n++, id_logical_ss, at, 4, vreq);
+    at += 4;
+    put_le32(m + at, s->p.physical_sector_size);
+    meta_entry(m, n++, id_physical_ss, at, 4, vreq);
+    at += 4;
+
+    if (s->parent)
+    {
+        /* parent_linkage names the parent's DataWriteGuid; then the paths. */
+        uint8_t *item = m + at;
+        uint32_t used, cap = (uint32_t)(META_LEN - at);
+        uint16_t count = 0;
+        char linkage[39];
+        int st;
+
+        vhdx_guid_format((const struct vhdx_guid *)s->parent->linkage_id, linkage);
+        memcpy(item, parent_loc_type, 16);
+        used = 20 + 12 * 3;
+        st = locator_add(item, cap, &used, count++, "parent_linkage", linkage);
+        if (!st && s->parent_relative) st = locator_add(item, cap, &used, count++, "relative_path", s->parent_relative);
+        if (!st) st = locator_add(item, cap, &used, count++, "absolute_win32_path", s->parent_absolute);
+        if (st) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the parent's path does not fit a parent locator");
+        if (count < 3)      /* entries were reserved for three: close the gap */
+        {
+            memmove(item + 20 + 12 * count, item + 20 + 12 * 3, used - (20 + 12 * 3));
+            for (uint16_t i = 0; i < count; i++)
+            {
+                uint8_t *e = item + 20 + 12 * i;
+                put_le32(e, get_le32(e) - 12u * (3 - count));
+                put_le32(e + 4, get_le32(e + 4) - 12u * (3 - count));
+            }
+            used -= 12u * (3 - count);
+        }
+        put_le16(item + 18, count);
+        meta_entry(m, n++, id_parent_loc, at, used, req);
+    }
+    put_le16(m + 10, (uint16_t)n);
+    return VDSSHIM_OK;
+}
+
+int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshim_diag *diag)
+{
+    uint64_t chunk_ratio = ((1ull << 23) * s->p.logical_sector_size) / s->p.block_size;
+    uint64_t npb = (s->p.virtual_size + s->p.block_size - 1) / s->p.block_size;
+    uint64_t nsb = (npb + chunk_ratio - 1) / chunk_ratio;
+    uint64_t entries = nsb * (chunk_ratio + 1), bat_len = round_up_mib(entries * 8), end = BAT_AT + bat_len, i;
+    uint8_t *bat = NULL, *meta = NULL, *buf = NULL;
+    struct vhdx_region_table t;
+    struct vhdx_header h;
+    uint16_t *creator;
+    size_t n;
+    int st;
+
+    if (bat_len > 0xffffffffull - MiB)
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for this size would exceed a region's 4 GiB");
+    bat = calloc(1, (size_t)bat_len);
+    meta = calloc(1, META_LEN);
+    buf = calloc(1, VHDX_REGION_SIZE);
+    if (!bat || !meta || !buf)
+    {
+        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        goto done;
+    }
+    if (s->p.type == VDSSHIM_DISK_FIXED)
+        for (i = 0; i < npb; i++, end += s->p.block_size)
+            put_le64(bat + 8 * vhdx_payload_index_ratio(chunk_ratio, i),
+                     VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, end));
+    if ((st = build_metadata(s, meta, diag))) goto done;
+
+    /* Zeros everywhere first (log, gaps, a fixed disk's payload). */
+    if ((st = vdsshim_io_truncate(io, end)))
+    {
+        st = diag_io(diag, io, st, end, "cannot allocate the new image");
+        goto done;
+    }
+    if ((st = vdsshim_io_write(io, bat, (size_t)bat_len, BAT_AT))
+        || (st = vdsshim_io_write(io, meta, META_LEN, META_AT)))
+    {
+        st = diag_io(diag, io, st, BAT_AT, "cannot write the new image");
+        goto done;
+    }
+
+    memset(&t, 0, sizeof(t));
+    t.entry_count = 2;
+    memcpy(t.entries[0].guid.b, region_bat, 16);
+    t.entries[0].offset = BAT_AT;
+    t.entries[0].length = (uint32_t)bat_len;
+    t.entries[0].required = 1;
+    memcpy(t.entries[1].guid.b, region_meta, 16);
+    t.entries[1].offset = META_AT;
+    t.entries[1].length = META_LEN;
+    t.entries[1].required = 1;
+    vhdx_region_table_encode(&t, buf);
+    if ((st = vdsshim_io_write(io, buf, VHDX_REGION_SIZE, VHDX_REGION1_OFFSET))
+        || (st = vdsshim_io_write(io, buf, VHDX_REGION_SIZE, VHDX_REGION2_OFFSET)))
+    {
+        st = diag_io(diag, io, st, VHDX_REGION1_OFFSET, "cannot write the new image");
+        goto done;
+    }
+
+    memset(&h, 0, sizeof(h));
+    if ((st = vdsshim_random_bytes(h.file_write_guid.b, 16)) || (st = vdsshim_random_bytes(h.data_write_guid.b, 16)))
+    {
+        st = diag_set(diag, st, 0, "no random source for the new image's GUIDs");
+        goto done;
+    }
+    h.version = 1;
+    h.log_length = LOG_LEN;
+    h.log_offset = LOG_AT;
+    for (i = 0; i < 2; i++)
+    {
+        h.sequence = i + 1;
+        vhdx_header_encode(&h, buf);
+        if ((st = vdsshim_io_write(io, buf, VHDX_HEADER_SIZE, i ? VHDX_HEADER2_OFFSET : VHDX_HEADER1_OFFSET)))
+        {
+            st = diag_io(diag, io, st, VHDX_HEADER1_OFFSET, "cannot write the new image");
+            goto done;
+        }
+    }
+    if ((st = vdsshim_io_flush(io)))
+    {
+        st = diag_io(diag, io, st, 0, "cannot flush the new image");
+        goto done;
+    }
+
+    /* Last: the identifier that makes it a VHDX. */
+    memset(buf, 0, VHDX_HEADER_SIZE);
+    memcpy(buf, "vhdxfile", 8);
+    if ((creator = utf8_to_utf16("vdsshim " VDSSHIM_VERSION_STRING, &n)))
+    {
+        for (i = 0; i < n && i < 255; i++) put_le16(buf + 8 + 2 * i, creator[i]);
+        free(creator);
+    }
+    if ((st = vdsshim_io_write(io, buf, VHDX_HEADER_SIZE, 0)) || (st = vdsshim_io_flush(io)))
+        st = diag_io(diag, io, st, 0, "cannot write the new image");
+done:
+    free(bat);
+    free(meta);
+    free(buf);
+    return st;
+}

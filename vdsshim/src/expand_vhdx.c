@@ -1,0 +1,178 @@
+/*
+ * Growing a dynamic VHDX. The new BAT entries are zeros (NOT_PRESENT). When
+ * the BAT region has room they are logged in place; otherwise a larger BAT
+ * is written at the end of the file first, and one log entry then switches
+ * both region tables to it together with the new Virtual Disk Size, so the
+ * image has the old or the new size at every point (region table updates go
+ * through the log: formats.md §2.4).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vhdx.h"
+
+static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
+
+static uint64_t round_up_mib(uint64_t v)
+{
+    return (v + MiB - 1) / MiB * MiB;
+}
+
+/* The 4 KiB sector at off as the file reads it, for patching into the log. */
+static int load_sector(struct vdsshim_image *img, struct vhdx *v, uint64_t off, uint8_t **out,
+                       struct vdsshim_diag *diag)
+{
+    int st;
+
+    if (!(*out = malloc(VHDX_LOG_SECTOR))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    if ((st = vhdx_file_read(img, v, *out, VHDX_LOG_SECTOR, off, "cannot read metadata", diag)))
+    {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Both region tables with the BAT at (offset, length): their first sectors. */
+static int region_sectors(struct vdsshim_image *img, struct vhdx *v, uint64_t offset, uint32_t length,
+                          uint8_t *sectors[2], struct vdsshim_diag *diag)
+{
+    struct vhdx_region_table *t = malloc(sizeof(*t));
+    uint8_t *buf = malloc(VHDX_REGION_SIZE);
+    uint32_t i;
+    int st;
+
+    if (!t || !buf)
+    {
+        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        goto done;
+    }
+    if ((st = vhdx_file_read(img, v, buf, VHDX_REGION_SIZE, VHDX_REGION1_OFFSET, "cannot read the region table", diag))
+        || (st = vhdx_region_table_decode(buf, t, VHDX_REGION1_OFFSET, diag)))
+    {
+        /* The first copy may be the damaged one; the open took the second. */
+        if ((st = vhdx_file_read(img, v, buf, VHDX_REGION_SIZE, VHDX_REGION2_OFFSET, "cannot read the region table", diag))
+            || (st = vhdx_region_table_decode(buf, t, VHDX_REGION2_OFFSET, diag)))
+            goto done;
+    }
+    for (i = 0; i < t->entry_count; i++)
+        if (!memcmp(t->entries[i].guid.b, region_bat, 16))
+        {
+            t->entries[i].offset = offset;
+            t->entries[i].length = length;
+        }
+    /* Entries and checksum live in the first 4 KiB; the rest is zeros either way. */
+    vhdx_region_table_encode(t, buf);
+    for (i = 0; i < 2; i++)
+    {
+        if (!(sectors[i] = malloc(VHDX_LOG_SECTOR)))
+        {
+            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+            goto done;
+        }
+        memcpy(sectors[i], buf, VHDX_LOG_SECTOR);
+    }
+    for (i = VHDX_LOG_SECTOR; i < VHDX_REGION_SIZE; i++)
+        if (buf[i])
+        {
+            st = diag_set(diag, VDSSHIM_E_UNSUPPORTED, VHDX_REGION1_OFFSET,
+                          "the region table has more entries than its first 4 KiB hold");
+            break;
+        }
+done:
+    free(t);
+    free(buf);
+    return st;
+}
+
+int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = img->fmt;
+    uint64_t npb = (new_size + v->meta.block_size - 1) / v->meta.block_size;
+    uint64_t nsb = (npb + v->chunk_ratio - 1) / v->chunk_ratio;
+    uint64_t need = npb + (npb - 1) / v->chunk_ratio, old = v->bat_entries, i;
+    uint64_t bat_offset = v->bat_region.offset, meta_sector;
+    uint32_t bat_length = v->bat_region.length;
+    uint64_t offsets[3];
+    uint8_t *sectors[3] = { NULL, NULL, NULL };
+    uint64_t *bat;
+    size_t n = 0;
+    int st;
+
+    if (need < old) need = old;
+    if (!(bat = realloc(v->bat, (size_t)need * 8))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    v->bat = bat;
+    for (i = old; i < need; i++) bat[i] = 0;
+
+    if (need * 8 > v->bat_region.length)
+    {
+        /* A larger BAT at the end, durable before anything points at it. */
+        uint64_t len = round_up_mib(nsb * (v->chunk_ratio + 1) * 8), done;
+        uint8_t *raw;
+
+        if (len > 0xffffffffull - MiB)
+            return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for %llu bytes would exceed a region's 4 GiB",
+                            (unsigned long long)new_size);
+        bat_offset = round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
+        bat_length = (uint32_t)len;
+        if (!(raw = io_buffer_alloc(ENGINE_IO_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        for (done = 0, st = VDSSHIM_OK; done < len && !st; done += ENGINE_IO_CHUNK)
+        {
+            size_t chunk = len - done < ENGINE_IO_CHUNK ? (size_t)(len - done) : ENGINE_IO_CHUNK, k;
+
+            memset(raw, 0, chunk);
+            for (k = 0; k < chunk / 8 && done / 8 + k < need; k++) put_le64(raw + 8 * k, bat[done / 8 + k]);
+            if ((st = vdsshim_io_write(img->io, raw, chunk, bat_offset + done)))
+                st = diag_io(diag, img->io, st, bat_offset + done, "cannot write the new BAT");
+        }
+        io_buffer_free(raw);
+        if (st) return st;
+        if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
+        v->file_size = img->info.file_size = bat_offset + len;
+        if ((st = region_sectors(img, v, bat_offset, bat_length, sectors, diag))) goto done;
+        offsets[n++] = VHDX_REGION1_OFFSET;
+        offsets[n++] = VHDX_REGION2_OFFSET;
+    }
+    else if (need > old)
+    {
+        /* Room in the region: the new entries read as zeros, in place. The
+         * region's bytes past the old entries are not part of the disk yet,
+         * so logging them ahead of the size change is invisible. */
+        uint64_t nsec = (need * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
+        uint8_t *dirty = calloc((size_t)nsec, 1);
+
+        if (!dirty) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        for (i = old * 8 / VHDX_LOG_SECTOR; i < nsec; i++) dirty[i] = 1;
+        v->bat_entries = need;
+        st = vhdx_write_bat(img, v, dirty, v->file_size, diag);
+        free(dirty);
+        if (st)
+        {
+            v->bat_entries = old;
+            return st;
+        }
+    }
+    if ((st = progress_report(progress, 0, 80, 1, 1))) goto done;
+
+    /* The Virtual Disk Size item, with the region tables if the BAT moved. */
+    meta_sector = v->meta_region.offset + v->meta.disk_size_at / VHDX_LOG_SECTOR * VHDX_LOG_SECTOR;
+    if ((st = load_sector(img, v, meta_sector, &sectors[n], diag))) goto done;
+    put_le64(sectors[n] + v->meta.disk_size_at % VHDX_LOG_SECTOR, new_size);
+    offsets[n++] = meta_sector;
+    if ((st = vhdx_log_commit(img, v, offsets, sectors, n, v->file_size,
+                              v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v), diag)))
+        goto done;
+
+    v->bat_region.offset = bat_offset;
+    v->bat_region.length = bat_length;
+    v->bat_entries = need;
+    v->meta.virtual_size = new_size;
+    v->payload_blocks = npb;
+    v->sb_blocks = nsb;
+    img->info.virtual_size = new_size;
+    img->info.block_count = npb;
+done:
+    for (i = 0; i < 3; i++) free(sectors[i]);
+    if (st && v->bat_entries != need) v->bat_entries = old;
+    return st;
+}
