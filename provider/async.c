@@ -94,11 +94,12 @@ static HRESULT WINAPI async_Wait(IVdsAsync *iface, HRESULT *hr, VDS_ASYNC_OUTPUT
     WaitForSingleObject(a->done, INFINITE);
     EnterCriticalSection(&a->cs);
     *hr = a->result;
-    /* Filled on success only; no interface pointers for the vdisk jobs (202-204). */
+    /* Filled on success only; CreateVDisk (200) hands out its new VDisk. */
     if (SUCCEEDED(a->result))
     {
         memset(output, 0, sizeof(*output));
         output->type = a->type;
+        if (a->job && a->job->output) a->job->output(a->job, output);
     }
     LeaveCriticalSection(&a->cs);
     return S_OK;

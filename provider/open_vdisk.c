@@ -7,11 +7,21 @@
  * maximum-reclaim mode (offline until filesystem-aware mode lands).
  *
  * Codes where Windows' exact choice is unverified ([U], vds-reference.md §8):
- *   Compact without VIRTUAL_DISK_ACCESS_METAOPS       E_ACCESSDENIED
+ *   Compact, Merge, Expand without VIRTUAL_DISK_ACCESS_METAOPS  E_ACCESSDENIED
  *   Compact while attached read-write                 VDS_E_VD_NOT_ATTACHED_READONLY
- *   Compact while a compaction runs                   VDS_E_VD_ALREADY_COMPACTING
- *   Compact of a fixed disk (task result)             ERROR_VHD_INVALID_TYPE 0xC03A001B
- *   Attach/Detach while compacting                    VDS_E_VDISK_INVALID_OP_STATE
+ *   the same operation while it runs                  VDS_E_VD_ALREADY_COMPACTING / _ALREADY_MERGING /
+ *                                                     _DISK_ALREADY_EXPANDING
+ *   another operation while one runs                  VDS_E_VD_DISK_IS_COMPACTING / _IS_MERGING / _IS_EXPANDING
+ *   Compact of a fixed disk, Expand of a fixed or     ERROR_VHD_INVALID_TYPE 0xC03A001B (task result)
+ *   differencing one, Merge of a disk with no parent
+ *   Merge or Expand while attached                    VDS_E_VD_IS_ATTACHED (<147>: Expand needs a detached disk)
+ *   Merge with MergeDepth 0, or ReadWriteDepth below  E_INVALIDARG (the spec's example opens with
+ *   MergeDepth + 1                                    ReadWriteDepth 2 for MergeDepth 1; note <146> says >=)
+ *   Expand to a smaller size                          E_INVALIDARG
+ *   Attach/Detach/DetachAndDelete while busy          VDS_E_VDISK_INVALID_OP_STATE
+ *   DetachAndDelete without METAOPS or DETACH access  E_ACCESSDENIED
+ *   DetachAndDelete of a detached disk                deletes it (the goal state is "detached, gone")
+ *   any call on a handle after DetachAndDelete        VDS_E_OBJECT_DELETED
  *   Attach without the attach access it needs         E_ACCESSDENIED
  *   Releasing the last handle of an attached disk     detaches it (no PERMANENT_LIFETIME in VDS)
  * NULL out-pointers give E_POINTER, bad flags E_INVALIDARG (§5.1: "vendor-specific").
@@ -26,8 +36,22 @@ struct open_vdisk
     LONG refcount;
     IVdsVDisk *vdisk;
     VIRTUAL_DISK_ACCESS_MASK access;
-    struct vdsshim_image *img;
+    ULONG rw_depth;
+    struct vdsshim_image *img;      /* NULL once DetachAndDelete removed the file */
 };
+
+/* The answer to starting an operation while another one runs. */
+static HRESULT busy_error(enum busy_op running, enum busy_op wanted)
+{
+    switch (running)
+    {
+    case BUSY_COMPACTING: return wanted == BUSY_COMPACTING ? VDS_E_VD_ALREADY_COMPACTING : VDS_E_VD_DISK_IS_COMPACTING;
+    case BUSY_MERGING: return wanted == BUSY_MERGING ? VDS_E_VD_ALREADY_MERGING : VDS_E_VD_DISK_IS_MERGING;
+    case BUSY_EXPANDING: return wanted == BUSY_EXPANDING ? VDS_E_VD_DISK_ALREADY_EXPANDING : VDS_E_VD_DISK_IS_EXPANDING;
+    case BUSY_NONE: break;
+    }
+    return S_OK;
+}
 
 static struct open_vdisk *impl_from_IVdsOpenVDisk(IVdsOpenVDisk *iface)
 {
@@ -108,11 +132,12 @@ static HRESULT WINAPI open_vdisk_Attach(IVdsOpenVDisk *iface, LPWSTR sd, ATTACH_
                   | ATTACH_VIRTUAL_DISK_FLAG_NO_LOCAL_HOST))
         return E_INVALIDARG;
     if (provider_flags > 1 || (provider_flags == 1 && sd)) return E_INVALIDARG;
+    if (!o->img) return VDS_E_OBJECT_DELETED;
     if (!(o->access & (read_only ? VIRTUAL_DISK_ACCESS_ATTACH_RO | VIRTUAL_DISK_ACCESS_ATTACH_RW
                                  : VIRTUAL_DISK_ACCESS_ATTACH_RW)))
         return E_ACCESSDENIED;
     vdisk_get_state(o->vdisk, &s);
-    if (s.compacting) return VDS_E_VDISK_INVALID_OP_STATE;
+    if (s.busy) return VDS_E_VDISK_INVALID_OP_STATE;
     if (s.attached) return VDS_E_VD_ALREADY_ATTACHED;
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
     job->run = done_run;
@@ -134,22 +159,51 @@ static HRESULT WINAPI open_vdisk_Detach(IVdsOpenVDisk *iface, DETACH_VIRTUAL_DIS
 
     TRACE("iface %p, flags %#x, provider_flags %#lx.\n", iface, flags, provider_flags);
     if (flags || provider_flags) return E_INVALIDARG;   /* only DETACH_VIRTUAL_DISK_FLAG_NONE exists */
+    if (!o->img) return VDS_E_OBJECT_DELETED;
     vdisk_get_state(o->vdisk, &s);
-    if (s.compacting) return VDS_E_VDISK_INVALID_OP_STATE;
+    if (s.busy) return VDS_E_VDISK_INVALID_OP_STATE;
     if (!s.attached) return VDS_E_VD_ALREADY_DETACHED;
     s.attached = ATTACH_NONE;
     vdisk_set_state(o->vdisk, &s);
     return S_OK;
 }
 
-/* Deleting, merging and expanding come with the Merge/Expand work: the
- * arguments are checked, and the answer until then is "not supported". */
+/* Detach if attached, close the file, delete it. The handle stays, but can
+ * do nothing more; the VDisk reports VDS_VST_DELETED. */
 static HRESULT WINAPI open_vdisk_DetachAndDelete(IVdsOpenVDisk *iface, DETACH_VIRTUAL_DISK_FLAG flags,
                                                  ULONG provider_flags)
 {
+    struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdisk_state s;
+    char *path;
+    int st;
+
     TRACE("iface %p, flags %#x, provider_flags %#lx.\n", iface, flags, provider_flags);
     if (flags || provider_flags) return E_INVALIDARG;
-    return VDS_E_NOT_SUPPORTED;
+    if (!o->img) return VDS_E_OBJECT_DELETED;
+    if (!(o->access & (VIRTUAL_DISK_ACCESS_METAOPS | VIRTUAL_DISK_ACCESS_DETACH))) return E_ACCESSDENIED;
+    vdisk_get_state(o->vdisk, &s);
+    if (s.busy) return VDS_E_VDISK_INVALID_OP_STATE;
+    if (!(path = utf8_from_wide(vdisk_path(o->vdisk)))) return E_OUTOFMEMORY;
+    /* Our own handle is the one that holds the file open and locked. */
+    vdsshim_close(o->img);
+    o->img = NULL;
+    st = vdsshim_delete_file(path);
+    free(path);
+    s.attached = ATTACH_NONE;
+    s.have_info = FALSE;
+    if (st)
+    {
+        /* The handle is closed either way: the file stays, but is no longer ours. */
+        WARN("cannot delete %s: %s\n", debugstr_w(vdisk_path(o->vdisk)), vdsshim_strerror(st));
+        s.open = FALSE;
+        vdisk_set_state(o->vdisk, &s);
+        return hr_from_status(st, &diag);
+    }
+    s.deleted = TRUE;
+    vdisk_set_state(o->vdisk, &s);
+    return S_OK;
 }
 
 struct compact_job
@@ -175,7 +229,7 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
     else TRACE("compaction: %llu -> %llu bytes\n", (unsigned long long)res.size_before,
                (unsigned long long)res.size_after);
     vdisk_get_state(o->vdisk, &s);
-    s.compacting = FALSE;
+    s.busy = BUSY_NONE;
     vdsshim_get_info(o->img, &s.info);
     vdisk_set_state(o->vdisk, &s);
     return hr_from_status(st, &diag);
@@ -201,22 +255,113 @@ static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_D
     if (flags != COMPACT_VIRTUAL_DISK_FLAG_NONE) return E_INVALIDARG;  /* the only value (§3.7) */
     if (!async) return E_POINTER;
     *async = NULL;                                                      /* Reserved is ignored (§5.1) */
+    if (!o->img) return VDS_E_OBJECT_DELETED;
     if (!(o->access & VIRTUAL_DISK_ACCESS_METAOPS)) return E_ACCESSDENIED;
     vdisk_get_state(o->vdisk, &s);
-    if (s.compacting) return VDS_E_VD_ALREADY_COMPACTING;
+    if (s.busy) return busy_error(s.busy, BUSY_COMPACTING);
     if (s.attached == ATTACH_RW) return VDS_E_VD_NOT_ATTACHED_READONLY;
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
     job->job.run = compact_run;
     job->job.destroy = compact_destroy;
     job->open = o;
     IVdsOpenVDisk_AddRef(iface);        /* the job keeps the handle, and the file, alive */
-    s.compacting = TRUE;
+    s.busy = BUSY_COMPACTING;
     vdisk_set_state(o->vdisk, &s);
     if (FAILED(hr = async_create(VDS_ASYNCOUT_COMPACT_VDISK, &job->job, async)))
     {
-        s.compacting = FALSE;
+        s.busy = BUSY_NONE;
         vdisk_set_state(o->vdisk, &s);
         compact_destroy(&job->job);
+    }
+    return hr;
+}
+
+/* Merge and Expand: an engine call on the job's worker, like Compact. */
+struct image_job
+{
+    struct async_job job;
+    struct open_vdisk *open;
+    ULONG depth;
+    ULONGLONG size;
+};
+
+static void image_job_finish(struct open_vdisk *o)
+{
+    struct vdisk_state s;
+
+    vdisk_get_state(o->vdisk, &s);
+    s.busy = BUSY_NONE;
+    vdsshim_get_info(o->img, &s.info);
+    vdisk_set_state(o->vdisk, &s);
+}
+
+static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
+{
+    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct vdsshim_op_options opts = { 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_merge_result res;
+    int st;
+
+    opts.progress = progress;
+    opts.progress_ctx = ctx;
+    st = vdsshim_merge(ij->open->img, ij->depth, &opts, &res, &diag);
+    if (st) WARN("merge: %s: %s\n", vdsshim_status_name(st), diag.msg);
+    else TRACE("merge: %llu bytes into parent %lu\n", (unsigned long long)res.bytes_merged, ij->depth);
+    image_job_finish(ij->open);
+    return hr_from_status(st, &diag);
+}
+
+static HRESULT expand_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
+{
+    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct vdsshim_op_options opts = { 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    int st;
+
+    opts.progress = progress;
+    opts.progress_ctx = ctx;
+    st = vdsshim_expand(ij->open->img, ij->size, &opts, &diag);
+    if (st) WARN("expand: %s: %s\n", vdsshim_status_name(st), diag.msg);
+    image_job_finish(ij->open);
+    return hr_from_status(st, &diag);
+}
+
+static void image_job_destroy(struct async_job *job)
+{
+    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+
+    IVdsOpenVDisk_Release(&ij->open->IVdsOpenVDisk_iface);
+    free(ij);
+}
+
+/* The checks Merge and Expand share, then the job. */
+static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, ULONG depth, ULONGLONG size, IVdsAsync **async)
+{
+    struct image_job *job;
+    struct vdisk_state s;
+    HRESULT hr;
+
+    if (!o->img) return VDS_E_OBJECT_DELETED;
+    if (!(o->access & VIRTUAL_DISK_ACCESS_METAOPS)) return E_ACCESSDENIED;
+    vdisk_get_state(o->vdisk, &s);
+    if (s.busy) return busy_error(s.busy, op);
+    if (s.attached) return VDS_E_VD_IS_ATTACHED;
+    if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
+    job->job.run = op == BUSY_MERGING ? merge_run : expand_run;
+    job->job.destroy = image_job_destroy;
+    job->open = o;
+    job->depth = depth;
+    job->size = size;
+    IVdsOpenVDisk_AddRef(&o->IVdsOpenVDisk_iface);
+    s.busy = op;
+    vdisk_set_state(o->vdisk, &s);
+    if (FAILED(hr = async_create(op == BUSY_MERGING ? VDS_ASYNCOUT_MERGE_VDISK : VDS_ASYNCOUT_EXPAND_VDISK,
+                                 &job->job, async)))
+    {
+        s.busy = BUSY_NONE;
+        vdisk_set_state(o->vdisk, &s);
+        image_job_destroy(&job->job);
     }
     return hr;
 }
@@ -224,21 +369,29 @@ static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_D
 static HRESULT WINAPI open_vdisk_Merge(IVdsOpenVDisk *iface, MERGE_VIRTUAL_DISK_FLAG flags, ULONG depth,
                                        IVdsAsync **async)
 {
+    struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
+
     TRACE("iface %p, flags %#x, depth %lu, async %p.\n", iface, flags, depth, async);
     if (!async) return E_POINTER;
     *async = NULL;
-    if (flags) return E_INVALIDARG;
-    return VDS_E_NOT_SUPPORTED;
+    if (flags || !depth) return E_INVALIDARG;
+    /* The target, MergeDepth files above the child, must be open read-write. */
+    if (o->img && o->rw_depth < depth + 1) return E_INVALIDARG;
+    return start_image_job(o, BUSY_MERGING, depth, 0, async);
 }
 
 static HRESULT WINAPI open_vdisk_Expand(IVdsOpenVDisk *iface, EXPAND_VIRTUAL_DISK_FLAG flags, ULONGLONG size,
                                         IVdsAsync **async)
 {
+    struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
+    struct vdsshim_info info;
+
     TRACE("iface %p, flags %#x, size %llu, async %p.\n", iface, flags, (unsigned long long)size, async);
     if (!async) return E_POINTER;
     *async = NULL;
     if (flags) return E_INVALIDARG;
-    return VDS_E_NOT_SUPPORTED;
+    if (o->img && (vdsshim_get_info(o->img, &info), size < info.virtual_size)) return E_INVALIDARG;
+    return start_image_job(o, BUSY_EXPANDING, 0, size, async);
 }
 
 static const IVdsOpenVDiskVtbl open_vdisk_vtbl =
@@ -272,6 +425,9 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
     if ((access & (VIRTUAL_DISK_ACCESS_METAOPS | VIRTUAL_DISK_ACCESS_ATTACH_RW)) && rw_depth)
         open_flags |= VDSSHIM_OPEN_WRITE;
     if (flags & OPEN_VIRTUAL_DISK_FLAG_NO_PARENTS) open_flags |= VDSSHIM_OPEN_NO_PARENTS;
+    /* Deeper than 1: that many files of the chain read-write (Merge's targets). */
+    else if ((open_flags & VDSSHIM_OPEN_WRITE) && rw_depth > 1)
+        open_flags |= VDSSHIM_OPEN_PARENTS_WRITE(rw_depth - 1 > 255 ? 255 : rw_depth - 1);
     if (!(o = calloc(1, sizeof(*o)))) return E_OUTOFMEMORY;
     if (!(path = utf8_from_wide(vdisk_path(vdisk))))
     {
@@ -289,6 +445,7 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
     o->IVdsOpenVDisk_iface.lpVtbl = &open_vdisk_vtbl;
     o->refcount = 1;
     o->access = access;
+    o->rw_depth = rw_depth;
     o->vdisk = vdisk;
     IVdsVDisk_AddRef(vdisk);
     vdisk_get_state(vdisk, &s);

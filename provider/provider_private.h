@@ -10,6 +10,7 @@
 #include "vdsshim_vds.h"
 #include "vds_errors.h"
 #include "vdsshim.h"
+#include "vdsshim_io.h"
 #include "debug.h"
 
 /* Live objects, server locks and running jobs: DllCanUnloadNow says S_OK at 0. */
@@ -24,16 +25,22 @@ HRESULT loader_create(REFIID riid, void **out);
 HRESULT service_create(IVdsService **out);
 HRESULT enum_create(IUnknown **objects, ULONG count, IEnumVdsObject **out);
 HRESULT vd_provider_create(IVdsVdProvider **out);
+/* The provider's cached VDisk for path, made if there is none (AddVDisk's lookup). */
+HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path,
+                          IVdsVDisk **out);
 HRESULT vdisk_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, IVdsVDisk **out);
 const WCHAR *vdisk_path(IVdsVDisk *iface);
 
 /* The logical state machine of a VDisk, kept by the VDisk, driven by its open handle. */
 enum attach_state { ATTACH_NONE, ATTACH_RO, ATTACH_RW };
+/* The long-running operation a VDisk is in, if any (one at a time). */
+enum busy_op { BUSY_NONE, BUSY_COMPACTING, BUSY_MERGING, BUSY_EXPANDING };
 struct vdisk_state
 {
     BOOL open;
     enum attach_state attached;
-    BOOL compacting;
+    enum busy_op busy;
+    BOOL deleted;               /* DetachAndDelete removed the file */
     BOOL have_info;
     struct vdsshim_info info;   /* from the open handle, refreshed after a compaction */
 };
@@ -43,11 +50,17 @@ void vdisk_set_state(IVdsVDisk *iface, const struct vdisk_state *state);
 HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPEN_VIRTUAL_DISK_FLAG flags,
                           ULONG rw_depth, IVdsOpenVDisk **out);
 
+/* CreateVDisk's job (create_vdisk.c), once the arguments are checked. */
+HRESULT create_vdisk_start(IVdsVdProvider *provider, const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, BOOL fixed,
+                           const VDS_CREATE_VDISK_PARAMETERS *params, IVdsAsync **async);
+
 /* A job for an async object: runs on a worker thread with progress and cancel. */
 struct async_job
 {
     HRESULT (*run)(struct async_job *job, int (*progress)(void *ctx, unsigned pct), void *ctx);
     void (*destroy)(struct async_job *job);
+    /* Optional: the payload of VDS_ASYNC_OUTPUT after success (interfaces AddRef'd per call). */
+    void (*output)(struct async_job *job, VDS_ASYNC_OUTPUT *out);
 };
 HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out);
 

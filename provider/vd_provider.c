@@ -128,19 +128,6 @@ static HRESULT WINAPI vdprov_QueryVDisks(IVdsVdProvider *iface, IEnumVdsObject *
     return hr;
 }
 
-/* Creation comes with the Merge/Expand/Create work: until then, the
- * arguments are checked as the spec asks and the answer is "not supported". */
-static HRESULT WINAPI vdprov_CreateVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
-                                         LPWSTR sd, CREATE_VIRTUAL_DISK_FLAG flags, ULONG provider_flags,
-                                         ULONG reserved, VDS_CREATE_VDISK_PARAMETERS *params, IVdsAsync **async)
-{
-    TRACE("iface %p, type %p, path %s, sd %s, flags %#x, provider_flags %#lx, reserved %#lx, params %p, async %p.\n",
-          iface, type, debugstr_w(path), debugstr_w(sd), flags, provider_flags, reserved, params, async);
-    if (!type || !path || !params || !async) return E_POINTER;
-    *async = NULL;
-    return VDS_E_NOT_SUPPORTED;
-}
-
 /* "C:\..." or "\\server\share\...": VDS wants fully qualified paths (§5.4). */
 static BOOL is_fully_qualified(const WCHAR *p)
 {
@@ -148,24 +135,49 @@ static BOOL is_fully_qualified(const WCHAR *p)
         || (p[0] == '\\' && p[1] == '\\' && p[2] && p[2] != '\\');
 }
 
-static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
-                                      IVdsVDisk **out)
+static BOOL is_microsoft_type(const VIRTUAL_STORAGE_TYPE *type)
+{
+    return IsEqualGUID(&type->VendorId, &VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT);
+}
+
+/*
+ * [U] choices (vds-reference.md §5.4): a NULL security descriptor is
+ * E_POINTER, as the spec's "verify ... not NULL" says for all pointers
+ * (its content is not applied: Wine files carry no ACLs); the type must name
+ * VHD or VHDX (UNKNOWN is for opening); ProviderSpecificFlags must be 0;
+ * FULL_PHYSICAL_ALLOCATION makes a fixed disk and excludes a parent;
+ * initialising from pSourcePath is VDS_E_NOT_SUPPORTED.
+ */
+static HRESULT WINAPI vdprov_CreateVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
+                                         LPWSTR sd, CREATE_VIRTUAL_DISK_FLAG flags, ULONG provider_flags,
+                                         ULONG reserved, VDS_CREATE_VDISK_PARAMETERS *params, IVdsAsync **async)
+{
+    BOOL fixed = !!(flags & CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION);
+
+    TRACE("iface %p, type %p, path %s, sd %s, flags %#x, provider_flags %#lx, reserved %#lx, params %p, async %p.\n",
+          iface, type, debugstr_w(path), debugstr_w(sd), flags, provider_flags, reserved, params, async);
+    if (!async) return E_POINTER;
+    *async = NULL;
+    if (!type || !path || !sd || !params) return E_POINTER;
+    if (!is_fully_qualified(path)) return VDS_E_VDISK_PATHNAME_INVALID;
+    if ((type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHD && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHDX)
+        || !is_microsoft_type(type))
+        return E_INVALIDARG;
+    if ((flags & ~CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION) || provider_flags) return E_INVALIDARG;
+    if (fixed && params->pParentPath) return E_INVALIDARG;
+    if (params->pParentPath && !is_fully_qualified(params->pParentPath)) return VDS_E_VDISK_PATHNAME_INVALID;
+    if (params->pSourcePath) return VDS_E_NOT_SUPPORTED;
+    return create_vdisk_start(iface, type, path, fixed, params, async);
+}
+
+HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path,
+                          IVdsVDisk **out)
 {
     struct vd_provider *p = impl_from_IVdsVdProvider(iface);
     HRESULT hr = S_OK;
     ULONG i;
 
-    TRACE("iface %p, type %p, path %s, out %p.\n", iface, type, debugstr_w(path), out);
-    if (!type || !path || !out) return E_POINTER;
     *out = NULL;
-    if (!is_fully_qualified(path)) return VDS_E_VDISK_PATHNAME_INVALID;
-    if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHD
-        && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHDX)
-        return E_INVALIDARG;
-    if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN
-        && !IsEqualGUID(&type->VendorId, &VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT))
-        return E_INVALIDARG;
-
     EnterCriticalSection(&p->cs);
     for (i = 0; i < p->count; i++)
         if (!_wcsicmp(vdisk_path(p->vdisks[i]), path))
@@ -195,6 +207,21 @@ static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYP
 done:
     LeaveCriticalSection(&p->cs);
     return hr;
+}
+
+static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
+                                      IVdsVDisk **out)
+{
+    TRACE("iface %p, type %p, path %s, out %p.\n", iface, type, debugstr_w(path), out);
+    if (!type || !path || !out) return E_POINTER;
+    *out = NULL;
+    if (!is_fully_qualified(path)) return VDS_E_VDISK_PATHNAME_INVALID;
+    if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHD
+        && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHDX)
+        return E_INVALIDARG;
+    if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN && !is_microsoft_type(type))
+        return E_INVALIDARG;
+    return vd_provider_vdisk(iface, type, path, out);
 }
 
 /* The shim surfaces no host disks: nothing to map either way (§5.4). */

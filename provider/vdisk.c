@@ -44,7 +44,10 @@ void vdisk_set_state(IVdsVDisk *iface, const struct vdisk_state *state)
 
 static VDS_VDISK_STATE state_value(const struct vdisk_state *s)
 {
-    if (s->compacting) return VDS_VST_COMPACTING;
+    if (s->deleted) return VDS_VST_DELETED;
+    if (s->busy == BUSY_COMPACTING) return VDS_VST_COMPACTING;
+    if (s->busy == BUSY_MERGING) return VDS_VST_MERGING;
+    if (s->busy == BUSY_EXPANDING) return VDS_VST_EXPANDING;
     if (s->attached) return s->open ? VDS_VST_ATTACHED : VDS_VST_ATTACHED_NOT_OPEN;
     return s->open ? VDS_VST_OPEN : VDS_VST_ADDED;
 }
@@ -112,6 +115,8 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
     vdisk_get_state(iface, &state);
     if (state.have_info)
         info = state.info;
+    else if (state.deleted)
+        memset(&info, 0, sizeof(info));     /* the file is gone: identity and state only */
     else
     {
         /* Not open: a short read-only look, parents not needed for sizes. */

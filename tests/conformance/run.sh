@@ -2,8 +2,8 @@
 # Provider conformance under wine: make images with qemu, register vdsshim.dll,
 # run conformance.exe through the real COM chain, then judge the images with
 # qemu-img (check, compare against raw copies made before), and unregister.
-# usage: run.sh WORKDIR VDSSHIM_DLL PROXY_DLL CONFORMANCE_EXE WINE inproc|local
-WORK=$1; DLL=$2; PSDLL=$3; EXE=$4; WINE=$5; MODE=$6
+# usage: run.sh WORKDIR VDSSHIM_DLL PROXY_DLL CONFORMANCE_EXE WINE inproc|local MAKE_CHAIN_EXE VDSSHIM_EXE
+WORK=$1; DLL=$2; PSDLL=$3; EXE=$4; WINE=$5; MODE=$6; CHAIN=$7; TOOL=$8
 . "$(dirname "$0")/../integration/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 MiB=$((1 << 20))
@@ -20,6 +20,15 @@ cp dyn.vhdx orphan.vhdx
 vhdx cancel.vhdx 1G "write -P 0 0 512M" "write -P 0x63 900M 1M"
 cp cancel.vhdx busy.vhdx
 cp cancel.vhdx busy2.vhdx
+cp cancel.vhdx busy3.vhdx
+vhdx grow.vhdx 64M "write -P 0x66 0 3M" "write -P 0x67 63M 1M"
+qemu-img convert -O raw grow.vhdx grow.vhdx.raw
+# A parent and a differencing child with data (the test builders), and what the child reads.
+mkdir -p chain
+"$WINE" "$CHAIN" vhdx "$(winepath -w chain 2>/dev/null)" </dev/null >chain.log 2>&1
+"$WINE" "$TOOL" dump "$(winepath -w chain/child.vhdx 2>/dev/null)" "$(winepath -w chain/child.raw 2>/dev/null)" \
+    </dev/null >>chain.log 2>&1
+check "the merge chain was made, and its child read" [ -s chain/child.raw ]
 SHARED=$(cd "$(dirname "$0")/../../.." && pwd)/shared/images
 [ -f "$SHARED/win10-differencing-orphan.vhd.xz" ] && xz -dc "$SHARED/win10-differencing-orphan.vhd.xz" > orphan-child.vhd
 qemu-img create -q -f vpc -o subformat=dynamic,force_size=on dyn.vhd 32M
@@ -60,7 +69,15 @@ for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx dyn.vhd; do
     check "$f: content identical (qemu-img compare against the copy made before)" \
         qemu-img compare -q -F raw "$f" "$f.raw"
 done
-check "fixed.vhd: untouched" [ "$(sha fixed.vhd)" = "$fixed_hash" ]
+check "fixed.vhd: untouched (compaction and expansion refused)" [ "$(sha fixed.vhd)" = "$fixed_hash" ]
+check "grow.vhdx: qemu-img check is clean after the COM expansion" quietly qemu-img check grow.vhdx
+check "grow.vhdx: qemu sees 256 MiB" bash -c "qemu-img info --output=json grow.vhdx | grep -q '\"virtual-size\": 268435456'"
+check "grow.vhdx: the old content, then zeros (qemu-img compare)" quietly qemu-img compare -q -F raw grow.vhdx grow.vhdx.raw
+check "chain/parent.vhdx: after the COM merge qemu reads it as the child read" \
+    quietly qemu-img compare -q -f vhdx -F raw chain/parent.vhdx chain/child.raw
+check "chain/parent.vhdx: qemu-img check is clean" quietly qemu-img check chain/parent.vhdx
+check "created.vhdx: qemu-img check is clean" quietly qemu-img check created.vhdx
+check "created-fixed.vhd: deleted by DetachAndDelete" [ ! -e created-fixed.vhd ]
 check "dyn.vhdx: shrank to metadata and its two data blocks" [ "$(file_size dyn.vhdx)" -le $((8 * MiB)) ]
 
 # Logging: OutputDebugStringA lines under WINEDEBUG=+debugstr, level from VDSSHIM_DEBUG.

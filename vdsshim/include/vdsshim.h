@@ -179,6 +179,7 @@ struct vdsshim_create_params
     uint32_t logical_sector_size;       /* VHDX: 512 or 4096 (0: 512, a child: the parent's); VHD: 512 */
     uint32_t physical_sector_size;      /* VHDX: 512 or 4096 (0: 4096); VHD: 512 */
     const char *parent_path;            /* UTF-8; locators get it relative and absolute */
+    const uint8_t *unique_id;           /* 16 bytes as stored (VHD unique id, VHDX disk id); NULL: random */
 };
 
 /*

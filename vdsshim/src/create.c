@@ -139,7 +139,8 @@ static int create_on(struct vdsshim_io *io, const char *path, const struct vdssh
         && (st = adopt_parent(&s, path, &parent, diag)))
         goto done;
     if ((st = check_params(&s, diag))) goto done;
-    if ((st = vdsshim_random_bytes(s.unique_id, sizeof(s.unique_id))))
+    if (s.p.unique_id) memcpy(s.unique_id, s.p.unique_id, sizeof(s.unique_id));
+    else if ((st = vdsshim_random_bytes(s.unique_id, sizeof(s.unique_id))))
     {
         st = diag_set(diag, st, 0, "no random source for the disk identifier");
         goto done;

@@ -1,0 +1,64 @@
+/* Shared by the provider conformance suite's files: TAP checks, codes, helpers. */
+#ifndef VDSSHIM_CONFORMANCE_H
+#define VDSSHIM_CONFORMANCE_H
+
+#define COBJMACROS
+#include <windows.h>
+#include <stdio.h>
+#include <stdarg.h>
+
+#include "vdsshim_vds.h"
+
+#define VDS_E_NOT_SUPPORTED               ((HRESULT)0x80042400)
+#define VDS_E_OBJECT_NOT_FOUND            ((HRESULT)0x80042405)
+#define VDS_E_OPERATION_PENDING           ((HRESULT)0x80042409)
+#define VDS_E_OBJECT_DELETED              ((HRESULT)0x8004240B)
+#define VDS_E_CANCEL_TOO_LATE             ((HRESULT)0x8004240C)
+#define VDS_E_OPERATION_CANCELED          ((HRESULT)0x8004240D)
+#define VDS_E_INVALID_QUERY_PROVIDER_FLAG ((HRESULT)0x8004256C)
+#define VDS_E_VDISK_INVALID_OP_STATE      ((HRESULT)0x8004291A)
+#define VDS_E_VDISK_PATHNAME_INVALID      ((HRESULT)0x80042927)
+#define VDS_E_VD_DISK_IS_EXPANDING        ((HRESULT)0x8004292C)
+#define VDS_E_VD_DISK_IS_COMPACTING       ((HRESULT)0x8004292D)
+#define VDS_E_VD_DISK_IS_MERGING          ((HRESULT)0x8004292E)
+#define VDS_E_VD_IS_ATTACHED              ((HRESULT)0x8004292F)
+#define VDS_E_VD_DISK_ALREADY_OPEN        ((HRESULT)0x80042930)
+#define VDS_E_VD_ALREADY_COMPACTING       ((HRESULT)0x80042932)
+#define VDS_E_VD_ALREADY_ATTACHED         ((HRESULT)0x80042934)
+#define VDS_E_VD_ALREADY_DETACHED         ((HRESULT)0x80042935)
+#define VDS_E_VD_NOT_ATTACHED_READONLY    ((HRESULT)0x80042936)
+#define ERROR_VHD_INVALID_TYPE_HR         ((HRESULT)0xC03A001B)
+#define ERROR_VHD_PARENT_NOT_FOUND_HR     ((HRESULT)0xC03A000D)
+#define ERROR_FILE_EXISTS_HR              ((HRESULT)0x80070050)
+
+extern int passed, failed;
+extern const WCHAR *dir;
+extern DWORD clsctx;
+
+void ok_(int cond, int line, const char *fmt, ...);
+#define ok(cond, ...) ok_((cond), __LINE__, __VA_ARGS__)
+/* A function, not a macro: the call under test runs exactly once. */
+void ok_hr_(HRESULT got, HRESULT want, const char *what, int line);
+#define ok_hr(hr, want, what) ok_hr_((hr), (want), (what), __LINE__)
+
+/* NULL out-pointers are the provider's to reject in process. Across processes
+ * the client's proxy answers (RPC_X_NULL_REF_POINTER), and wine's proxy even
+ * runs the call on the server first, so there the call is not made at all. */
+#define ok_null_out(call, what) do { \
+        if (clsctx == CLSCTX_INPROC_SERVER) ok_hr_((call), E_POINTER, (what), __LINE__); \
+        else printf("# skipped out of process (the proxy answers for NULL pointers): %s\n", (what)); \
+    } while (0)
+
+ULONG refcount(IUnknown *unk);
+void path_of(const WCHAR *name, WCHAR *out);
+ULONGLONG file_size(const WCHAR *path);
+IVdsVDisk *add_vdisk(IVdsVdProvider *prov, const WCHAR *name, ULONG device);
+
+/* conformance_ops.c: CreateVDisk, Expand, Merge, DetachAndDelete, busy states. */
+void test_create_vdisk(IVdsVdProvider *prov);
+void test_expand(IVdsVdProvider *prov);
+void test_merge(IVdsVdProvider *prov);
+void test_detach_and_delete(IVdsVdProvider *prov);
+void test_busy_states(IVdsVdProvider *prov);
+
+#endif
