@@ -104,6 +104,7 @@ def add_image(out, name, data):
     s = sparse(data)
     write(out, 'image_read', name, s)
     write(out, 'image_compact', name, s)
+    write(out, 'image_expand', name, s)
     write(out, 'vhd_structs', name, vhd_structs(data))
     write(out, 'vhdx_structs', name, vhdx_structs(data))
 
