@@ -374,11 +374,77 @@ static void test_refusals(void **state)
     free(c.parent_view);
 }
 
+/* Mutated children (bytes flipped in the footer, header, BAT and data): the
+ * merge is refused with the parent byte-identical, or the parent ends up
+ * reading exactly as the mutated child did. */
+static void test_mutated_children(void **state)
+{
+    struct chain c = { "x-child.vhd", "x-parent.vhd", NULL, NULL, NULL, 0 };
+    uint8_t *child, *parent, *m;
+    size_t nc, np, n2;
+    unsigned i, refused = 0, merged = 0;
+
+    (void)state;
+    build_vhd_chain(&c);
+    child = slurp(c.child, &nc);
+    parent = slurp(c.parent, &np);
+    m = malloc(nc);
+    for (i = 0; i < 150; i++)
+    {
+        struct vdsshim_diag diag = { .msg = { 0 } };
+        struct vdsshim_image *img;
+        uint32_t r = i * 2654435761u;
+        size_t at;
+        int st;
+
+        memcpy(m, child, nc);
+        /* Structures: the footer copy, header, BAT, locator (first 4 KiB), the footer (last 512). */
+        at = i % 3 == 0 ? nc - 512 + r % 512 : i % 3 == 1 ? r % 4096 : r % nc;
+        m[at] ^= (uint8_t)(1u << (r >> 29));
+        if (i % 5 == 0) m[(r >> 7) % 4096] ^= 0x40;
+        write_file(c.child, m, nc);
+        write_file(c.parent, parent, np);
+        st = vdsshim_open(c.child, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_PARENTS_WRITE(1), &img, &diag);
+        if (st)
+        {
+            uint8_t *p2;
+            if (st != VDSSHIM_E_CORRUPT && st != VDSSHIM_E_UNSUPPORTED && st != VDSSHIM_E_UNKNOWN_FORMAT
+                && st != VDSSHIM_E_PARENT_NOT_FOUND && st != VDSSHIM_E_PARENT_MISMATCH)
+                fail_msg("mutant %u: refused with %s (%s)", i, vdsshim_status_name(st), diag.msg);
+            p2 = slurp(c.parent, &n2);
+            assert_int_equal(n2, np);
+            assert_memory_equal(p2, parent, np);
+            free(p2);
+            refused++;
+            continue;
+        }
+        {
+            uint64_t vs;
+            uint8_t *want = read_all(img, &vs), *got;
+
+            st = vdsshim_merge(img, 1, NULL, NULL, &diag);
+            vdsshim_close(img);
+            if (st) fail_msg("mutant %u: accepted, but the merge failed: %s", i, diag.msg);
+            got = view(c.parent, 0, &vs);
+            assert_memory_equal(got, want, (size_t)vs);
+            free(want);
+            free(got);
+            merged++;
+        }
+    }
+    print_message("150 mutated children: %u refused with the parent untouched, %u merged exactly\n", refused, merged);
+    assert_true(refused > 0 && merged > 0);
+    free(child);
+    free(parent);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] =
     {
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_mutated_children),
         cmocka_unit_test(test_three_levels),
         cmocka_unit_test(test_vhd_power_cuts),
         cmocka_unit_test(test_vhd_power_cuts_differencing_target),
