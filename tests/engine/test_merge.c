@@ -374,6 +374,41 @@ static void test_refusals(void **state)
     free(c.parent_view);
 }
 
+static int cancel_after(void *ctx, unsigned pct)
+{
+    unsigned *calls = ctx;
+
+    (void)pct;
+    return ++*calls > 3;
+}
+
+/* Cancelled midway: E_CANCELLED, the chain reads as before, the parent holds
+ * a prefix of the work, and a second merge finishes it. */
+static void test_cancel(void **state)
+{
+    struct chain c = { "k-child.vhdx", "k-parent.vhdx", NULL, NULL, NULL, 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_op_options opts = { 0 };
+    struct vdsshim_merge_result res;
+    struct vdsshim_image *img;
+    unsigned calls = 0;
+
+    (void)state;
+    build_vhdx_chain(&c);
+    chain_prepare(&c);
+    opts.progress = cancel_after;
+    opts.progress_ctx = &calls;
+    assert_status(vdsshim_open(c.child, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_PARENTS_WRITE(1), &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_merge(img, 1, &opts, &res, &diag), VDSSHIM_E_CANCELLED);
+    assert_non_null(strstr(diag.msg, "cancelled"));
+    vdsshim_close(img);
+    check_crash_state(&c, "cancel", 0);
+    assert_status(run_merge(&c, 1, &res), VDSSHIM_OK);
+    expect_merged(&c, c.parent);
+    free(c.child_view);
+    free(c.parent_view);
+}
+
 /* Mutated children (bytes flipped in the footer, header, BAT and data): the
  * merge is refused with the parent byte-identical, or the parent ends up
  * reading exactly as the mutated child did. */
@@ -445,6 +480,7 @@ int main(void)
     {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_mutated_children),
+        cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_three_levels),
         cmocka_unit_test(test_vhd_power_cuts),
         cmocka_unit_test(test_vhd_power_cuts_differencing_target),
