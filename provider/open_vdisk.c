@@ -4,7 +4,7 @@
  * operations) and drives the VDisk's state machine: attach and detach are
  * logical, the shim surfaces no block device. Compact runs the engine on an
  * async worker: detached -> offline mode; attached read-only -> the
- * maximum-reclaim mode (offline until filesystem-aware mode lands).
+ * file-system-aware mode (ext2/3/4 and FAT free space too).
  *
  * Codes where Windows' exact choice is unverified ([U], vds-reference.md §8):
  *   Compact, Merge, Expand without VIRTUAL_DISK_ACCESS_METAOPS  E_ACCESSDENIED
@@ -210,6 +210,7 @@ struct compact_job
 {
     struct async_job job;
     struct open_vdisk *open;
+    BOOL fs_aware;              /* the disk was attached read-only when Compact was called */
 };
 
 static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
@@ -224,6 +225,9 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
 
     opts.progress = progress;
     opts.progress_ctx = ctx;
+    /* Attached read-only is Windows' file-system-aware mode (§5.5): also the
+     * space the guest's file systems mark free goes. */
+    opts.flags = cj->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0;
     st = vdsshim_compact(o->img, &opts, &res, &diag);
     if (st) WARN("compaction: %s: %s\n", vdsshim_status_name(st), diag.msg);
     else TRACE("compaction: %llu -> %llu bytes\n", (unsigned long long)res.size_before,
@@ -264,6 +268,7 @@ static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_D
     job->job.run = compact_run;
     job->job.destroy = compact_destroy;
     job->open = o;
+    job->fs_aware = s.attached == ATTACH_RO;
     IVdsOpenVDisk_AddRef(iface);        /* the job keeps the handle, and the file, alive */
     s.busy = BUSY_COMPACTING;
     vdisk_set_state(o->vdisk, &s);

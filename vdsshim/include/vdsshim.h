@@ -134,6 +134,25 @@ typedef int (*vdsshim_progress_fn)(void *ctx, unsigned percent);
 /* Compaction flags; values mirror virtdisk's COMPACT_VIRTUAL_DISK_FLAG_*. */
 #define VDSSHIM_COMPACT_NO_ZERO_SCAN   0x1u  /* reclaim only structurally unused blocks */
 #define VDSSHIM_COMPACT_NO_BLOCK_MOVES 0x2u  /* reclaim by BAT only: no relocation, no truncation */
+/* Also reclaim blocks that hold only space the guest's file systems mark free
+ * (ext2/3/4, FAT12/16/32; in MBR or GPT partitions or a whole-disk volume).
+ * What the guest reads there may change from stale data to zeros (or the
+ * parent's stale data); every file and all file-system metadata read the same. */
+#define VDSSHIM_COMPACT_FS_AWARE       0x4u
+
+#define VDSSHIM_MAX_FS_REPORTS 16
+
+/* One volume looked at by a file-system-aware compaction. */
+struct vdsshim_fs_report
+{
+    char volume[32];                /* "MBR 1", "GPT 2", "whole disk" */
+    char fs[16];                    /* "ext4", "FAT32", ... or "unknown" */
+    uint64_t offset, size;          /* in the virtual disk */
+    uint64_t free_bytes;            /* free space the file system reports, as mapped */
+    uint64_t reclaimed;             /* bytes of dropped blocks inside this volume */
+    int used;                       /* 0: fell back to the offline mode for this volume */
+    char reason[120];               /* why it fell back */
+};
 
 struct vdsshim_compact_options
 {
@@ -151,6 +170,8 @@ struct vdsshim_compact_result
     uint64_t blocks_moved;          /* live blocks relocated to lower offsets */
     uint64_t bytes_read;            /* from the image file */
     uint64_t bytes_written;         /* to the image file */
+    unsigned fs_report_count;       /* VDSSHIM_COMPACT_FS_AWARE: the volumes found */
+    struct vdsshim_fs_report fs_reports[VDSSHIM_MAX_FS_REPORTS];
 };
 
 /*

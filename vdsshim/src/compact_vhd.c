@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "fsmap.h"
 #include "vhd.h"
 
 /* Data copied between two BAT commits: bounds the work lost to a crash and
@@ -80,6 +81,12 @@ static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t st
     int st;
 
     *droppable = 0;
+    /* Wholly free in the guest's file systems: no need to look at the data. */
+    if (c->img->fsmap && fsmap_range_free(c->img->fsmap, vbase, vsize - vbase < bs ? vsize - vbase : bs))
+    {
+        *droppable = 1;
+        return VDSSHIM_OK;
+    }
     if ((st = read_file(c, c->bitmap, vhd->bitmap_size, start, diag))) return st;
     {
         uint32_t i, any = 0;
@@ -110,10 +117,13 @@ static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t st
         bytes = (size_t)n * VHD_SECTOR;
         if ((st = read_file(c, c->buf, bytes, start + vhd->bitmap_size + (uint64_t)first * VHD_SECTOR, diag)))
             return st;
+        /* Free space counts as zeros (and as equal to the parent). */
+        if (c->img->fsmap) fsmap_mask(c->img->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->buf, bytes);
         if (c->img->info.type == VDSSHIM_DISK_DIFFERENCING)
         {
             if ((st = image_read_parent(c->img, vbase + (uint64_t)first * VHD_SECTOR, c->pbuf, bytes, diag)))
                 return st;
+            if (c->img->fsmap) fsmap_mask(c->img->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->pbuf, bytes);
             if (memcmp(c->buf, c->pbuf, bytes)) return VDSSHIM_OK;
         }
         else if (!buffer_is_zero(c->buf, bytes))
@@ -205,6 +215,8 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
             c->res->blocks_scanned++;
             if (drop)
             {
+                if (c->img->fsmap)
+                    fsmap_account(c->img->fsmap, (uint64_t)blocks[i].index * vhd->hdr.block_size, vhd->hdr.block_size);
                 dropped[blocks[i].index] = 1;
                 vhd->bat[blocks[i].index] = VHD_BAT_UNUSED;
                 c->res->blocks_dropped++;

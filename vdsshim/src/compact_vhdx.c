@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "fsmap.h"
 #include "vhdx.h"
 
 uint64_t vhdx_move_batch_bytes = 256ull << 20;
@@ -96,16 +97,26 @@ static int decide_present(struct vcompact *c, uint64_t block, uint64_t entry, ui
     int st;
 
     *out = entry;
+    /* Wholly free in the guest's file systems: zeros, without reading it
+     * (ZERO even in a child: the parent's stale bytes need not show). */
+    if (c->img->fsmap && fsmap_range_free(c->img->fsmap, base, end - base))
+    {
+        *out = VHDX_BAT_ENTRY(VHDX_PAYLOAD_ZERO, 0);
+        return VDSSHIM_OK;
+    }
     for (done = base; done < end && (zero || same); done += ENGINE_IO_CHUNK)
     {
         size_t n = end - done < ENGINE_IO_CHUNK ? (size_t)(end - done) : ENGINE_IO_CHUNK;
-        /* The block as the guest sees it, parent-backed sectors included. */
+        /* The block as the guest sees it, parent-backed sectors included;
+         * free space counts as zeros (and as equal to the parent). */
         if ((st = vdsshim_read(c->img, done, c->buf, n, diag))) return st;
         c->res->bytes_read += n;
+        if (c->img->fsmap) fsmap_mask(c->img->fsmap, done, c->buf, n);
         if (zero) zero = buffer_is_zero(c->buf, n);
         if (same)
         {
             if ((st = image_read_parent(c->img, done, c->pbuf, n, diag))) return st;
+            if (c->img->fsmap) fsmap_mask(c->img->fsmap, done, c->pbuf, n);
             same = !memcmp(c->buf, c->pbuf, n);
         }
     }
@@ -182,7 +193,7 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
         uint64_t idx = vhdx_payload_index(v, blocks[i].index), e = v->bat[idx], ne = e;
         int partial = VHDX_BAT_STATE(e) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
 
-        if (scan) st = decide_present(c, blocks[i].index, e, &ne, diag);
+        if (scan || c->img->fsmap) st = decide_present(c, blocks[i].index, e, &ne, diag);
         else if (partial)
         {
             int empty;
@@ -193,6 +204,8 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
         c->res->blocks_scanned++;
         if (ne != e)
         {
+            if (c->img->fsmap)
+                fsmap_account(c->img->fsmap, blocks[i].index * v->meta.block_size, v->meta.block_size);
             set_entry(c, idx, ne);
             was_partial[blocks[i].index] = (uint8_t)partial;
             c->res->blocks_dropped++;

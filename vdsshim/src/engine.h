@@ -31,6 +31,7 @@ int diag_io(struct vdsshim_diag *diag, struct vdsshim_io *io, int status, uint64
             const char *what);
 
 struct progress;
+struct fsmap;
 
 struct image_ops
 {
@@ -72,6 +73,7 @@ struct vdsshim_image
     struct vdsshim_info info;
     struct vdsshim_image *parent;   /* NULL unless a differencing disk with parents open */
     uint8_t linkage_id[16];         /* what a child's parent link names: VHDX DataWriteGuid */
+    struct fsmap *fsmap;            /* during a file-system-aware compaction: the guest's free space */
     void *fmt;                      /* format state */
 };
 

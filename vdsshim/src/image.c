@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "fsmap.h"
 
 static char *dup_string(const char *s)
 {
@@ -155,7 +155,7 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
 
     if (!img) return VDSSHIM_E_INVALID_ARG;
     if (!opts) opts = &defaults;
-    if (opts->flags & ~(VDSSHIM_COMPACT_NO_ZERO_SCAN | VDSSHIM_COMPACT_NO_BLOCK_MOVES))
+    if (opts->flags & ~(VDSSHIM_COMPACT_NO_ZERO_SCAN | VDSSHIM_COMPACT_NO_BLOCK_MOVES | VDSSHIM_COMPACT_FS_AWARE))
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "unknown compaction flags %#x", opts->flags);
     if (!result) result = &dummy;
     memset(result, 0, sizeof(*result));
@@ -167,6 +167,21 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
     if (img->info.has_parent && !img->parent)
         return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0,
                         "compacting a differencing disk needs its parent chain");
+    if (opts->flags & VDSSHIM_COMPACT_FS_AWARE)
+    {
+        struct fsmap map;
+        int st;
+
+        /* The map comes from the guest's view (a chain's merged one). */
+        if ((st = fsmap_build(img, &map, diag))) return st;
+        img->fsmap = &map;
+        st = img->ops->compact(img, opts, result, diag);
+        img->fsmap = NULL;
+        result->fs_report_count = map.nreports;
+        memcpy(result->fs_reports, map.reports, sizeof(map.reports));
+        fsmap_free(&map);
+        return st;
+    }
     return img->ops->compact(img, opts, result, diag);
 }
 

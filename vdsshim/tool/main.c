@@ -46,6 +46,9 @@ static const char usage_text[] =
     "options:\n"
     "  --no-zero-scan    compact: reclaim only blocks with no data (no data reads)\n"
     "  --no-block-moves  compact: unmap blocks only; no relocation, no truncation\n"
+    "  --fs-aware        compact: also reclaim blocks the guest's file systems mark free\n"
+    "                    (ext2/3/4, FAT12/16/32; MBR, GPT or whole-disk volumes); their\n"
+    "                    stale free-space bytes may read as zeros afterwards\n"
     "  --json            print the result as one JSON object\n"
     "  --quiet           print nothing but errors\n"
     "  -h, --help        show this help\n"
@@ -230,6 +233,28 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
                (unsigned long long)res.blocks_moved, (unsigned long long)res.bytes_read,
                (unsigned long long)res.bytes_written);
     }
+    if (json && res.fs_report_count)
+    {
+        unsigned i;
+        /* A second line: the volumes, for --fs-aware. */
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"volumes\":[");
+        for (i = 0; i < res.fs_report_count; i++)
+        {
+            const struct vdsshim_fs_report *r = &res.fs_reports[i];
+            printf("%s{\"volume\":", i ? "," : "");
+            json_string(stdout, r->volume);
+            printf(",\"fs\":");
+            json_string(stdout, r->fs);
+            printf(",\"offset\":%llu,\"size\":%llu,\"used\":%s,\"free\":%llu,\"reclaimed\":%llu,\"reason\":",
+                   (unsigned long long)r->offset, (unsigned long long)r->size, r->used ? "true" : "false",
+                   (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
+            json_string(stdout, r->reason);
+            printf("}");
+        }
+        printf("]}\n");
+    }
     if (st) return fail(path, st, &diag);
     if (!json && !quiet)
         printf("%s: %llu -> %llu bytes, %llu reclaimed (%llu of %llu blocks dropped, %llu moved)\n", path,
@@ -237,6 +262,19 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
                (unsigned long long)(res.size_before - res.size_after),
                (unsigned long long)res.blocks_dropped, (unsigned long long)res.blocks_scanned,
                (unsigned long long)res.blocks_moved);
+    if (!json && !quiet)
+    {
+        unsigned i;
+        for (i = 0; i < res.fs_report_count; i++)
+        {
+            const struct vdsshim_fs_report *r = &res.fs_reports[i];
+            if (r->used)
+                printf("  %s: %s, %llu bytes free, %llu reclaimed\n", r->volume, r->fs,
+                       (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
+            else
+                printf("  %s: %s, offline mode: %s\n", r->volume, r->fs, r->reason);
+        }
+    }
     return EXIT_OK;
 }
 
@@ -341,6 +379,7 @@ static int run(int argc, char **argv)
         }
         if (!strcmp(a, "--no-zero-scan")) flags |= VDSSHIM_COMPACT_NO_ZERO_SCAN;
         else if (!strcmp(a, "--no-block-moves")) flags |= VDSSHIM_COMPACT_NO_BLOCK_MOVES;
+        else if (!strcmp(a, "--fs-aware")) flags |= VDSSHIM_COMPACT_FS_AWARE;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--fixed")) create.fixed = create_opts = 1;
@@ -370,7 +409,7 @@ static int run(int argc, char **argv)
     }
     if (flags && strcmp(command, "compact"))
     {
-        fprintf(stderr, "vdsshim: --no-zero-scan and --no-block-moves apply to compact only\n");
+        fprintf(stderr, "vdsshim: --no-zero-scan, --no-block-moves and --fs-aware apply to compact only\n");
         return EXIT_USAGE;
     }
     if (create_opts && strcmp(command, "create"))
