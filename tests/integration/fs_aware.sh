@@ -2,7 +2,7 @@
 # File-system-aware compaction (compact --fs-aware) on guest file systems
 # built with the Debian tools on files (no mounts): ext4 in an MBR partition,
 # FAT32 in a GPT partition, ext2 in a logical partition behind an extended
-# one, FAT16 on a whole disk. Files of random data are written, some deleted
+# one, FAT16 on a whole disk; NTFS and exFAT below. Files of random data are written, some deleted
 # (their data stays on disk), the raw disk is converted to VHD and VHDX with
 # qemu-img, then compacted. Checks: every container block wholly inside a
 # deleted file is reclaimed (qemu reads zeros where its random bytes were),
@@ -102,6 +102,53 @@ scenario ext4-mbr ext4 mbr vhdx
 scenario fat32-gpt fat32 gpt vhd
 scenario ext2-logical ext2 logical vhdx
 scenario fat16-whole fat16 whole vhdx
+
+# NTFS and exFAT: no Debian tool deletes files without mounting, so the
+# volume is filled with random bytes first and formatted quickly (mkntfs -Q,
+# mkfs.exfat write only their metadata): free clusters hold stale data, as
+# after deletions. At least half the volume's blocks must be reclaimed, none
+# in offline mode; the file system checks clean (ntfsfix -n, fsck.exfat -n),
+# NTFS files copied in with ntfscp read back identical.
+prefilled() {   # NAME KIND LAYOUT FORMAT
+    local name=$1 kind=$2 layout=$3 fmt=$4 off=$MiB psize=60 bsz=$MiB qfmt=$4 opts="-o block_size=1M"
+    truncate -s 0 disk.raw; truncate -s 64M disk.raw
+    if [ "$layout" = gpt ]; then printf 'label: gpt\nstart=2048, size=122880\n' | sfdisk -q disk.raw
+    else echo 'start=2048, size=122880, type=7' | sfdisk -q disk.raw; fi
+    [ "$fmt" = vhd ] && { qfmt=vpc; opts="-o subformat=dynamic"; bsz=$((2 * MiB)); }
+    head -c $((psize * MiB)) /dev/urandom > part.img
+    case $kind in
+    ntfs)  mkntfs -q -Q -F part.img >/dev/null 2>&1
+           ntfscp -f part.img src/f1 /f1 >/dev/null 2>&1
+           ntfscp -f part.img src/f3 /f3 >/dev/null 2>&1 ;;
+    exfat) mkfs.exfat part.img >/dev/null 2>&1 ;;
+    esac
+    into_disk disk.raw part.img "$off"
+    qemu-img convert -f raw -O "$qfmt" $opts disk.raw "$name.$fmt"
+    cp "$name.$fmt" "offline-$name.$fmt"
+    expect_rc "$name: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$name.$fmt"
+    check "$name: ... reports the volume as $kind with bytes reclaimed" \
+        bash -c "sed -n 2p last.out | grep -qi '\"fs\":\"${kind}\",[^}]*\"used\":true,\"free\":[1-9][0-9]*,\"reclaimed\":[1-9]'"
+    quietly "${VDSSHIM[@]}" compact "offline-$name.$fmt"
+    qemu-img convert -f "$qfmt" -O raw "$name.$fmt" after.raw
+    qemu-img convert -f "$qfmt" -O raw "offline-$name.$fmt" offline.raw
+    local total=$(( psize * MiB / bsz )) z0 z1 z2
+    z0=$(python3 "$FSCHECK" zerocount disk.raw "$bsz" "$off" $((psize * MiB)))
+    z1=$(python3 "$FSCHECK" zerocount after.raw "$bsz" "$off" $((psize * MiB)))
+    z2=$(python3 "$FSCHECK" zerocount offline.raw "$bsz" "$off" $((psize * MiB)))
+    check "$name: $((z1 - z0)) of $total blocks reclaimed (at least half), offline $((z2 - z0))" \
+        [ $((z1 - z0)) -ge $((total / 2)) -a "$z2" -eq "$z0" ]
+    dd if=after.raw of=after-part.img bs=512 skip=$((off / 512)) count=$((psize * 2048)) status=none
+    case $kind in
+    ntfs)  check "$name: ntfsfix -n finds the volume clean, and the files read back identical" \
+               bash -c "ntfsfix -n after-part.img >fsck.log 2>&1 && ntfscat after-part.img /f1 | cmp -s - src/f1 && ntfscat after-part.img /f3 | cmp -s - src/f3" ;;
+    exfat) check "$name: fsck.exfat -n finds the volume clean" bash -c "fsck.exfat -n after-part.img >fsck.log 2>&1" ;;
+    esac
+    check "$name: the partition table and everything outside the volume are unchanged" \
+        bash -c "cmp -s -n $off disk.raw after.raw && cmp -s -i $((off + psize * MiB)) -n $(( (64 - psize) * MiB - off )) disk.raw after.raw"
+    rm -f after.raw offline.raw after-part.img disk.raw part.img "offline-$name.$fmt"
+}
+prefilled ntfs-mbr ntfs mbr vhdx
+prefilled exfat-gpt exfat gpt vhd
 
 # The real tool cut after each write of a --fs-aware compaction (unflushed
 # writes dropped; qemu replays our VHDX log): the file system checks clean,

@@ -6,6 +6,7 @@ fs_check.py extents fat IMAGE PATH       byte extents of PATH in a FAT image (ms
 fs_check.py blocks EXTENTS OFFSET BLOCK  container blocks (index) lying wholly inside the extents
                                          shifted by OFFSET (the partition's start in the disk)
 fs_check.py zeroed RAW BLOCKS BLOCK      how many of the listed container blocks read all zeros in RAW
+fs_check.py zerocount RAW BLOCK OFF LEN  how many container blocks wholly inside [OFF, OFF+LEN) of RAW are all zeros
 """
 import re
 import struct
@@ -59,6 +60,15 @@ def main():
             for line in open(sys.argv[3]):
                 f.seek(int(line) * bsz)
                 n += not f.read(bsz).strip(b'\0')
+        print(n)
+    elif cmd == 'zerocount':
+        bsz, off, length = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        b, n = (off + bsz - 1) // bsz, 0
+        with open(sys.argv[2], 'rb') as f:
+            while (b + 1) * bsz <= off + length:
+                f.seek(b * bsz)
+                n += not f.read(bsz).strip(b'\0')
+                b += 1
         print(n)
 
 if __name__ == '__main__':

@@ -135,7 +135,8 @@ typedef int (*vdsshim_progress_fn)(void *ctx, unsigned percent);
 #define VDSSHIM_COMPACT_NO_ZERO_SCAN   0x1u  /* reclaim only structurally unused blocks */
 #define VDSSHIM_COMPACT_NO_BLOCK_MOVES 0x2u  /* reclaim by BAT only: no relocation, no truncation */
 /* Also reclaim blocks that hold only space the guest's file systems mark free
- * (ext2/3/4, FAT12/16/32; in MBR or GPT partitions or a whole-disk volume).
+ * (NTFS, FAT12/16/32, exFAT, ext2/3/4; in MBR or GPT partitions or a
+ * whole-disk volume).
  * What the guest reads there may change from stale data to zeros (or the
  * parent's stale data); every file and all file-system metadata read the same. */
 #define VDSSHIM_COMPACT_FS_AWARE       0x4u

@@ -44,11 +44,6 @@ int fs_fat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     if (bs[510] != 0x55 || bs[511] != 0xaa || (bs[0] != 0xeb && bs[0] != 0xe9)) return VDSSHIM_E_UNKNOWN_FORMAT;
     if (memcmp(bs + 54, "FAT", 3) && memcmp(bs + 82, "FAT32", 5))
     {
-        if (!memcmp(bs + 3, "NTFS    ", 8) || !memcmp(bs + 3, "EXFAT   ", 8))
-        {
-            snprintf(r->fs, sizeof(r->fs), "%s", !memcmp(bs + 3, "NTFS", 4) ? "NTFS" : "exFAT");
-            return fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s free-space maps are not read yet", r->fs);
-        }
         return VDSSHIM_E_UNKNOWN_FORMAT;
     }
     bps = get_le16(bs + 11);

@@ -82,6 +82,8 @@ int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_dia
         strcpy(r->fs, "unknown");
         /* Each recogniser says "not mine" (UNKNOWN_FORMAT) or takes the volume. */
         st = fs_ext_map(&vol, map, r);
+        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_ntfs_map(&vol, map, r);
+        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_exfat_map(&vol, map, r);
         if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_fat_map(&vol, map, r);
         if (st == VDSSHIM_OK)
         {
@@ -94,7 +96,7 @@ int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_dia
         if (st == VDSSHIM_E_NOMEM) return diag_set(diag, st, 0, "out of memory for the free-space map");
         if (st == VDSSHIM_E_IO) return diag_set(diag, st, 0, "reading %s: %s", r->volume, r->reason);
         if (st == VDSSHIM_E_UNKNOWN_FORMAT && !r->reason[0])
-            snprintf(r->reason, sizeof(r->reason), "no file system vdsshim maps (ext2/3/4, FAT12/16/32)");
+            snprintf(r->reason, sizeof(r->reason), "no file system vdsshim maps (NTFS, FAT12/16/32, exFAT, ext2/3/4)");
     }
     qsort(map->ext, map->n, sizeof(*map->ext), cmp_extent);
     for (k = 0, out = 0; k < map->n; k++)
