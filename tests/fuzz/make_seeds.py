@@ -127,12 +127,50 @@ def qemu_images(tmp):
         yield name, path
 
 
+def fs_images(tmp):
+    """Raw disks holding each file system the maps read, with partition tables."""
+    import shutil
+    have = lambda t: shutil.which(t) is not None
+    src = os.path.join(tmp, 'src')
+    os.makedirs(src, exist_ok=True)
+    for i in range(3):
+        with open(os.path.join(src, 'f%d' % i), 'wb') as f:
+            f.write(os.urandom(300000 + 1000 * i))
+    def part(name, make):
+        img = os.path.join(tmp, name + '.part')
+        with open(img, 'wb') as f:
+            f.truncate(6 << 20)
+        if subprocess.run(make(img), capture_output=True).returncode == 0:
+            yield name + '-whole', open(img, 'rb').read()
+            disk = bytearray(8 << 20)
+            disk[1 << 20:(1 << 20) + (6 << 20)] = open(img, 'rb').read()
+            # An MBR with one partition at 1 MiB.
+            struct.pack_into('<B3sB3sII', disk, 446, 0, b'\0\0\0', 0x83, b'\0\0\0', 2048, 12288)
+            disk[510:512] = b'\x55\xaa'
+            yield name + '-mbr', bytes(disk)
+    cmds = []
+    if have('mkfs.ext4'):
+        cmds.append(('ext4', lambda i: ['mkfs.ext4', '-q', '-F', '-b', '1024', '-d', src, i]))
+        cmds.append(('ext2', lambda i: ['mkfs.ext2', '-q', '-F', i]))
+    if have('mkfs.vfat'):
+        cmds.append(('fat16', lambda i: ['mkfs.vfat', '-F', '16', i]))
+        cmds.append(('fat12', lambda i: ['mkfs.vfat', '-F', '12', i]))
+    if have('mkntfs'):
+        cmds.append(('ntfs', lambda i: ['mkntfs', '-q', '-Q', '-F', i]))
+    if have('mkfs.exfat'):
+        cmds.append(('exfat', lambda i: ['mkfs.exfat', i]))
+    for name, make in cmds:
+        yield from part(name, make)
+
+
 def main():
     out, shared = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in qemu_images(tmp):
             with open(path, 'rb') as f:
                 add_image(out, name, f.read())
+        for name, data in fs_images(tmp):
+            write(out, 'fs_maps', name, sparse(data))
     for f in sorted(os.listdir(shared)) if os.path.isdir(shared) else []:
         if f.endswith('.xz'):
             with lzma.open(os.path.join(shared, f)) as z:

@@ -93,7 +93,8 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
     n.bps = get_le16(bs + 11);
     if (n.bps < 256 || n.bps > 4096 || (n.bps & (n.bps - 1)))
         return fall_back(r, VDSSHIM_E_CORRUPT, "%u bytes per sector", n.bps);
-    n.cluster = bs[13] <= 0x80 ? n.bps * bs[13] : 1u << (256 - bs[13]);
+    /* Above 0x80 the byte is a negative power of two (clusters over 64 KiB). */
+    n.cluster = bs[13] <= 0x80 ? n.bps * bs[13] : 256 - bs[13] <= 21 ? 1u << (256 - bs[13]) : 0;
     if (!n.cluster || n.cluster > (2u << 20) || n.cluster < n.bps)
         return fall_back(r, VDSSHIM_E_CORRUPT, "cluster size %u", n.cluster);
     cpr = (int8_t)bs[64];
@@ -106,8 +107,9 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
 
     /* $Volume: a dirty volume is not mapped. */
     if ((st = read_record(&n, 3, rec, r))) goto done;
-    if ((a = find_attr(&n, rec, ATTR_VOLUME_INFO, &list)) && !a[8] && get_le32(a + 16) >= 12
-        && (get_le16(a + get_le16(a + 20) + 10) & 1))
+    /* Resident value: offset and length inside the attribute (found by fuzz_fs_maps). */
+    if ((a = find_attr(&n, rec, ATTR_VOLUME_INFO, &list)) && !a[8] && get_le32(a + 4) >= 24 && get_le32(a + 16) >= 12
+        && (uint32_t)get_le16(a + 20) + 12 <= get_le32(a + 4) && (get_le16(a + get_le16(a + 20) + 10) & 1))
     {
         st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty: run chkdsk first");
         goto done;
@@ -121,7 +123,7 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
         st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "$Bitmap has an $ATTRIBUTE_LIST");
         goto done;
     }
-    if (!a || !a[8])
+    if (!a || !a[8] || get_le32(a + 4) < 64)
     {
         st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "$Bitmap's data is missing or resident");
         goto done;

@@ -51,7 +51,7 @@ static int cmp_extent(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_diag *diag)
+static int build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_diag *diag)
 {
     struct partition parts[VDSSHIM_MAX_FS_REPORTS];
     char reason[120] = "";
@@ -98,7 +98,7 @@ int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_dia
         if (st == VDSSHIM_E_UNKNOWN_FORMAT && !r->reason[0])
             snprintf(r->reason, sizeof(r->reason), "no file system vdsshim maps (NTFS, FAT12/16/32, exFAT, ext2/3/4)");
     }
-    qsort(map->ext, map->n, sizeof(*map->ext), cmp_extent);
+    if (map->n) qsort(map->ext, map->n, sizeof(*map->ext), cmp_extent);     /* (found by fuzz_fs_maps) */
     for (k = 0, out = 0; k < map->n; k++)
     {
         if (out && map->ext[out - 1].start + map->ext[out - 1].len >= map->ext[k].start)
@@ -112,6 +112,14 @@ int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_dia
     }
     map->n = out;
     return VDSSHIM_OK;
+}
+
+int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_diag *diag)
+{
+    int st = build(img, map, diag);
+
+    if (st) fsmap_free(map);
+    return st;
 }
 
 void fsmap_free(struct fsmap *map)
