@@ -155,8 +155,9 @@ static void build_vhdx_chain(struct chain *c)
     size_t size;
     unsigned i;
 
-    xb_init(&b, 20 * MiB, MiB, 512, dwg_p, NULL, NULL);
-    for (i = 0; i < 20; i += 3)
+    /* Small (8 blocks): every case of the sweep writes the chain afresh. */
+    xb_init(&b, 8 * MiB, MiB, 512, dwg_p, NULL, NULL);
+    for (i = 0; i < 8; i += 3)
     {
         fill_random(d, MiB, 500 + i);
         xb_add_block(&b, i, 6, d, NULL);
@@ -166,8 +167,8 @@ static void build_vhdx_chain(struct chain *c)
     xb_free(&b);
 
     xb_guid_text(dwg_p, linkage);
-    xb_init(&b, 20 * MiB, MiB, 512, uid_c, linkage, c->parent);
-    for (i = 0; i < 20; i += 2)
+    xb_init(&b, 8 * MiB, MiB, 512, uid_c, linkage, c->parent);
+    for (i = 0; i < 8; i += 2)
     {
         fill_random(d, MiB, 600 + i);
         memset(bits, 0, sizeof(bits));

@@ -14,7 +14,7 @@ mkdir -p "$WORK" && cd "$WORK" || exit 1
 rm -f m-* ./*.raw
 
 # Every process start costs ~0.4 s under wine: fewer mutants there.
-if [ "${VDSSHIM[0]##*/}" = wine ]; then N=25; else N=150; fi
+if [ "${VDSSHIM[0]##*/}" = wine ]; then N=25; else N=100; fi
 
 qemu-img create -q -f vpc -o subformat=dynamic base.vhd 8M
 qemu-img create -q -f vhdx -o block_size=1M base.vhdx 8M
