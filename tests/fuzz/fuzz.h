@@ -19,7 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A broken property: print it and abort, so libFuzzer keeps the input. */
 void fuzz_fail(const char *file, int line, const char *fmt, ...)
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+    /* mingw's plain "printf" format is msvcrt's, which knows no %zu; we build with
+     * __USE_MINGW_ANSI_STDIO, so the C99 (gnu_printf) rules are the true ones. */
+    __attribute__((noreturn, format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__)
     __attribute__((noreturn, format(printf, 3, 4)))
 #endif
     ;
