@@ -148,6 +148,7 @@ static void CALLBACK async_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
 
     (void)instance;
     hr = a->job->run(a->job, async_progress, a);
+    if (a->job->finish) a->job->finish(a->job);
     EnterCriticalSection(&a->cs);
     a->result = hr;
     a->percent = SUCCEEDED(hr) ? 100 : 0;

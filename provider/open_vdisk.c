@@ -239,11 +239,19 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
     return hr_from_status(st, &diag);
 }
 
-static void compact_destroy(struct async_job *job)
+static void compact_finish(struct async_job *job)
 {
     struct compact_job *cj = CONTAINING_RECORD(job, struct compact_job, job);
 
     IVdsOpenVDisk_Release(&cj->open->IVdsOpenVDisk_iface);
+    cj->open = NULL;
+}
+
+static void compact_destroy(struct async_job *job)
+{
+    struct compact_job *cj = CONTAINING_RECORD(job, struct compact_job, job);
+
+    if (cj->open) compact_finish(job);  /* the job never ran */
     free(cj);
 }
 
@@ -267,6 +275,7 @@ static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_D
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
     job->job.run = compact_run;
     job->job.destroy = compact_destroy;
+    job->job.finish = compact_finish;
     job->open = o;
     job->fs_aware = s.attached == ATTACH_RO;
     IVdsOpenVDisk_AddRef(iface);        /* the job keeps the handle, and the file, alive */
@@ -290,7 +299,7 @@ struct image_job
     ULONGLONG size;
 };
 
-static void image_job_finish(struct open_vdisk *o)
+static void image_job_done(struct open_vdisk *o)
 {
     struct vdisk_state s;
 
@@ -313,7 +322,7 @@ static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned
     st = vdsshim_merge(ij->open->img, ij->depth, &opts, &res, &diag);
     if (st) WARN("merge: %s: %s\n", vdsshim_status_name(st), diag.msg);
     else TRACE("merge: %llu bytes into parent %lu\n", (unsigned long long)res.bytes_merged, ij->depth);
-    image_job_finish(ij->open);
+    image_job_done(ij->open);
     return hr_from_status(st, &diag);
 }
 
@@ -328,15 +337,23 @@ static HRESULT expand_run(struct async_job *job, int (*progress)(void *, unsigne
     opts.progress_ctx = ctx;
     st = vdsshim_expand(ij->open->img, ij->size, &opts, &diag);
     if (st) WARN("expand: %s: %s\n", vdsshim_status_name(st), diag.msg);
-    image_job_finish(ij->open);
+    image_job_done(ij->open);
     return hr_from_status(st, &diag);
+}
+
+static void image_job_finish(struct async_job *job)
+{
+    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+
+    IVdsOpenVDisk_Release(&ij->open->IVdsOpenVDisk_iface);
+    ij->open = NULL;
 }
 
 static void image_job_destroy(struct async_job *job)
 {
     struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
 
-    IVdsOpenVDisk_Release(&ij->open->IVdsOpenVDisk_iface);
+    if (ij->open) image_job_finish(job);    /* the job never ran */
     free(ij);
 }
 
@@ -355,6 +372,7 @@ static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, ULONG dept
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
     job->job.run = op == BUSY_MERGING ? merge_run : expand_run;
     job->job.destroy = image_job_destroy;
+    job->job.finish = image_job_finish;
     job->open = o;
     job->depth = depth;
     job->size = size;

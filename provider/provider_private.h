@@ -59,6 +59,10 @@ struct async_job
 {
     HRESULT (*run)(struct async_job *job, int (*progress)(void *ctx, unsigned pct), void *ctx);
     void (*destroy)(struct async_job *job);
+    /* Optional: on the worker once run has returned, before the result is
+     * signalled. Jobs let go of the open handle here, so that a client that
+     * releases its own references after Wait finds the file closed. */
+    void (*finish)(struct async_job *job);
     /* Optional: the payload of VDS_ASYNC_OUTPUT after success (interfaces AddRef'd per call). */
     void (*output)(struct async_job *job, VDS_ASYNC_OUTPUT *out);
 };

@@ -60,5 +60,7 @@ void test_expand(IVdsVdProvider *prov);
 void test_merge(IVdsVdProvider *prov);
 void test_detach_and_delete(IVdsVdProvider *prov);
 void test_busy_states(IVdsVdProvider *prov);
+/* conformance_fs.c: Compact attached read-only (file-system-aware) against detached. */
+void test_fs_aware_compact(IVdsVdProvider *prov);
 
 #endif

@@ -31,6 +31,19 @@ mkdir -p chain
 check "the merge chain was made, and its child read" [ -s chain/child.raw ]
 SHARED=$(cd "$(dirname "$0")/../../.." && pwd)/shared/images
 [ -f "$SHARED/win10-differencing-orphan.vhd.xz" ] && xz -dc "$SHARED/win10-differencing-orphan.vhd.xz" > orphan-child.vhd
+# An ext4 disk (MBR) whose two deleted files left 8 MiB of random data behind:
+# compacted attached read-only (file-system-aware) and detached (offline).
+mkdir -p fsrc
+for f in keep1 gone1 keep2 gone2; do head -c $((4 * MiB)) /dev/urandom > fsrc/$f; done
+truncate -s 48M fs.part
+mkfs.ext4 -q -F -b 4096 -d fsrc fs.part
+debugfs -w -R "rm /gone1" fs.part >/dev/null 2>&1
+debugfs -w -R "rm /gone2" fs.part >/dev/null 2>&1
+truncate -s 50M fs.raw
+echo 'start=2048, type=83' | sfdisk -q fs.raw
+dd if=fs.part of=fs.raw bs=1M seek=1 conv=notrunc status=none
+qemu-img convert -f raw -O vhdx -o block_size=1M fs.raw fs.vhdx
+cp fs.vhdx fs-offline.vhdx
 qemu-img create -q -f vpc -o subformat=dynamic,force_size=on dyn.vhd 32M
 qemu-io -f vpc -c "write -P 0x64 0 2M" -c "write -P 0 2M 6M" -c "write -P 0x65 20M 2M" dyn.vhd >/dev/null
 qemu-img create -q -f vpc -o subformat=fixed,force_size=on fixed.vhd 16M
@@ -78,6 +91,16 @@ check "chain/parent.vhdx: after the COM merge qemu reads it as the child read" \
 check "chain/parent.vhdx: qemu-img check is clean" quietly qemu-img check chain/parent.vhdx
 check "created.vhdx: qemu-img check is clean" quietly qemu-img check created.vhdx
 check "created-fixed.vhd: deleted by DetachAndDelete" [ ! -e created-fixed.vhd ]
+check "fs-offline.vhdx: qemu-img check is clean, and it reads exactly as before" \
+    bash -c "qemu-img check -q fs-offline.vhdx && qemu-img compare -q -F raw fs-offline.vhdx fs.raw"
+qemu-img convert -f vhdx -O raw fs.vhdx fs-after.raw
+dd if=fs-after.raw of=fs-after.part bs=1M skip=1 count=48 status=none
+check "fs.vhdx (compacted attached read-only): qemu-img check is clean, e2fsck -fn too" \
+    bash -c "qemu-img check -q fs.vhdx && e2fsck -fn fs-after.part >/dev/null 2>&1"
+check "fs.vhdx: the surviving files read back identical" \
+    bash -c "for f in keep1 keep2; do debugfs -R \"dump /\$f fs-out.\$f\" fs-after.part >/dev/null 2>&1; cmp -s fs-out.\$f fsrc/\$f || exit 1; done"
+check "fs.vhdx: the partition table reads as before" cmp -s -n $MiB fs.raw fs-after.raw
+rm -rf fsrc fs.part fs-after.part fs-out.*
 check "dyn.vhdx: shrank to metadata and its two data blocks" [ "$(file_size dyn.vhdx)" -le $((8 * MiB)) ]
 
 # Logging: OutputDebugStringA lines under WINEDEBUG=+debugstr, level from VDSSHIM_DEBUG.

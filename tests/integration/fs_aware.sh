@@ -2,14 +2,17 @@
 # File-system-aware compaction (compact --fs-aware) on guest file systems
 # built with the Debian tools on files (no mounts): ext4 in an MBR partition,
 # FAT32 in a GPT partition, ext2 in a logical partition behind an extended
-# one, FAT16 on a whole disk; NTFS and exFAT below. Files of random data are written, some deleted
-# (their data stays on disk), the raw disk is converted to VHD and VHDX with
+# one, FAT16 on a whole disk, NTFS with 4 KiB, 2 MiB and 4096-byte-sector
+# geometries, exFAT. Files of random data are written, some deleted (their
+# data stays on disk), the raw disk is converted to VHD and VHDX with
 # qemu-img, then compacted. Checks: every container block wholly inside a
 # deleted file is reclaimed (qemu reads zeros where its random bytes were),
-# offline mode reclaims none of them,
-# the file system checks clean (e2fsck -fn, fsck.vfat -n on the partition
-# converted back to raw), every surviving file reads back byte-identical, and
-# a damaged bitmap or FAT falls back to offline mode for that volume.
+# offline mode reclaims none of them, the file system checks clean (e2fsck
+# -fn, fsck.vfat -n, ntfsfix -n, fsck.exfat -n on the partition converted
+# back to raw), every surviving file reads back byte-identical, nothing
+# outside the volume changes, and damage (a corrupt boot sector, a bitmap or
+# FAT that disagrees, a journal to replay) falls back to offline mode for
+# that volume with the guest reading what it read before.
 # usage: fs_aware.sh WORKDIR VDSSHIM...
 WORK=$1; shift
 VDSSHIM=("$@")
@@ -25,8 +28,13 @@ for i in 1 2 3 4 5 6; do head -c $((4 * MiB + i * 4321)) /dev/urandom > src/f$i;
 
 # make_part KIND IMAGE SIZE_MIB: a file system with f1..f6, then f2 and f4 deleted;
 # dead.txt gets the deleted files' byte extents (partition-relative).
+# NTFS: no Debian tool deletes a file without mounting; ntfscp of an empty
+# file truncates f2 and f4 to nothing, which frees their clusters the same
+# way (the data stays). exFAT: fs_check.py writes and deletes directory
+# entries as the file system does (fsck.exfat judges the result).
+NTFS_OPTS=""
 make_part() {
-    local kind=$1 img=$2 size=$3
+    local kind=$1 img=$2 size=$3 f
     rm -f "$img" dead.txt
     case $kind in
     ext4|ext2)
@@ -40,6 +48,21 @@ make_part() {
         mcopy -i "$img" src/f1 src/f2 src/f3 src/f4 src/f5 src/f6 ::/
         for f in f2 f4; do python3 "$FSCHECK" extents fat "$img" /$f >> dead.txt; done
         mdel -i "$img" ::/f2 ::/f4 ;;
+    ntfs)
+        truncate -s "${size}M" "$img"
+        mkntfs -q -Q -F $NTFS_OPTS "$img" >/dev/null 2>&1
+        for f in f1 f2 f3 f4 f5 f6; do ntfscp -f "$img" src/$f /$f >/dev/null 2>&1; done
+        for f in f2 f4; do python3 "$FSCHECK" extents ntfs "$img" /$f >> dead.txt; done
+        : > empty
+        ntfscp -f "$img" empty /f2 >/dev/null 2>&1
+        ntfscp -f "$img" empty /f4 >/dev/null 2>&1 ;;
+    exfat)
+        truncate -s "${size}M" "$img"
+        mkfs.exfat "$img" >/dev/null
+        for f in f1 f2 f3 f4 f5 f6; do python3 "$FSCHECK" exfat-add "$img" $f src/$f; done
+        for f in f2 f4; do python3 "$FSCHECK" extents exfat "$img" /$f >> dead.txt; done
+        python3 "$FSCHECK" exfat-rm "$img" f2
+        python3 "$FSCHECK" exfat-rm "$img" f4 ;;
     esac
 }
 
@@ -54,22 +77,26 @@ survivors_ok() {
           for f in f1 f3 f5 f6; do debugfs -R "dump /$f out.$f" "$img" >/dev/null 2>&1; cmp -s out.$f src/$f || return 1; done ;;
     fat*) fsck.vfat -n "$img" >fsck.log 2>&1 || return 1
           for f in f1 f3 f5 f6; do rm -f out.$f; mcopy -i "$img" ::/$f out.$f; cmp -s out.$f src/$f || return 1; done ;;
+    ntfs) ntfsfix -n "$img" >fsck.log 2>&1 || return 1
+          for f in f1 f3 f5 f6; do ntfscat "$img" /$f | cmp -s - src/$f || return 1; done ;;
+    exfat) fsck.exfat -n "$img" >fsck.log 2>&1 || return 1
+          for f in f1 f3 f5 f6; do python3 "$FSCHECK" exfat-cat "$img" $f | cmp -s - src/$f || return 1; done ;;
     esac
 }
 
 # scenario NAME KIND LAYOUT FORMAT: build, convert, compact both ways, judge.
 scenario() {
-    local name=$1 kind=$2 layout=$3 fmt=$4 off size=64 bsz opts
+    local name=$1 kind=$2 layout=$3 fmt=$4 off size=${DISK_MIB:-64} bsz opts
     truncate -s 0 disk.raw; truncate -s ${size}M disk.raw
     case $layout in
     mbr)      echo 'start=2048, type=83' | sfdisk -q disk.raw; off=$MiB ;;
-    gpt)      printf 'label: gpt\nstart=2048, size=100000\n' | sfdisk -q disk.raw; off=$MiB ;;
+    gpt)      printf 'label: gpt\nstart=2048, size=%d\n' $(( (size - 16) * 2048 )) | sfdisk -q disk.raw; off=$MiB ;;
     logical)  printf 'start=2048, size=20480, type=83\nstart=24576, type=5\nstart=26624, type=83\n' | sfdisk -q disk.raw
               off=$((26624 * 512)) ;;
     whole)    off=0 ;;
     esac
     local psize=$(( (size * MiB - off) / MiB - 2 ))
-    [ "$layout" = gpt ] && psize=48
+    [ "$layout" = gpt ] && psize=$((size - 16))
     make_part "$kind" part.img "$psize"
     into_disk disk.raw part.img "$off"
     if [ "$fmt" = vhdx ]; then bsz=$MiB; opts="-o block_size=1M"; else bsz=$((2 * MiB)); opts="-o subformat=dynamic"; fi
@@ -102,53 +129,13 @@ scenario ext4-mbr ext4 mbr vhdx
 scenario fat32-gpt fat32 gpt vhd
 scenario ext2-logical ext2 logical vhdx
 scenario fat16-whole fat16 whole vhdx
-
-# NTFS and exFAT: no Debian tool deletes files without mounting, so the
-# volume is filled with random bytes first and formatted quickly (mkntfs -Q,
-# mkfs.exfat write only their metadata): free clusters hold stale data, as
-# after deletions. At least half the volume's blocks must be reclaimed, none
-# in offline mode; the file system checks clean (ntfsfix -n, fsck.exfat -n),
-# NTFS files copied in with ntfscp read back identical.
-prefilled() {   # NAME KIND LAYOUT FORMAT
-    local name=$1 kind=$2 layout=$3 fmt=$4 off=$MiB psize=60 bsz=$MiB qfmt=$4 opts="-o block_size=1M"
-    truncate -s 0 disk.raw; truncate -s 64M disk.raw
-    if [ "$layout" = gpt ]; then printf 'label: gpt\nstart=2048, size=122880\n' | sfdisk -q disk.raw
-    else echo 'start=2048, size=122880, type=7' | sfdisk -q disk.raw; fi
-    [ "$fmt" = vhd ] && { qfmt=vpc; opts="-o subformat=dynamic"; bsz=$((2 * MiB)); }
-    head -c $((psize * MiB)) /dev/urandom > part.img
-    case $kind in
-    ntfs)  mkntfs -q -Q -F part.img >/dev/null 2>&1
-           ntfscp -f part.img src/f1 /f1 >/dev/null 2>&1
-           ntfscp -f part.img src/f3 /f3 >/dev/null 2>&1 ;;
-    exfat) mkfs.exfat part.img >/dev/null 2>&1 ;;
-    esac
-    into_disk disk.raw part.img "$off"
-    qemu-img convert -f raw -O "$qfmt" $opts disk.raw "$name.$fmt"
-    cp "$name.$fmt" "offline-$name.$fmt"
-    expect_rc "$name: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$name.$fmt"
-    check "$name: ... reports the volume as $kind with bytes reclaimed" \
-        bash -c "sed -n 2p last.out | grep -qi '\"fs\":\"${kind}\",[^}]*\"used\":true,\"free\":[1-9][0-9]*,\"reclaimed\":[1-9]'"
-    quietly "${VDSSHIM[@]}" compact "offline-$name.$fmt"
-    qemu-img convert -f "$qfmt" -O raw "$name.$fmt" after.raw
-    qemu-img convert -f "$qfmt" -O raw "offline-$name.$fmt" offline.raw
-    local total=$(( psize * MiB / bsz )) z0 z1 z2
-    z0=$(python3 "$FSCHECK" zerocount disk.raw "$bsz" "$off" $((psize * MiB)))
-    z1=$(python3 "$FSCHECK" zerocount after.raw "$bsz" "$off" $((psize * MiB)))
-    z2=$(python3 "$FSCHECK" zerocount offline.raw "$bsz" "$off" $((psize * MiB)))
-    check "$name: $((z1 - z0)) of $total blocks reclaimed (at least half), offline $((z2 - z0))" \
-        [ $((z1 - z0)) -ge $((total / 2)) -a "$z2" -eq "$z0" ]
-    dd if=after.raw of=after-part.img bs=512 skip=$((off / 512)) count=$((psize * 2048)) status=none
-    case $kind in
-    ntfs)  check "$name: ntfsfix -n finds the volume clean, and the files read back identical" \
-               bash -c "ntfsfix -n after-part.img >fsck.log 2>&1 && ntfscat after-part.img /f1 | cmp -s - src/f1 && ntfscat after-part.img /f3 | cmp -s - src/f3" ;;
-    exfat) check "$name: fsck.exfat -n finds the volume clean" bash -c "fsck.exfat -n after-part.img >fsck.log 2>&1" ;;
-    esac
-    check "$name: the partition table and everything outside the volume are unchanged" \
-        bash -c "cmp -s -n $off disk.raw after.raw && cmp -s -i $((off + psize * MiB)) -n $(( (64 - psize) * MiB - off )) disk.raw after.raw"
-    rm -f after.raw offline.raw after-part.img disk.raw part.img "offline-$name.$fmt"
-}
-prefilled ntfs-mbr ntfs mbr vhdx
-prefilled exfat-gpt exfat gpt vhd
+scenario ntfs-mbr ntfs mbr vhdx
+scenario exfat-gpt exfat gpt vhd
+scenario exfat-whole exfat whole vhdx
+# Clusters above 64 KiB are counted in sectors as a negative power of two
+# (0xf4: 2 MiB); 4096-byte sectors still have 512-byte update-sequence strides.
+NTFS_OPTS="-c 2097152" DISK_MIB=128 scenario ntfs-2m-gpt ntfs gpt vhdx
+NTFS_OPTS="-s 4096 -c 8192" scenario ntfs-4kn-mbr ntfs mbr vhd
 
 # The real tool cut after each write of a --fs-aware compaction (unflushed
 # writes dropped; qemu replays our VHDX log): the file system checks clean,
@@ -177,30 +164,55 @@ done
 check "--fs-aware cut after each of its $((k - 1)) writes: fsck clean, files identical, a re-run finishes" [ $bad -eq 0 -a $k -gt 5 ]
 rm -f cut.raw cut-part.img cut.vhdx pristine.vhdx ref.vhdx
 
-# Damage: FAT copies that differ; an ext bitmap that disagrees with its descriptor.
-truncate -s 0 disk.raw; truncate -s 64M disk.raw
-make_part fat16 part.img 60
-printf '\x01' | dd of=part.img bs=1 seek=$(( $(python3 -c "import struct;b=open('part.img','rb').read(64);print(struct.unpack_from('<H',b,14)[0]*512 + struct.unpack_from('<H',b,22)[0]*512 + 200)") )) conv=notrunc status=none
-into_disk disk.raw part.img 0
-qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw bad-fat.vhdx
-qemu-img convert -f raw -O raw disk.raw before.raw
-expect_rc "differing FAT copies: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json bad-fat.vhdx
-check "... the volume falls back to offline mode, saying why" bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*FAT copy 2 differs'"
-check "... and the guest reads exactly what it read before" quietly qemu-img compare -f raw -F vhdx before.raw bad-fat.vhdx
+# Damage. damaged NAME DESC REASON: part.img, already damaged, becomes a whole
+# disk; compaction succeeds, the volume falls back saying REASON (a grep
+# pattern), and the guest reads what it read before.
+damaged() {
+    local name=$1 desc=$2 reason=$3
+    truncate -s 0 disk.raw; truncate -s 64M disk.raw
+    into_disk disk.raw part.img 0
+    qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw "$name.vhdx"
+    expect_rc "$desc: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$name.vhdx"
+    check "... the volume falls back to offline mode, saying why ($reason)" \
+        bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*$reason'"
+    check "... and the guest reads exactly what it read before" quietly qemu-img compare -f raw -F vhdx disk.raw "$name.vhdx"
+    rm -f "$name.vhdx"
+}
+le16() { python3 -c "import struct,sys;print(struct.unpack_from('<H',open(sys.argv[1],'rb').read(4096),int(sys.argv[2]))[0])" "$@"; }
+poke() { printf "$2" | dd of=part.img bs=1 seek="$1" conv=notrunc status=none; }   # OFFSET BYTES
 
-truncate -s 0 disk.raw; truncate -s 64M disk.raw
-echo 'start=2048, type=83' | sfdisk -q disk.raw
+make_part fat16 part.img 60
+poke $(( $(le16 part.img 14) * 512 + $(le16 part.img 22) * 512 + 200 )) '\x01'
+damaged bad-fat "differing FAT copies" "FAT copy 2 differs"
+
 make_part ext4 part.img 60
-# The first group's bitmap: flip a bit of a used block to "free".
+# The first group's bitmap: a used block said to be free.
 bb=$(debugfs -R "stats" part.img 2>/dev/null | sed -n "s/.*[Bb]lock bitmap at \([0-9]*\).*/\1/p" | head -n 1)
-printf '\x00' | dd of=part.img bs=1 seek=$((bb * 4096)) conv=notrunc status=none
-into_disk disk.raw part.img "$MiB"
-qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw bad-ext.vhdx
-qemu-img convert -f raw -O raw disk.raw before.raw
-expect_rc "a damaged ext4 bitmap: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json bad-ext.vhdx
-check "... the volume falls back, saying the bitmap disagrees with its descriptor" \
-    bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*descriptor says'"
-check "... and the guest reads exactly what it read before" quietly qemu-img compare -f raw -F vhdx before.raw bad-ext.vhdx
+poke $((bb * 4096)) '\x00'
+damaged bad-ext "an ext4 bitmap that disagrees with its group descriptor" "descriptor says"
+
+make_part ntfs part.img 60
+# $MFT's cluster number (u64 @0x30), now pointing at f1's random data.
+lcn=$(( $(python3 "$FSCHECK" extents ntfs part.img /f1 | head -n 1 | cut -d' ' -f1) / 4096 ))
+poke $((0x30)) "$(printf '\\x%02x\\x%02x\\x%02x' $((lcn & 255)) $(((lcn >> 8) & 255)) $(((lcn >> 16) & 255)))"
+damaged bad-ntfs-boot "an NTFS boot sector whose \$MFT is elsewhere" "MFT record 3 has no FILE signature"
+
+make_part ntfs part.img 60
+python3 "$FSCHECK" ntfs-log part.img unclean
+damaged ntfs-unclean "NTFS not shut down cleanly (\$LogFile restart area in use)" "LogFile needs replaying"
+make_part ntfs part.img 60
+python3 "$FSCHECK" ntfs-log part.img clean
+cp part.img clean-part.img
+truncate -s 0 disk.raw; truncate -s 64M disk.raw
+into_disk disk.raw part.img 0
+qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw ntfs-clean.vhdx
+expect_rc "NTFS with a clean \$LogFile restart area: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json ntfs-clean.vhdx
+check "... maps the volume" bash -c "sed -n 2p last.out | grep -q '\"fs\":\"NTFS\",[^}]*\"used\":true'"
+rm -f ntfs-clean.vhdx clean-part.img
+
+make_part exfat part.img 60
+poke 120 '\x7f'                        # a boot-sector byte under the boot checksum
+damaged bad-exfat-boot "an exFAT boot sector that fails its checksum" "checksum"
 
 rm -f ./*.raw part.img
 finish

@@ -1,0 +1,70 @@
+/*
+ * IVdsOpenVDisk::Compact in its two modes on a guest file system: run.sh
+ * makes fs.vhdx and fs-offline.vhdx, the same ext4 disk with deleted files
+ * whose random data is still there. Attached read-only, Compact is
+ * file-system-aware and gives that space back; detached it cannot (the data
+ * is not zero). run.sh then judges both files: e2fsck, the surviving files,
+ * and the offline one reading exactly as before.
+ */
+#include "conformance.h"
+
+static HRESULT compact_one(IVdsVdProvider *prov, const WCHAR *name, BOOL attach_ro)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, name, VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsOpenVDisk *open = NULL;
+    IVdsAsync *async;
+    VDS_ASYNC_OUTPUT out;
+    HRESULT hr, task = E_FAIL;
+
+    if (!vdisk) return E_FAIL;
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
+    ok_hr(hr, S_OK, "Open(ALL)");
+    if (SUCCEEDED(hr) && attach_ro)
+    {
+        hr = IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &async);
+        ok_hr(hr, S_OK, "Attach(read-only)");
+        if (SUCCEEDED(hr))
+        {
+            IVdsAsync_Wait(async, &task, &out);
+            IVdsAsync_Release(async);
+        }
+    }
+    if (SUCCEEDED(hr))
+    {
+        hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+        ok_hr(hr, S_OK, attach_ro ? "Compact while attached read-only" : "Compact while detached");
+        if (SUCCEEDED(hr))
+        {
+            memset(&out, 0x55, sizeof(out));
+            ok_hr(IVdsAsync_Wait(async, &task, &out), S_OK, "Wait");
+            ok(task != S_OK || out.type == VDS_ASYNCOUT_COMPACT_VDISK, "VDS_ASYNC_OUTPUT.type %d is 202", out.type);
+            IVdsAsync_Release(async);
+        }
+        if (attach_ro) ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), S_OK, "Detach");
+    }
+    if (open) IVdsOpenVDisk_Release(open);
+    IVdsVDisk_Release(vdisk);
+    return task;
+}
+
+void test_fs_aware_compact(IVdsVdProvider *prov)
+{
+    WCHAR fs[MAX_PATH], offline[MAX_PATH];
+    ULONGLONG before;
+
+    path_of(L"fs.vhdx", fs);
+    path_of(L"fs-offline.vhdx", offline);
+    if (GetFileAttributesW(fs) == INVALID_FILE_ATTRIBUTES || GetFileAttributesW(offline) == INVALID_FILE_ATTRIBUTES)
+    {
+        ok(0, "run.sh made fs.vhdx and fs-offline.vhdx");
+        return;
+    }
+    before = file_size(fs);
+    ok(before == file_size(offline), "the two disks start the same size (%llu bytes)", before);
+    ok_hr(compact_one(prov, L"fs.vhdx", TRUE), S_OK, "the file-system-aware compaction's result");
+    ok_hr(compact_one(prov, L"fs-offline.vhdx", FALSE), S_OK, "the offline compaction's result");
+    /* The deleted files hold 8 MiB of random data in whole 1 MiB blocks. */
+    ok(file_size(fs) + (6ull << 20) <= file_size(offline),
+       "attached read-only reclaims the deleted files' space: %llu bytes, offline %llu", file_size(fs),
+       file_size(offline));
+}
