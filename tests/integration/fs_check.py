@@ -10,6 +10,7 @@ fs_check.py exfat-rm IMAGE NAME          delete NAME as exFAT does: entries mark
                                          the data left where it was
 fs_check.py exfat-cat IMAGE NAME         NAME's contents to stdout
 fs_check.py ntfs-log IMAGE clean|unclean write $LogFile restart pages saying the volume was (not) shut down cleanly
+fs_check.py ntfs-log IMAGE dirty         clear the clean flag in the restart pages already there (as after a crash)
 fs_check.py blocks EXTENTS OFFSET BLOCK  container blocks (index) lying wholly inside the extents
                                          shifted by OFFSET (the partition's start in the disk)
 fs_check.py zeroed RAW BLOCKS BLOCK      how many of the listed container blocks read all zeros in RAW
@@ -76,6 +77,17 @@ def ntfs_log(image, clean):
     out = subprocess.run(['ntfsinfo', '-v', '-i', '2', image], capture_output=True, text=True).stdout
     lcn = int(re.findall(r'(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)', out.split('Runlist:')[1])[0][1], 16)
     with open(image, 'r+b') as f:
+        if clean == 'dirty':
+            for k in (0, 1):
+                f.seek(lcn * cs + k * 4096)
+                page = f.read(32)
+                assert page[:4] == b'RSTR', 'no restart page to dirty'
+                ra = lcn * cs + k * 4096 + struct.unpack_from('<H', page, 24)[0]
+                f.seek(ra + 14)
+                flags = struct.unpack('<H', f.read(2))[0]
+                f.seek(ra + 14)
+                f.write(struct.pack('<H', flags & ~2))
+            return
         for k, lsn in ((0, 0x1000), (1, 0x2000)):
             page = bytearray(4096)
             page[0:4] = b'RSTR'

@@ -7,6 +7,7 @@
 WORK=$1; SHARED=$2; shift 2
 VDSSHIM=("$@")
 . "$(dirname "$0")/lib.sh"
+FSCHECK=$(cd "$(dirname "$0")" && pwd)/fs_check.py
 mkdir -p "$WORK" && cd "$WORK" || exit 1
 
 if [ ! -d "$SHARED" ]; then
@@ -132,6 +133,25 @@ check "win10-dirtylog.vhdx: after replay, an MBR with two Linux partitions at LB
     [ "$(mbr_field x1 450 1)$(mbr_field u4 454 4)-$(mbr_field x1 466 1)$(mbr_field u4 470 4)" = 832048-83206848 ]
 compactable_vhdx win10-dirtylog.vhdx 37748736
 rm -f dirty.raw
+
+# Windows 10's own NTFS (win10-dynamic.vhdx): its $LogFile restart area says
+# "clean", so --fs-aware maps the volume; with that flag cleared, as after a
+# crash or a hibernation, the volume falls back. The guest reads the same.
+unpack win10-dynamic.vhdx
+qemu-img convert -f vhdx -O raw win10-dynamic.vhdx ntfs.raw
+expect_rc "win10-dynamic.vhdx: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json win10-dynamic.vhdx
+check "... maps Windows' NTFS (its \$LogFile says it was shut down cleanly)" \
+    bash -c "sed -n 2p last.out | grep -q '\"fs\":\"NTFS\",[^}]*\"used\":true'"
+check "... and the guest reads the same" quietly qemu-img compare -q -f vhdx -F raw win10-dynamic.vhdx ntfs.raw
+dd if=ntfs.raw of=ntfs.part bs=512 skip=128 status=none
+python3 "$FSCHECK" ntfs-log ntfs.part dirty
+dd if=ntfs.part of=ntfs.raw bs=512 seek=128 conv=notrunc status=none
+qemu-img convert -f raw -O vhdx ntfs.raw ntfs-dirty.vhdx
+expect_rc "the same NTFS, its \$LogFile no longer clean: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json ntfs-dirty.vhdx
+check "... falls back to offline mode, saying the journal needs replaying" \
+    bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*LogFile needs replaying'"
+check "... and the guest reads the same" quietly qemu-img compare -q -f vhdx -F raw ntfs-dirty.vhdx ntfs.raw
+rm -f win10-dynamic.vhdx ntfs-dirty.vhdx ntfs.raw ntfs.part
 
 # Fixed VHDX (LeaveBlockAllocated): refused, untouched.
 unpack win10-fixed.vhdx
