@@ -70,17 +70,19 @@ make_part() {
 into_disk() { dd if="$2" of="$1" bs=1M seek=$(($3 / MiB)) conv=notrunc status=none; }
 
 # survivors KIND PARTIMG: every surviving file reads back identical; fsck clean.
-survivors_ok() {
+survivors_ok() {   # KIND PARTIMG [FILE...]: default f1 f3 f5 f6
     local kind=$1 img=$2 f
+    shift 2
+    local files=${*:-f1 f3 f5 f6}
     case $kind in
     ext*) e2fsck -fn "$img" >fsck.log 2>&1 || return 1
-          for f in f1 f3 f5 f6; do debugfs -R "dump /$f out.$f" "$img" >/dev/null 2>&1; cmp -s out.$f src/$f || return 1; done ;;
+          for f in $files; do debugfs -R "dump /$f out.$f" "$img" >/dev/null 2>&1; cmp -s out.$f src/$f || return 1; done ;;
     fat*) fsck.vfat -n "$img" >fsck.log 2>&1 || return 1
-          for f in f1 f3 f5 f6; do rm -f out.$f; mcopy -i "$img" ::/$f out.$f; cmp -s out.$f src/$f || return 1; done ;;
+          for f in $files; do rm -f out.$f; mcopy -i "$img" ::/$f out.$f; cmp -s out.$f src/$f || return 1; done ;;
     ntfs) ntfsfix -n "$img" >fsck.log 2>&1 || return 1
-          for f in f1 f3 f5 f6; do ntfscat "$img" /$f | cmp -s - src/$f || return 1; done ;;
+          for f in $files; do ntfscat "$img" /$f | cmp -s - src/$f || return 1; done ;;
     exfat) fsck.exfat -n "$img" >fsck.log 2>&1 || return 1
-          for f in f1 f3 f5 f6; do python3 "$FSCHECK" exfat-cat "$img" $f | cmp -s - src/$f || return 1; done ;;
+          for f in $files; do python3 "$FSCHECK" exfat-cat "$img" $f | cmp -s - src/$f || return 1; done ;;
     esac
 }
 
@@ -136,6 +138,55 @@ scenario exfat-whole exfat whole vhdx
 # (0xf4: 2 MiB); 4096-byte sectors still have 512-byte update-sequence strides.
 NTFS_OPTS="-c 2097152" DISK_MIB=128 scenario ntfs-2m-gpt ntfs gpt vhdx
 NTFS_OPTS="-s 4096 -c 8192" scenario ntfs-4kn-mbr ntfs mbr vhd
+
+# Differencing: the parent holds an ext4 volume with f1 and f3; then the
+# guest wrote f2, f4 and f5 and deleted f2 and f4, all into the child. The
+# map comes from the merged view; the child's blocks wholly inside the
+# deleted files go (a VHDX child marks them ZERO, a VHD child falls through
+# to the parent's zeros), the parent is never written, and the chain reads as
+# before everywhere else.
+read -r -a CHAIN <<< "${MAKE_CHAIN:-}"
+differencing() {   # FORMAT
+    local fmt=$1 nd ph
+    rm -rf chain-$fmt offline-$fmt src13 && mkdir -p chain-$fmt src13 && cp src/f1 src/f3 src13/
+    truncate -s 0 base.part; truncate -s 60M base.part
+    mkfs.ext4 -q -F -b 4096 -d src13 base.part
+    cp base.part child.part
+    for f in f2 f4 f5; do debugfs -w -R "write src/$f $f" child.part >/dev/null 2>&1; done
+    rm -f dead.txt
+    for f in f2 f4; do python3 "$FSCHECK" extents ext child.part /$f >> dead.txt; done
+    debugfs -w -R "rm /f2" child.part >/dev/null 2>&1
+    debugfs -w -R "rm /f4" child.part >/dev/null 2>&1
+    truncate -s 0 disk0.raw; truncate -s 64M disk0.raw
+    echo 'start=2048, type=83' | sfdisk -q disk0.raw
+    cp disk0.raw disk1.raw
+    into_disk disk0.raw base.part "$MiB"
+    into_disk disk1.raw child.part "$MiB"
+    quietly "${CHAIN[@]}" "$fmt" chain-$fmt disk0.raw disk1.raw
+    cp -r chain-$fmt offline-$fmt
+    ph=$(sha chain-$fmt/parent.$fmt)
+    python3 "$FSCHECK" blocks dead.txt "$MiB" $((2 * MiB)) > dead-blocks.txt
+    nd=$(wc -l < dead-blocks.txt)
+    check "differencing $fmt: the deleted files cover whole container blocks of the child ($nd)" [ "$nd" -gt 0 ]
+    expect_rc "differencing $fmt: compact --fs-aware of the child" 0 "${VDSSHIM[@]}" compact --fs-aware --json chain-$fmt/child.$fmt
+    check "... maps the merged view's ext4 and reclaims space" \
+        bash -c "sed -n 2p last.out | grep -qi '\"fs\":\"ext4\",[^}]*\"used\":true,\"free\":[1-9][0-9]*,\"reclaimed\":[1-9]'"
+    quietly "${VDSSHIM[@]}" compact offline-$fmt/child.$fmt
+    check "... the parent was not written" [ "$(sha chain-$fmt/parent.$fmt)" = "$ph" ]
+    quietly "${VDSSHIM[@]}" dump chain-$fmt/child.$fmt after.raw
+    quietly "${VDSSHIM[@]}" dump offline-$fmt/child.$fmt offline.raw
+    check "... every child block wholly inside the deleted files now reads zeros" \
+        [ "$(python3 "$FSCHECK" zeroed after.raw dead-blocks.txt $((2 * MiB)))" -eq "$nd" ]
+    check "... offline mode reclaimed none of them" [ "$(python3 "$FSCHECK" zeroed offline.raw dead-blocks.txt $((2 * MiB)))" -eq 0 ]
+    check "... offline mode changed nothing the guest reads" cmp -s disk1.raw offline.raw
+    dd if=after.raw of=after-part.img bs=1M skip=1 count=60 status=none
+    check "... e2fsck finds the merged view clean, f1, f3 and f5 read back identical" survivors_ok ext4 after-part.img f1 f3 f5
+    check "... the partition table and the space past the volume read as before" \
+        bash -c "cmp -s -n $MiB disk1.raw after.raw && cmp -s -i $((61 * MiB)) disk1.raw after.raw"
+    rm -rf chain-$fmt offline-$fmt src13 base.part child.part disk0.raw disk1.raw after.raw offline.raw after-part.img
+}
+differencing vhdx
+differencing vhd
 
 # The real tool cut after each write of a --fs-aware compaction (unflushed
 # writes dropped; qemu replays our VHDX log): the file system checks clean,
