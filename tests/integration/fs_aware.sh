@@ -32,14 +32,14 @@ for i in 1 2 3 4 5 6; do head -c $((4 * MiB + i * 4321)) /dev/urandom > src/f$i;
 # file truncates f2 and f4 to nothing, which frees their clusters the same
 # way (the data stays). exFAT: fs_check.py writes and deletes directory
 # entries as the file system does (fsck.exfat judges the result).
-NTFS_OPTS=""
+NTFS_OPTS="" EXT_OPTS=""
 make_part() {
     local kind=$1 img=$2 size=$3 f
     rm -f "$img" dead.txt
     case $kind in
     ext4|ext2)
         truncate -s "${size}M" "$img"
-        mkfs.$kind -q -F -b 4096 -d src "$img"
+        mkfs.$kind -q -F -b 4096 $EXT_OPTS -d src "$img"
         for f in f2 f4; do python3 "$FSCHECK" extents ext "$img" /$f >> dead.txt; done
         debugfs -w -R "rm /f2" "$img" >/dev/null 2>&1
         debugfs -w -R "rm /f4" "$img" >/dev/null 2>&1 ;;
@@ -138,6 +138,10 @@ scenario exfat-whole exfat whole vhdx
 # (0xf4: 2 MiB); 4096-byte sectors still have 512-byte update-sequence strides.
 NTFS_OPTS="-c 2097152" DISK_MIB=128 scenario ntfs-2m-gpt ntfs gpt vhdx
 NTFS_OPTS="-s 4096 -c 8192" scenario ntfs-4kn-mbr ntfs mbr vhd
+# ext4 beyond mke2fs's defaults (64-bit, metadata_csum): clusters of 16
+# blocks (bigalloc); 32-byte descriptors with a stored checksum seed.
+EXT_OPTS="-O bigalloc -C 65536" scenario ext4-bigalloc-mbr ext4 mbr vhdx
+EXT_OPTS="-O ^64bit,metadata_csum_seed" scenario ext4-32bit-seed-gpt ext4 gpt vhd
 
 # Differencing: the parent holds an ext4 volume with f1 and f3; then the
 # guest wrote f2, f4 and f5 and deleted f2 and f4, all into the child. The
@@ -236,11 +240,15 @@ make_part fat16 part.img 60
 poke $(( $(le16 part.img 14) * 512 + $(le16 part.img 22) * 512 + 200 )) '\x01'
 damaged bad-fat "differing FAT copies" "FAT copy 2 differs"
 
-make_part ext4 part.img 60
-# The first group's bitmap: a used block said to be free.
-bb=$(debugfs -R "stats" part.img 2>/dev/null | sed -n "s/.*[Bb]lock bitmap at \([0-9]*\).*/\1/p" | head -n 1)
-poke $((bb * 4096)) '\x00'
-damaged bad-ext "an ext4 bitmap that disagrees with its group descriptor" "descriptor says"
+# The first group's bitmap: a used block said to be free. ext4 (metadata_csum)
+# notices by the bitmap's checksum, ext2 by the descriptor's free count.
+for kind in ext4 ext2; do
+    make_part $kind part.img 60
+    bb=$(debugfs -R "stats" part.img 2>/dev/null | sed -n "s/.*[Bb]lock bitmap at \([0-9]*\).*/\1/p" | head -n 1)
+    poke $((bb * 4096)) '\x00'
+    if [ $kind = ext4 ]; then why="fails its checksum"; else why="descriptor says"; fi
+    damaged bad-$kind "a damaged $kind block bitmap" "$why"
+done
 
 make_part ntfs part.img 60
 # $MFT's cluster number (u64 @0x30), now pointing at f1's random data.

@@ -4,14 +4,16 @@
  * Clusters (bigalloc) are the bitmap's unit. Conservative everywhere: a group
  * whose bitmap is uninitialised (BLOCK_UNINIT) contributes nothing, and a
  * journal that needs recovery, an unclean or erroneous volume, META_BG, an
- * unknown incompatible feature, or a bitmap whose free count disagrees with
- * its descriptor makes the whole volume fall back.
+ * unknown incompatible feature, a bitmap that fails its checksum
+ * (metadata_csum) or whose free count disagrees with its descriptor makes
+ * the whole volume fall back.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "fsmap.h"
 
 #define EXT_MAGIC 0xef53u
@@ -24,7 +26,9 @@
 /* Features that change nothing about where free blocks are. */
 #define INCOMPAT_KNOWN (0x1u | 0x2u | INCOMPAT_EXTENTS | INCOMPAT_64BIT | 0x100u /* MMP */ | INCOMPAT_FLEX_BG \
                         | 0x400u /* EA_INODE */ | 0x1000u | 0x2000u | 0x4000u | 0x8000u | 0x10000u | 0x20000u)
+#define INCOMPAT_CSUM_SEED 0x2000u
 #define RO_COMPAT_BIGALLOC 0x200u
+#define RO_COMPAT_METADATA_CSUM 0x400u
 #define BG_BLOCK_UNINIT 0x2u
 
 static int fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
@@ -43,7 +47,8 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     uint8_t sb[1024], *gdt = NULL, *bitmap = NULL;
     uint32_t incompat, ro_compat, log_bs, bs, cluster_bits, cpg, desc_size, first, groups, g;
     uint64_t blocks, cluster;
-    int st;
+    uint32_t csum_seed = 0;
+    int st, csum;
 
     if (vol->size < 2048) return VDSSHIM_E_UNKNOWN_FORMAT;
     if ((st = fs_read(vol, 1024, sb, sizeof(sb), &diag))) return st == VDSSHIM_E_CORRUPT ? VDSSHIM_E_UNKNOWN_FORMAT : st;
@@ -75,6 +80,11 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
         || desc_size < 32 || desc_size > bs || (desc_size & (desc_size - 1)))
         return fall_back(r, VDSSHIM_E_CORRUPT, "superblock geometry is inconsistent (%llu blocks of %u bytes, %u per group)",
                          (unsigned long long)blocks, bs, cpg);
+    /* metadata_csum: crc32c as the kernel computes it (seeded, not inverted),
+     * from the UUID at 0x68 or the stored seed at 0x270. The engine's crc32c
+     * inverts on entry and exit: raw(s, d) == ~crc32c_update(~s, d). */
+    csum = !!(ro_compat & RO_COMPAT_METADATA_CSUM);
+    if (csum) csum_seed = (incompat & INCOMPAT_CSUM_SEED) ? get_le32(sb + 0x270) : ~crc32c(sb + 0x68, 16);
     cluster = (uint64_t)bs << cluster_bits;
     groups = (uint32_t)(((blocks - first + ((uint64_t)cpg << cluster_bits) - 1) >> cluster_bits) / cpg);
     if (!groups || (uint64_t)groups * desc_size > 64ull << 20)
@@ -112,6 +122,18 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
         {
             st = fall_back(r, st, "group %u's bitmap: %s", g, diag.msg);
             break;
+        }
+        if (csum)
+        {
+            uint32_t want = get_le16(d + 24) | (desc_size >= 64 ? (uint32_t)get_le16(d + 56) << 16 : 0);
+            uint32_t got = ~crc32c_update(~csum_seed, bitmap, cpg / 8);
+
+            if (desc_size < 64) got &= 0xffff;
+            if (got != want)
+            {
+                st = fall_back(r, VDSSHIM_E_CORRUPT, "group %u's block bitmap fails its checksum", g);
+                break;
+            }
         }
         for (i = 0; i < cpg && !st; i++)
         {
