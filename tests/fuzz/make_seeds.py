@@ -174,7 +174,18 @@ def main():
     for f in sorted(os.listdir(shared)) if os.path.isdir(shared) else []:
         if f.endswith('.xz'):
             with lzma.open(os.path.join(shared, f)) as z:
-                add_image(out, f[:-3], z.read())
+                data = z.read()
+            add_image(out, f[:-3], data)
+            # Windows' own NTFS, with the restart pages of a real $LogFile.
+            if f.startswith('win10-dynamic.'):
+                with tempfile.TemporaryDirectory() as tmp:
+                    img, raw = os.path.join(tmp, 'img'), os.path.join(tmp, 'raw')
+                    with open(img, 'wb') as g:
+                        g.write(data)
+                    fmt = 'vhdx' if f.endswith('.vhdx.xz') else 'vpc'
+                    if subprocess.run(['qemu-img', 'convert', '-f', fmt, '-O', 'raw', img, raw],
+                                      capture_output=True).returncode == 0:
+                        write(out, 'fs_maps', 'guest-' + f[:-3], sparse(open(raw, 'rb').read()))
     for t in sorted(os.listdir(out)):
         print('%s: %d seeds' % (t, len(os.listdir(os.path.join(out, t)))))
 

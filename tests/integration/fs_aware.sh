@@ -43,8 +43,9 @@ make_part() {
         for f in f2 f4; do python3 "$FSCHECK" extents ext "$img" /$f >> dead.txt; done
         debugfs -w -R "rm /f2" "$img" >/dev/null 2>&1
         debugfs -w -R "rm /f4" "$img" >/dev/null 2>&1 ;;
-    fat32|fat16)
-        mkfs.vfat -F "${kind#fat}" -C "$img" $((size * 1024)) >/dev/null
+    fat32|fat16|fat12)
+        # FAT12 has fewer than 4085 clusters: 16 KiB ones on this volume.
+        mkfs.vfat -F "${kind#fat}" $([ $kind = fat12 ] && echo "-s 32") -C "$img" $((size * 1024)) >/dev/null
         mcopy -i "$img" src/f1 src/f2 src/f3 src/f4 src/f5 src/f6 ::/
         for f in f2 f4; do python3 "$FSCHECK" extents fat "$img" /$f >> dead.txt; done
         mdel -i "$img" ::/f2 ::/f4 ;;
@@ -131,6 +132,7 @@ scenario ext4-mbr ext4 mbr vhdx
 scenario fat32-gpt fat32 gpt vhd
 scenario ext2-logical ext2 logical vhdx
 scenario fat16-whole fat16 whole vhdx
+scenario fat12-mbr fat12 mbr vhd
 scenario ntfs-mbr ntfs mbr vhdx
 scenario exfat-gpt exfat gpt vhd
 scenario exfat-whole exfat whole vhdx
