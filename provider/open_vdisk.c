@@ -230,8 +230,23 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
     opts.flags = cj->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0;
     st = vdsshim_compact(o->img, &opts, &res, &diag);
     if (st) WARN("compaction: %s: %s\n", vdsshim_status_name(st), diag.msg);
-    else TRACE("compaction: %llu -> %llu bytes\n", (unsigned long long)res.size_before,
-               (unsigned long long)res.size_after);
+    else
+    {
+        unsigned i;
+
+        TRACE("compaction: %llu -> %llu bytes\n", (unsigned long long)res.size_before,
+              (unsigned long long)res.size_after);
+        /* VDS has no channel for it: the per-volume report goes to the debug log. */
+        for (i = 0; i < res.fs_report_count; i++)
+        {
+            const struct vdsshim_fs_report *r = &res.fs_reports[i];
+            if (r->used)
+                TRACE("%s: %s, %llu bytes free, %llu reclaimed\n", r->volume, r->fs,
+                      (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
+            else
+                TRACE("%s: %s, offline mode: %s\n", r->volume, r->fs, r->reason);
+        }
+    }
     vdisk_get_state(o->vdisk, &s);
     s.busy = BUSY_NONE;
     vdsshim_get_info(o->img, &s.info);

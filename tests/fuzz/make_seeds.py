@@ -148,6 +148,20 @@ def fs_images(tmp):
             struct.pack_into('<B3sB3sII', disk, 446, 0, b'\0\0\0', 0x83, b'\0\0\0', 2048, 12288)
             disk[510:512] = b'\x55\xaa'
             yield name + '-mbr', bytes(disk)
+            # GPT, and a logical partition behind an extended one (sfdisk writes the tables).
+            if have('sfdisk'):
+                for layout, size, script, at in (
+                        ('gpt', 8, 'label: gpt\nstart=2048, size=12288\n', 2048),
+                        ('logical', 12, 'start=2048, size=2048, type=83\nstart=4096, type=5\nstart=6144, type=83\n',
+                         6144)):
+                    path = os.path.join(tmp, name + '.' + layout)
+                    with open(path, 'wb') as f:
+                        f.truncate(size << 20)
+                    if subprocess.run(['sfdisk', '-q', path], input=script.encode(), capture_output=True).returncode:
+                        continue
+                    disk = bytearray(open(path, 'rb').read())
+                    disk[at * 512:at * 512 + (6 << 20)] = open(img, 'rb').read()
+                    yield name + '-' + layout, bytes(disk)
     cmds = []
     if have('mkfs.ext4'):
         cmds.append(('ext4', lambda i: ['mkfs.ext4', '-q', '-F', '-b', '1024', '-d', src, i]))
