@@ -37,8 +37,12 @@ void fuzz_fail(const char *file, int line, const char *fmt, ...)
  * FUZZ_MAX_FILE is refused (returns NULL). tests/fuzz/make_seeds.py writes
  * real images in this form. The file lives in a sparse in-memory backend
  * (fuzz_sparse_io.c) that stores only the pages written.
+ * Bit 31 of file_size asks for the checksums to be made right once the
+ * records are written (VHD footers and dynamic header, VHDX headers and
+ * region tables), so that mutations also reach the checks behind them.
  */
 #define FUZZ_MAX_FILE (16u << 20)
+#define FUZZ_REPAIR_CHECKSUMS 0x80000000u
 struct vdsshim_io *fuzz_sparse_image(const uint8_t *data, size_t size);
 /* A digest of a sparse file's size and contents (zero pages ignored). */
 uint64_t fuzz_sparse_digest(struct vdsshim_io *io);

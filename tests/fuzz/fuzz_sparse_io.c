@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "fuzz.h"
 
 #define PAGE 4096u
@@ -143,6 +144,52 @@ static const struct vdsshim_io_ops sparse_ops = {
 };
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+/* A VHD structure's checksum (offset field): the one's complement of its byte sum. */
+static void repair_vhd(struct sparse_io *s, uint64_t off, size_t len, size_t field)
+{
+    uint8_t b[1024];
+    uint32_t sum = 0;
+    size_t i;
+
+    if (off + len > s->size || sparse_read(&s->io, b, len, off)) return;
+    if (memcmp(b, len == 512 ? "conectix" : "cxsparse", 8)) return;
+    memset(b + field, 0, 4);
+    for (i = 0; i < len; i++) sum += b[i];
+    sum = ~sum;
+    b[field] = (uint8_t)(sum >> 24), b[field + 1] = (uint8_t)(sum >> 16), b[field + 2] = (uint8_t)(sum >> 8);
+    b[field + 3] = (uint8_t)sum;
+    sparse_write(&s->io, b, len, off);
+}
+
+/* A VHDX header or region table: CRC-32C over len bytes, field at offset 4. */
+static void repair_vhdx(struct sparse_io *s, uint64_t off, size_t len, const char *sig)
+{
+    static uint8_t b[64 * 1024];
+    uint32_t crc;
+
+    if (off + len > s->size || sparse_read(&s->io, b, len, off) || memcmp(b, sig, 4)) return;
+    crc = crc32c_with_zero_field(b, len, 4);
+    b[4] = (uint8_t)crc, b[5] = (uint8_t)(crc >> 8), b[6] = (uint8_t)(crc >> 16), b[7] = (uint8_t)(crc >> 24);
+    sparse_write(&s->io, b, len, off);
+}
+
+static void repair_checksums(struct sparse_io *s)
+{
+    uint8_t footer[512];
+
+    repair_vhdx(s, 64 * 1024, 4096, "head");
+    repair_vhdx(s, 128 * 1024, 4096, "head");
+    repair_vhdx(s, 192 * 1024, 64 * 1024, "regi");
+    repair_vhdx(s, 256 * 1024, 64 * 1024, "regi");
+    if (s->size < 512) return;
+    repair_vhd(s, s->size - 512, 512, 64);
+    repair_vhd(s, 0, 512, 64);
+    /* The dynamic header, where the footer says. */
+    if (!sparse_read(&s->io, footer, 512, s->size - 512) && !memcmp(footer, "conectix", 8) && !be32(footer + 16))
+        repair_vhd(s, be32(footer + 20), 1024, 36);
+}
 
 struct vdsshim_io *fuzz_sparse_image(const uint8_t *data, size_t size)
 {
@@ -150,7 +197,7 @@ struct vdsshim_io *fuzz_sparse_image(const uint8_t *data, size_t size)
     size_t pos = 4, i;
     uint64_t n;
 
-    if (size < 4 || (n = le32(data)) > FUZZ_MAX_FILE) return NULL;
+    if (size < 4 || (n = le32(data) & ~FUZZ_REPAIR_CHECKSUMS) > FUZZ_MAX_FILE) return NULL;
     if (!(s = calloc(1, sizeof(*s)))) abort();
     s->io.ops = &sparse_ops;
     s->nslots = 64;
@@ -167,6 +214,7 @@ struct vdsshim_io *fuzz_sparse_image(const uint8_t *data, size_t size)
         if (off < n) sparse_write(&s->io, data + pos, len < n - off ? len : (size_t)(n - off), off);
         pos += len;
     }
+    if (le32(data) & FUZZ_REPAIR_CHECKSUMS) repair_checksums(s);
     return &s->io;
 }
 

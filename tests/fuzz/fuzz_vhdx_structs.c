@@ -3,10 +3,13 @@
  * header, a 64 KiB region table, then the metadata region (any length up to
  * 1 MiB; short inputs are zero-padded). Accepted headers and region tables
  * must survive encode → decode → encode unchanged; refusals must say why.
+ * The header and the region table are decoded twice: as given, and with
+ * their CRC-32C made right, so that mutations reach the checks behind it.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "fuzz.h"
 #include "vhdx.h"
 
@@ -14,22 +17,22 @@
 #define META_MAX (1u << 20)
 
 static uint8_t raw[META_AT + META_MAX];
-static uint8_t once[VHDX_REGION_SIZE], twice[VHDX_REGION_SIZE];
+static uint8_t once[VHDX_REGION_SIZE], twice[VHDX_REGION_SIZE], fixed[VHDX_REGION_SIZE];
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* buf with its checksum field (offset 4) set to the CRC-32C of its len bytes. */
+static const uint8_t *with_crc(const uint8_t *buf, size_t len)
+{
+    memcpy(fixed, buf, len);
+    put_le32(fixed + 4, crc32c_with_zero_field(fixed, len, 4));
+    return fixed;
+}
+
+static void check_header(const uint8_t *buf)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vhdx_header h, h2;
-    struct vhdx_region_table t, t2;
-    struct vhdx_meta m;
-    size_t n = size < sizeof(raw) ? size : sizeof(raw);
-    uint32_t meta_len = n > META_AT ? (uint32_t)(n - META_AT) : 0;
-    int st;
+    int st = vhdx_header_decode(buf, &h, 64 * 1024, &diag);
 
-    memset(raw, 0, META_AT);
-    memcpy(raw, data, n);
-
-    st = vhdx_header_decode(raw, &h, 64 * 1024, &diag);
     if (st == VDSSHIM_OK)
     {
         vhdx_header_encode(&h, once);
@@ -40,9 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         FUZZ_CHECK(fuzz_is_refusal(st) && diag.msg[0], "header refused with %s, reason '%s'",
                    vdsshim_status_name(st), diag.msg);
+}
 
-    diag.msg[0] = 0;
-    st = vhdx_region_table_decode(raw + VHDX_HEADER_SIZE, &t, 192 * 1024, &diag);
+static void check_region_table(const uint8_t *buf)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vhdx_region_table t, t2;
+    int st = vhdx_region_table_decode(buf, &t, 192 * 1024, &diag);
+
     if (st == VDSSHIM_OK)
     {
         vhdx_region_table_encode(&t, once);
@@ -54,6 +62,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         FUZZ_CHECK(fuzz_is_refusal(st) && diag.msg[0], "region table refused with %s, reason '%s'",
                    vdsshim_status_name(st), diag.msg);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vhdx_meta m;
+    size_t n = size < sizeof(raw) ? size : sizeof(raw);
+    uint32_t meta_len = n > META_AT ? (uint32_t)(n - META_AT) : 0;
+    int st;
+
+    memset(raw, 0, META_AT);
+    memcpy(raw, data, n);
+
+    check_header(raw);
+    check_header(with_crc(raw, VHDX_HEADER_SIZE));
+    check_region_table(raw + VHDX_HEADER_SIZE);
+    check_region_table(with_crc(raw + VHDX_HEADER_SIZE, VHDX_REGION_SIZE));
 
     diag.msg[0] = 0;
     memset(&m, 0, sizeof(m));

@@ -102,9 +102,13 @@ def write(out, target, name, blob):
 
 def add_image(out, name, data):
     s = sparse(data)
-    write(out, 'image_read', name, s)
-    write(out, 'image_compact', name, s)
-    write(out, 'image_expand', name, s)
+    # The same image again with FUZZ_REPAIR_CHECKSUMS (bit 31 of the size, fuzz.h),
+    # so that mutations of checksummed structures get past their checksums.
+    r = bytearray(s)
+    r[3] |= 0x80
+    for target in ('image_read', 'image_compact', 'image_expand'):
+        write(out, target, name, s)
+        write(out, target, name + '+crc', bytes(r))
     write(out, 'vhd_structs', name, vhd_structs(data))
     write(out, 'vhdx_structs', name, vhdx_structs(data))
 
