@@ -195,31 +195,39 @@ differencing vhdx
 differencing vhd
 
 # The real tool cut after each write of a --fs-aware compaction (unflushed
-# writes dropped; qemu replays our VHDX log): the file system checks clean,
-# the surviving files are identical, and a re-run ends at the size of an
-# uninterrupted run.
-truncate -s 0 disk.raw; truncate -s 64M disk.raw
-echo 'start=2048, type=83' | sfdisk -q disk.raw
-make_part ext4 part.img 61
-into_disk disk.raw part.img "$MiB"
-qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw pristine.vhdx
-cp pristine.vhdx ref.vhdx
-quietly "${VDSSHIM[@]}" compact --fs-aware ref.vhdx
-ref=$(stat -c %s ref.vhdx)
-bad=0 k=1
-while [ $k -lt 200 ]; do
-    cp pristine.vhdx cut.vhdx
-    VDSSHIM_FAULT_CUT_AFTER_WRITE=$k VDSSHIM_FAULT_CUT_MODE=drop quietly "${VDSSHIM[@]}" compact --fs-aware cut.vhdx && break
-    quietly qemu-img check -r all -f vhdx cut.vhdx
-    qemu-img convert -f vhdx -O raw cut.vhdx cut.raw
-    dd if=cut.raw of=cut-part.img bs=1M skip=1 count=61 status=none
-    survivors_ok ext4 cut-part.img || { bad=$((bad + 1)); echo "# cut after write $k: the file system or a file differs"; }
-    quietly "${VDSSHIM[@]}" compact --fs-aware cut.vhdx || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed"; }
-    [ "$(stat -c %s cut.vhdx)" = "$ref" ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run ends at $(stat -c %s cut.vhdx), not $ref"; }
-    k=$((k + 1))
-done
-check "--fs-aware cut after each of its $((k - 1)) writes: fsck clean, files identical, a re-run finishes" [ $bad -eq 0 -a $k -gt 5 ]
-rm -f cut.raw cut-part.img cut.vhdx pristine.vhdx ref.vhdx
+# writes dropped, or torn at 512 bytes; qemu replays our VHDX log): the file
+# system checks clean, the surviving files are identical, and a re-run ends at
+# the size of an uninterrupted run. VHD (no log) and VHDX.
+cut_sweep() {   # FORMAT MODE
+    local fmt=$1 mode=$2 qfmt=$1 opts="-o block_size=1M" ref bad=0 k=1
+    [ "$fmt" = vhd ] && { qfmt=vpc; opts="-o subformat=dynamic"; }
+    truncate -s 0 disk.raw; truncate -s 64M disk.raw
+    echo 'start=2048, type=83' | sfdisk -q disk.raw
+    make_part ext4 part.img 61
+    into_disk disk.raw part.img "$MiB"
+    qemu-img convert -f raw -O "$qfmt" $opts disk.raw pristine.$fmt
+    cp pristine.$fmt ref.$fmt
+    quietly "${VDSSHIM[@]}" compact --fs-aware ref.$fmt
+    ref=$(stat -c %s ref.$fmt)
+    while [ $k -lt 200 ]; do
+        cp pristine.$fmt cut.$fmt
+        VDSSHIM_FAULT_CUT_AFTER_WRITE=$k VDSSHIM_FAULT_CUT_MODE=$mode VDSSHIM_FAULT_SEED=$k \
+            quietly "${VDSSHIM[@]}" compact --fs-aware cut.$fmt && break
+        [ "$fmt" = vhdx ] && quietly qemu-img check -r all -f vhdx cut.vhdx
+        qemu-img convert -f "$qfmt" -O raw cut.$fmt cut.raw
+        dd if=cut.raw of=cut-part.img bs=1M skip=1 count=61 status=none
+        survivors_ok ext4 cut-part.img || { bad=$((bad + 1)); echo "# cut after write $k: the file system or a file differs"; }
+        quietly "${VDSSHIM[@]}" compact --fs-aware cut.$fmt || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed"; }
+        [ "$(stat -c %s cut.$fmt)" = "$ref" ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run ends at $(stat -c %s cut.$fmt), not $ref"; }
+        k=$((k + 1))
+    done
+    check "$fmt --fs-aware cut ($mode) after each of its $((k - 1)) writes: fsck clean, files identical, a re-run finishes" \
+        [ $bad -eq 0 -a $k -gt 3 ]
+    rm -f cut.raw cut-part.img cut.$fmt pristine.$fmt ref.$fmt
+}
+cut_sweep vhdx drop
+cut_sweep vhdx tear
+cut_sweep vhd drop
 
 # Damage. damaged NAME DESC REASON: part.img, already damaged, becomes a whole
 # disk; compaction succeeds, the volume falls back saying REASON (a grep
