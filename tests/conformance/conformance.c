@@ -789,6 +789,7 @@ int wmain(int argc, WCHAR **argv)
             test_compactions(prov);
             test_attach_states(prov);
             test_fs_aware_compact(prov);
+            test_file_closed_after_wait(prov);
             test_release_during_run(prov);
             test_differencing(prov);
             test_create_vdisk(prov);

@@ -62,5 +62,6 @@ void test_detach_and_delete(IVdsVdProvider *prov);
 void test_busy_states(IVdsVdProvider *prov);
 /* conformance_fs.c: Compact attached read-only (file-system-aware) against detached. */
 void test_fs_aware_compact(IVdsVdProvider *prov);
+void test_file_closed_after_wait(IVdsVdProvider *prov);
 
 #endif

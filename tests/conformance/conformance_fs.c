@@ -68,3 +68,37 @@ void test_fs_aware_compact(IVdsVdProvider *prov)
        "attached read-only reclaims the deleted files' space: %llu bytes, offline %llu", file_size(fs),
        file_size(offline));
 }
+
+/* Once Wait has returned, the job holds nothing: a client that releases its
+ * handle, still holding the IVdsAsync, finds the file closed. (A job used
+ * to keep the handle until the IVdsAsync went away: an Open right after a
+ * merge failed with a sharing violation.) The file is opened with no
+ * sharing at all to tell. */
+void test_file_closed_after_wait(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk = add_vdisk(prov, L"fs-offline.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsOpenVDisk *open = NULL;
+    IVdsAsync *async = NULL;
+    VDS_ASYNC_OUTPUT out;
+    WCHAR path[MAX_PATH];
+    HRESULT hr, task = E_FAIL;
+    HANDLE h;
+
+    if (!vdisk) return;
+    path_of(L"fs-offline.vhdx", path);
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
+    ok_hr(hr, S_OK, "Open(ALL)");
+    if (SUCCEEDED(hr)) hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+    if (SUCCEEDED(hr))
+    {
+        ok_hr(IVdsAsync_Wait(async, &task, &out), S_OK, "Wait");
+        ok_hr(task, S_OK, "the compaction's result");
+    }
+    if (open) IVdsOpenVDisk_Release(open);
+    IVdsVDisk_Release(vdisk);
+    h = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    ok(h != INVALID_HANDLE_VALUE, "after Wait and the handle's Release the file is closed (error %lu)",
+       h == INVALID_HANDLE_VALUE ? GetLastError() : 0);
+    if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
+    if (async) IVdsAsync_Release(async);
+}
