@@ -232,6 +232,7 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
     if (st) WARN("compaction: %s: %s\n", vdsshim_status_name(st), diag.msg);
     else
     {
+        char line[256];
         unsigned i;
 
         TRACE("compaction: %llu -> %llu bytes\n", (unsigned long long)res.size_before,
@@ -239,12 +240,8 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
         /* VDS has no channel for it: the per-volume report goes to the debug log. */
         for (i = 0; i < res.fs_report_count; i++)
         {
-            const struct vdsshim_fs_report *r = &res.fs_reports[i];
-            if (r->used)
-                TRACE("%s: %s, %llu bytes free, %llu reclaimed\n", r->volume, r->fs,
-                      (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
-            else
-                TRACE("%s: %s, offline mode: %s\n", r->volume, r->fs, r->reason);
+            vdsshim_fs_report_text(&res.fs_reports[i], line, sizeof(line));
+            TRACE("%s\n", line);
         }
     }
     vdisk_get_state(o->vdisk, &s);

@@ -155,6 +155,10 @@ struct vdsshim_fs_report
     char reason[120];               /* why it fell back */
 };
 
+/* One line for a report: "MBR 1: ext4, N bytes free, M reclaimed", or
+ * "MBR 1: NTFS, offline mode: REASON". */
+void vdsshim_fs_report_text(const struct vdsshim_fs_report *r, char *buf, size_t len);
+
 struct vdsshim_compact_options
 {
     unsigned flags;

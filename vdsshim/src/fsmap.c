@@ -174,3 +174,12 @@ void fsmap_account(struct fsmap *map, uint64_t off, uint64_t len)
         if (r->used && a < b) r->reclaimed += b - a;
     }
 }
+
+void vdsshim_fs_report_text(const struct vdsshim_fs_report *r, char *buf, size_t len)
+{
+    if (r->used)
+        snprintf(buf, len, "%s: %s, %llu bytes free, %llu reclaimed", r->volume, r->fs,
+                 (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
+    else
+        snprintf(buf, len, "%s: %s, offline mode: %s", r->volume, r->fs, r->reason);
+}

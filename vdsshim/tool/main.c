@@ -265,15 +265,13 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
                (unsigned long long)res.blocks_moved);
     if (!json && !quiet)
     {
+        char line[256];
         unsigned i;
+
         for (i = 0; i < res.fs_report_count; i++)
         {
-            const struct vdsshim_fs_report *r = &res.fs_reports[i];
-            if (r->used)
-                printf("  %s: %s, %llu bytes free, %llu reclaimed\n", r->volume, r->fs,
-                       (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
-            else
-                printf("  %s: %s, offline mode: %s\n", r->volume, r->fs, r->reason);
+            vdsshim_fs_report_text(&res.fs_reports[i], line, sizeof(line));
+            printf("  %s\n", line);
         }
     }
     return EXIT_OK;
