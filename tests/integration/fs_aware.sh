@@ -232,11 +232,14 @@ cut_sweep vhd drop
 # Damage. damaged NAME DESC REASON: part.img, already damaged, becomes a whole
 # disk; compaction succeeds, the volume falls back saying REASON (a grep
 # pattern), and the guest reads what it read before.
-damaged() {
-    local name=$1 desc=$2 reason=$3
+as_disk() {   # NAME: part.img as the whole of disk.raw, then NAME.vhdx
     truncate -s 0 disk.raw; truncate -s 64M disk.raw
     into_disk disk.raw part.img 0
-    qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw "$name.vhdx"
+    qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw "$1.vhdx"
+}
+damaged() {
+    local name=$1 desc=$2 reason=$3
+    as_disk "$name"
     expect_rc "$desc: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$name.vhdx"
     check "... the volume falls back to offline mode, saying why ($reason)" \
         bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*$reason'"
@@ -271,13 +274,10 @@ python3 "$FSCHECK" ntfs-log part.img unclean
 damaged ntfs-unclean "NTFS not shut down cleanly (\$LogFile restart area in use)" "LogFile needs replaying"
 make_part ntfs part.img 60
 python3 "$FSCHECK" ntfs-log part.img clean
-cp part.img clean-part.img
-truncate -s 0 disk.raw; truncate -s 64M disk.raw
-into_disk disk.raw part.img 0
-qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw ntfs-clean.vhdx
+as_disk ntfs-clean
 expect_rc "NTFS with a clean \$LogFile restart area: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json ntfs-clean.vhdx
 check "... maps the volume" bash -c "sed -n 2p last.out | grep -q '\"fs\":\"NTFS\",[^}]*\"used\":true'"
-rm -f ntfs-clean.vhdx clean-part.img
+rm -f ntfs-clean.vhdx
 
 make_part exfat part.img 60
 poke 120 '\x7f'                        # a boot-sector byte under the boot checksum

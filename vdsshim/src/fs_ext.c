@@ -23,10 +23,10 @@
 #define INCOMPAT_64BIT 0x80u
 #define INCOMPAT_EXTENTS 0x40u
 #define INCOMPAT_FLEX_BG 0x200u
+#define INCOMPAT_CSUM_SEED 0x2000u
 /* Features that change nothing about where free blocks are. */
 #define INCOMPAT_KNOWN (0x1u | 0x2u | INCOMPAT_EXTENTS | INCOMPAT_64BIT | 0x100u /* MMP */ | INCOMPAT_FLEX_BG \
-                        | 0x400u /* EA_INODE */ | 0x1000u | 0x2000u | 0x4000u | 0x8000u | 0x10000u | 0x20000u)
-#define INCOMPAT_CSUM_SEED 0x2000u
+                        | 0x400u /* EA_INODE */ | 0x1000u | INCOMPAT_CSUM_SEED | 0x4000u | 0x8000u | 0x10000u | 0x20000u)
 #define RO_COMPAT_BIGALLOC 0x200u
 #define RO_COMPAT_METADATA_CSUM 0x400u
 #define BG_BLOCK_UNINIT 0x2u
@@ -46,8 +46,8 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     struct vdsshim_diag diag = { .msg = { 0 } };
     uint8_t sb[1024], *gdt = NULL, *bitmap = NULL;
     uint32_t incompat, ro_compat, log_bs, bs, cluster_bits, cpg, desc_size, first, groups, g;
-    uint64_t blocks, cluster;
     uint32_t csum_seed = 0;
+    uint64_t blocks, cluster;
     int st, csum;
 
     if (vol->size < 2048) return VDSSHIM_E_UNKNOWN_FORMAT;

@@ -169,9 +169,9 @@ static int check_logfile(const struct ntfs *n, uint8_t *rec, struct vdsshim_fs_r
     size = get_le64(a + 48);
     if (size < 2 * 4096) return fall_back(r, VDSSHIM_E_CORRUPT, "$LogFile is only %llu bytes", (unsigned long long)size);
     if (!(log = malloc(2 * max_page))) return VDSSHIM_E_NOMEM;
-    /* The first page says how large the pages are; read both restart pages. */
-    if ((st = read_runs(n, a, log, 4096, "$LogFile", r))) goto done;
-    if (!memcmp(log, "RSTR", 4))
+    /* Both restart pages, 4 KiB each unless the first says they are larger. */
+    if ((st = read_runs(n, a, log, 2 * 4096, "$LogFile", r))) goto done;
+    if (!memcmp(log, "RSTR", 4) && get_le32(log + 16) != 4096)
     {
         page = get_le32(log + 16);
         if (page < 4096 || page > max_page || (page & (page - 1)) || 2ull * page > size)
@@ -179,8 +179,8 @@ static int check_logfile(const struct ntfs *n, uint8_t *rec, struct vdsshim_fs_r
             st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile's restart page size %u is not understood", page);
             goto done;
         }
+        if ((st = read_runs(n, a, log, 2ull * page, "$LogFile", r))) goto done;
     }
-    if ((st = read_runs(n, a, log, 2ull * page, "$LogFile", r))) goto done;
     for (k = 0; k < 2 * page; k++)
         if (log[k] != 0xff) blank = 0;
     for (k = 0; k < 2 && !blank; k++)
