@@ -54,6 +54,12 @@ static int gpt(struct vdsshim_image *img, uint32_t ss, struct partition *parts, 
     uint32_t hsize, nentries, esize, crc;
     int st;
 
+    /* Too small to hold the header (found by fuzz_fs_maps: reads past the disk fail the whole map). */
+    if (disk < (uint64_t)ss + sizeof(hdr))
+    {
+        snprintf(reason, rlen, "protective MBR but no room for a GPT header");
+        return VDSSHIM_OK;
+    }
     if ((st = vdsshim_read(img, ss, hdr, sizeof(hdr), diag))) return st;
     if (memcmp(hdr, "EFI PART", 8))
     {
@@ -78,7 +84,8 @@ static int gpt(struct vdsshim_image *img, uint32_t ss, struct partition *parts, 
     lba = get_le64(hdr + 72);
     nentries = get_le32(hdr + 80);
     esize = get_le32(hdr + 84);
-    if (esize < 128 || esize % 8 || nentries > 4096 || lba > disk / ss || (uint64_t)nentries * esize > (1u << 20))
+    if (esize < 128 || esize % 8 || nentries > 4096 || lba > disk / ss || (uint64_t)nentries * esize > (1u << 20)
+        || (uint64_t)nentries * esize > disk - lba * ss)
     {
         snprintf(reason, rlen, "GPT entry array (%u entries of %u bytes at LBA %llu) is invalid", nentries, esize,
                  (unsigned long long)lba);

@@ -227,6 +227,14 @@ static int vhd_check_layout(struct vhd *vhd, const struct vhd_block_ref *blocks,
             return diag_set(diag, VDSSHIM_E_CORRUPT, entry_at,
                             "BAT entry %u (at offset %llu) puts its block at %llu, past the end of the file",
                             blocks[i].index, (unsigned long long)entry_at, (unsigned long long)start);
+        /* Spare BAT entries past the disk are allowed, but a block there holds
+         * data no guest could have written: the size or the BAT is wrong, and
+         * which one is a guess (found by fuzz_image_read). */
+        if ((uint64_t)blocks[i].index * vhd->hdr.block_size >= vhd->footer.current_size)
+            return diag_set(diag, VDSSHIM_E_CORRUPT, entry_at,
+                            "BAT entry %u (at offset %llu) is allocated, but its block lies past the virtual size %llu",
+                            blocks[i].index, (unsigned long long)entry_at,
+                            (unsigned long long)vhd->footer.current_size);
         if (i && start < blocks[i - 1].start + vhd->block_span)
             return diag_set(diag, VDSSHIM_E_CORRUPT, entry_at,
                             "BAT entries %u and %u point at overlapping blocks (offsets %llu and %llu)",
