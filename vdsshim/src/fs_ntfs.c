@@ -85,7 +85,9 @@ static const uint8_t *find_attr(const struct ntfs *n, const uint8_t *rec, uint32
     {
         uint32_t t = get_le32(rec + off), len = get_le32(rec + off + 4);
 
-        if (t == ATTR_END || len < 16 || off + len > n->record) break;
+        /* len against what is left: off + len wraps for a length near 4 GiB, and
+         * the walk never ended (found by fuzz_fs_maps). */
+        if (t == ATTR_END || len < 16 || len > n->record - off) break;
         if (t == ATTR_LIST) *has_list = 1;
         if (t == type && !rec[off + 9]) return rec + off;
         off += len;
