@@ -26,7 +26,9 @@ struct vdsshim_io_ops
     int (*flush)(struct vdsshim_io *io);
     int (*get_size)(struct vdsshim_io *io, uint64_t *size);
     int (*set_size)(struct vdsshim_io *io, uint64_t size);
-    /* Advisory whole-file lock, never waits: VDSSHIM_E_IN_USE if held elsewhere. */
+    /* Advisory whole-file lock, never waits: VDSSHIM_E_IN_USE if held elsewhere.
+     * Exclusive for changing the image, shared for reading it; on Linux also
+     * qemu's lock bytes, so a VM using the image and vdsshim exclude each other. */
     int (*lock)(struct vdsshim_io *io, int exclusive);
     void (*close)(struct vdsshim_io *io);
 };
@@ -35,6 +37,7 @@ struct vdsshim_io
 {
     const struct vdsshim_io_ops *ops;
     uint32_t last_error;    /* errno / Win32 error of the last failure, for diagnostics */
+    const char *lock_holder; /* after lock() gave VDSSHIM_E_IN_USE: who holds it ("qemu", ...) */
 };
 
 /* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */

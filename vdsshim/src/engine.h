@@ -20,6 +20,17 @@
 /* Deepest parent chain accepted; deeper is reported as a loop or corruption. */
 #define ENGINE_MAX_CHAIN 64
 
+/* The Win32 backend's lock byte, far past any real data: Windows byte-range
+ * locks are mandatory, so locking real data would block other readers. The
+ * POSIX backend tests it too, to see a vdsshim running under Wine. */
+#define WIN32_LOCK_OFFSET (1ull << 62)
+
+#ifndef _WIN32
+/* qemu's lock bytes (io_posix_qemu_lock.c): VDSSHIM_E_IN_USE with *holder set,
+ * VDSSHIM_E_IO with *err set, or VDSSHIM_OK. */
+int posix_qemu_lock(int fd, int write, const char **holder, uint32_t *err);
+#endif
+
 /* Largest buffer the engine streams through at once. */
 #define ENGINE_IO_CHUNK (4u << 20)
 

@@ -77,13 +77,16 @@ int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
 
     *out = NULL;
     if ((st = (image_open_file_hook ? image_open_file_hook : vdsshim_io_open_file)(path, !!(flags & VDSSHIM_OPEN_WRITE), &io)))
-        return diag_set(diag, st, 0, "cannot open %s: %s", path, vdsshim_strerror(st));
+        return diag_set(diag, st, 0, "cannot open: %s", vdsshim_strerror(st));
     if ((st = vdsshim_io_lock(io, !!(flags & VDSSHIM_OPEN_WRITE))))
     {
         if (diag) diag->sys_error = io->last_error;
+        if (st == VDSSHIM_E_IN_USE)
+            diag_set(diag, st, 0, "in use by another process (%s)", io->lock_holder ? io->lock_holder : "unknown");
+        else
+            diag_set(diag, st, 0, "cannot lock: %s", vdsshim_strerror(st));
         vdsshim_io_close(io);
-        return diag_set(diag, st, 0, "%s: %s", path,
-                        st == VDSSHIM_E_IN_USE ? "locked by another process" : vdsshim_strerror(st));
+        return st;
     }
     return image_open_io(io, path, flags, chain, out, diag);
 }

@@ -1,4 +1,4 @@
-/* POSIX file backend: pread/pwrite/fdatasync/ftruncate/flock. */
+/* POSIX file backend: pread/pwrite/fdatasync/ftruncate/flock (+ qemu's lock bytes). */
 #ifndef _WIN32
 
 #define _GNU_SOURCE
@@ -117,14 +117,22 @@ static int posix_lock(struct vdsshim_io *io, int exclusive)
 {
     /* flock, not fcntl locks: those are per process and vanish when any fd
      * of the file is closed, which a parent-chain open would do. */
-    if (flock(impl_from_io(io)->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0)
+    int fd = impl_from_io(io)->fd, st;
+
+    if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0)
     {
         if (errno == EWOULDBLOCK)
         {
             io->last_error = (uint32_t)errno;
+            io->lock_holder = "vdsshim";
             return VDSSHIM_E_IN_USE;
         }
         return status_from_errno(io, errno);
+    }
+    if ((st = posix_qemu_lock(fd, exclusive, &io->lock_holder, &io->last_error)))
+    {
+        flock(fd, LOCK_UN);
+        return st;
     }
     return VDSSHIM_OK;
 }

@@ -10,10 +10,6 @@
 /* Largest single ReadFile/WriteFile request (a DWORD, kept well below it). */
 #define WIN32_IO_CHUNK (64u << 20)
 
-/* The lock sits on one byte far past any real data: Windows byte-range locks
- * are mandatory, so locking real data would block other readers. */
-#define WIN32_LOCK_OFFSET (1ull << 62)
-
 struct win32_io
 {
     struct vdsshim_io io;
@@ -137,13 +133,61 @@ static int win32_set_size(struct vdsshim_io *io, uint64_t size)
     return VDSSHIM_OK;
 }
 
+/*
+ * Is the file held by a native process under qemu's lock protocol (see
+ * io_posix_qemu_lock.c)? Wine turns LockFileEx into a POSIX fcntl lock in
+ * wineserver, which conflicts with qemu's OFD read locks when it is a write
+ * lock: so an exclusive lock on a byte that qemu (or a native vdsshim) holds
+ * fails, and is released at once when it does not. Bytes: 200 + i of every
+ * permission we need (someone refuses to share it), 100 + i of every one we
+ * refuse to share (someone holds it). Only a handle open for writing gets a
+ * write lock from wineserver, so read-only opens cannot see them [V: Wine
+ * server/fd.c falls back to a read lock on EBADF]; those are inspections.
+ * On Windows nothing else takes these bytes and the probe always passes.
+ */
+static int held_by_qemu_protocol(HANDLE file, int exclusive)
+{
+    static const unsigned bytes_write[] = { 200, 201, 202, 203, 100, 101, 102, 103 };
+    static const unsigned bytes_read[] = { 200, 101, 103 };
+    const unsigned *bytes = exclusive ? bytes_write : bytes_read;
+    size_t i, n = exclusive ? 8 : 3;
+
+    for (i = 0; i < n; i++)
+    {
+        OVERLAPPED ov = overlapped_at(bytes[i]);
+
+        if (!LockFileEx(file, LOCKFILE_FAIL_IMMEDIATELY | LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ov))
+        {
+            DWORD err = GetLastError();
+            if (err == ERROR_LOCK_VIOLATION || err == ERROR_SHARING_VIOLATION) return 1;
+            continue;   /* no byte-range locks here: nothing to see */
+        }
+        ov = overlapped_at(bytes[i]);
+        UnlockFileEx(file, 0, 1, 0, &ov);
+    }
+    return 0;
+}
+
 static int win32_lock(struct vdsshim_io *io, int exclusive)
 {
     OVERLAPPED ov = overlapped_at(WIN32_LOCK_OFFSET);
     DWORD flags = LOCKFILE_FAIL_IMMEDIATELY | (exclusive ? LOCKFILE_EXCLUSIVE_LOCK : 0);
+    HANDLE file = impl_from_io(io)->file;
 
-    if (!LockFileEx(impl_from_io(io)->file, flags, 0, 1, 0, &ov))
-        return status_from_win32(io, GetLastError());
+    if (!LockFileEx(file, flags, 0, 1, 0, &ov))
+    {
+        int st = status_from_win32(io, GetLastError());
+        if (st == VDSSHIM_E_IN_USE) io->lock_holder = "vdsshim";
+        return st;
+    }
+    if (held_by_qemu_protocol(file, exclusive))
+    {
+        ov = overlapped_at(WIN32_LOCK_OFFSET);
+        UnlockFileEx(file, 0, 1, 0, &ov);
+        io->last_error = ERROR_LOCK_VIOLATION;
+        io->lock_holder = "qemu";
+        return VDSSHIM_E_IN_USE;
+    }
     return VDSSHIM_OK;
 }
 

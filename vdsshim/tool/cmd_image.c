@@ -116,9 +116,9 @@ int cmd_merge(const char *path, unsigned depth, int json, int quiet)
     bar.label = "merging";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    signal(SIGINT, on_interrupt);
+    catch_stop_signals(1);
     st = vdsshim_merge(img, depth, &opts, &res, &diag);
-    signal(SIGINT, SIG_DFL);
+    catch_stop_signals(0);
     if (bar.shown) fputc('\n', stderr);
     vdsshim_close(img);
     if (json)
@@ -153,9 +153,9 @@ int cmd_expand(const char *path, const char *new_size, int json, int quiet)
     bar.label = "expanding";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    signal(SIGINT, on_interrupt);
+    catch_stop_signals(1);
     st = vdsshim_expand(img, size, &opts, &diag);
-    signal(SIGINT, SIG_DFL);
+    catch_stop_signals(0);
     if (bar.shown) fputc('\n', stderr);
     vdsshim_get_info(img, &after);
     vdsshim_close(img);

@@ -16,6 +16,37 @@ void on_interrupt(int sig)
     interrupted = 1;
 }
 
+void catch_stop_signals(int catch)
+{
+    /* Ctrl-C, kill's default SIGTERM and a closed terminal's SIGHUP all mean
+     * "stop": at the next safe point, with exit 6 and a valid image. */
+    void (*h)(int) = catch ? on_interrupt : SIG_DFL;
+
+    signal(SIGINT, h);
+    signal(SIGTERM, h);
+#ifdef SIGHUP
+    signal(SIGHUP, h);
+#endif
+}
+
+/* Test hook: VDSSHIM_TEST_STOP_AT=PCT makes the tool stop itself (SIGSTOP)
+ * once, when the operation first reports PCT percent or more, with its file
+ * open and locked, so a test can try other programs on it mid-run and then
+ * let it go on with SIGCONT. */
+static void stop_for_test(unsigned pct)
+{
+#ifndef _WIN32
+    static int done;
+    const char *at = getenv("VDSSHIM_TEST_STOP_AT");
+
+    if (done || !at || !*at || pct < strtoul(at, NULL, 10)) return;
+    done = 1;
+    raise(SIGSTOP);
+#else
+    (void)pct;
+#endif
+}
+
 int exit_code_from_status(int st)
 {
     switch (st)
@@ -57,6 +88,7 @@ int on_progress(void *ctx, unsigned pct)
 {
     struct bar *bar = ctx;
 
+    stop_for_test(pct);
     if (bar->shown && pct != bar->last)
     {
         char cells[41];

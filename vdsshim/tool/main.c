@@ -212,9 +212,9 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     opts.flags = flags;
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    signal(SIGINT, on_interrupt);
+    catch_stop_signals(1);
     st = vdsshim_compact(img, &opts, &res, &diag);
-    signal(SIGINT, SIG_DFL);
+    catch_stop_signals(0);
     if (bar.shown) fputc('\n', stderr);
     /* An opening read-write may already have trimmed unreferenced trailing space. */
     res.size_before = before;

@@ -22,6 +22,8 @@ enum exit_code
 
 extern volatile sig_atomic_t interrupted;
 void on_interrupt(int sig);
+/* SIGINT, SIGTERM and SIGHUP cancel the running operation (1), or kill again (0). */
+void catch_stop_signals(int catch);
 
 int exit_code_from_status(int st);
 /* Print "vdsshim: PATH: reason" and return the exit code for st. */
