@@ -284,12 +284,51 @@ static void test_differencing(void **state)
     free(data);
 }
 
-/* Power cut after every write of a create (all modes): what is left either
- * opens as the complete image or is refused as no image at all. */
+/* Whether a file left by a cut create carries the mark that says "complete"
+ * (the VHD footer at the end, the VHDX file identifier), written last. */
+static int has_commit_mark(const uint8_t *d, size_t n, size_t complete_size, int vhdx)
+{
+    if (vhdx) return n >= 8 && !memcmp(d, "vhdxfile", 8);
+    return n == complete_size && !memcmp(d + n - 512, "conectix", 8);
+}
+
+/* The leftover of a cut create: the complete image, or no image at all. A
+ * file that bears the commit mark but does not open means the mark was
+ * durable before the rest (a missing flush). */
+static int judge_leftover(const uint8_t *d, size_t n, size_t complete_size, const struct vdsshim_create_params *p,
+                          const char *name, uint64_t k)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_io *io;
+    int st;
+
+    assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
+    st = vdsshim_open_io(io, "cut.img", 0, &img, &diag);
+    if (st == VDSSHIM_OK)
+    {
+        struct vdsshim_info info;
+        vdsshim_get_info(img, &info);
+        assert_int_equal(info.virtual_size, p->virtual_size);
+        assert_int_equal(info.type, p->type);
+        expect_zeros(img);
+        vdsshim_close(img);
+        return 1;
+    }
+    if (st != VDSSHIM_E_UNKNOWN_FORMAT && st != VDSSHIM_E_CORRUPT)
+        fail_msg("%s after write %llu: %s (%s)", name, (unsigned long long)k, vdsshim_status_name(st), diag.msg);
+    if (has_commit_mark(d, n, complete_size, p->format == VDSSHIM_FORMAT_VHDX))
+        fail_msg("%s after write %llu: the file is marked complete but does not open: %s", name,
+                 (unsigned long long)k, diag.msg);
+    return 0;
+}
+
+/* Power cut after every write of a create (every crash state), and just
+ * after it returned: what is left either opens as the complete image or
+ * is no image at all. State: bit 0 VHDX, bit 1 fixed. */
 static void test_create_power_cuts(void **state)
 {
-    static const enum vdsshim_fault_cut_mode modes[] = { VDSSHIM_CUT_DROP, VDSSHIM_CUT_APPLY, VDSSHIM_CUT_TEAR };
-    const int vhdx = *(const int *)*state;
+    const int which = *(const int *)*state;
     struct vdsshim_create_params p = { 0 };
     struct vdsshim_fault_counters c = { 0 };
     struct vdsshim_fault_plan plan = { 0 };
@@ -297,59 +336,71 @@ static void test_create_power_cuts(void **state)
     struct vdsshim_io *mem, *io, *kept = NULL;
     uint64_t writes, k;
     unsigned m, complete = 0, refused = 0;
+    const uint8_t *d;
+    size_t n, complete_size;
 
-    p.format = vhdx ? VDSSHIM_FORMAT_VHDX : VDSSHIM_FORMAT_VHD;
-    p.type = VDSSHIM_DISK_DYNAMIC;
+    p.format = which & 1 ? VDSSHIM_FORMAT_VHDX : VDSSHIM_FORMAT_VHD;
+    p.type = which & 2 ? VDSSHIM_DISK_FIXED : VDSSHIM_DISK_DYNAMIC;
     p.virtual_size = 40 * MiB;
     plan.counters_on_close = &c;
+    plan.inner_on_close = &kept;
     assert_status(vdsshim_io_open_mem(NULL, 0, &mem), VDSSHIM_OK);
     assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
     assert_status(vdsshim_create_io(io, "cut.img", &p, &diag), VDSSHIM_OK);
     writes = c.writes;
-    assert_true(writes >= 4);
+    vdsshim_io_mem_data(kept, &complete_size);
+    vdsshim_io_close(kept);
+    assert_true(writes >= (p.type == VDSSHIM_DISK_FIXED ? 1u : 4u));
+
+    /* Success means durable: cut as the file is closed, unflushed writes lost. */
+    memset(&plan, 0, sizeof(plan));
+    plan.cut_at_close = 1;
+    plan.cut_mode = VDSSHIM_CUT_DROP;
+    plan.inner_on_close = &kept;
+    assert_status(vdsshim_io_open_mem(NULL, 0, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_create_io(io, "cut.img", &p, &diag), VDSSHIM_OK);
+    d = vdsshim_io_mem_data(kept, &n);
+    if (!judge_leftover(d, n, complete_size, &p, "power cut just after success", 0))
+        fail_msg("power cut just after a successful create: no image is left");
+    vdsshim_io_close(kept);
+
     for (k = 1; k <= writes; k++)
-        for (m = 0; m < 3; m++)
+    {
+        uint64_t pending = 0;
+        char name[96];
+
+        memset(&plan, 0, sizeof(plan));
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
         {
-            struct vdsshim_image *img;
-            const uint8_t *d;
-            size_t n;
             int st;
 
-            memset(&plan, 0, sizeof(plan));
             plan.cut_after_write = k;
-            plan.cut_mode = modes[m];
-            plan.seed = (uint32_t)k;
             plan.inner_on_close = &kept;
+            plan.counters_on_close = &c;
             assert_status(vdsshim_io_open_mem(NULL, 0, &mem), VDSSHIM_OK);
             assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
             st = vdsshim_create_io(io, "cut.img", &p, &diag);
             assert_true(st == VDSSHIM_E_IO || (st == VDSSHIM_OK && k == writes));
+            pending = c.pending_at_cut;
             d = vdsshim_io_mem_data(kept, &n);
-            assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
-            st = vdsshim_open_io(io, "cut.img", 0, &img, &diag);
-            if (st == VDSSHIM_OK)
+            if (judge_leftover(d, n, complete_size, &p, name, k))
             {
-                struct vdsshim_info info;
-                vdsshim_get_info(img, &info);
-                assert_int_equal(info.virtual_size, 40 * MiB);
-                expect_zeros(img);
-                vdsshim_close(img);
+                if (k != writes) fail_msg("%s after write %llu of %llu: an image opens", name,
+                                          (unsigned long long)k, (unsigned long long)writes);
                 complete++;
             }
             else
-            {
-                if (st != VDSSHIM_E_UNKNOWN_FORMAT && st != VDSSHIM_E_CORRUPT)
-                    fail_msg("cut after write %llu: %s (%s)", (unsigned long long)k, vdsshim_status_name(st), diag.msg);
                 refused++;
-            }
             vdsshim_io_close(kept);
         }
+    }
     /* Only a cut after the very last write (the identifier, or the VHD footer) can leave an image. */
-    assert_true(complete >= 1 && complete <= 3);
-    assert_true(refused >= 3 * (writes - 1));
+    assert_true(complete >= 1);
+    assert_true(refused >= writes - 1);
 }
 
-static int vhd_case = 0, vhdx_case = 1;
+static int vhd_case = 0, vhdx_case = 1, vhd_fixed_case = 2, vhdx_fixed_case = 3;
 
 int main(void)
 {
@@ -361,6 +412,8 @@ int main(void)
         cmocka_unit_test_prestate(test_differencing, &vhdx_case),
         cmocka_unit_test_prestate(test_create_power_cuts, &vhd_case),
         cmocka_unit_test_prestate(test_create_power_cuts, &vhdx_case),
+        cmocka_unit_test_prestate(test_create_power_cuts, &vhd_fixed_case),
+        cmocka_unit_test_prestate(test_create_power_cuts, &vhdx_fixed_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

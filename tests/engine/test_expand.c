@@ -176,13 +176,6 @@ static void check_after(const struct grow *g, struct vdsshim_io *disk, const cha
 
 static void sweep(struct grow *g)
 {
-    static const struct { enum vdsshim_fault_cut_mode mode; uint32_t seed; const char *name; } modes[] =
-    {
-        { VDSSHIM_CUT_DROP, 0, "power cut (drop)" },
-        { VDSSHIM_CUT_APPLY, 0, "power cut (apply)" },
-        { VDSSHIM_CUT_TEAR, 1, "power cut (tear, seed 1)" },
-        { VDSSHIM_CUT_TEAR, 2, "power cut (tear, seed 2)" },
-    };
     struct vdsshim_fault_plan plan = { 0 };
     struct vdsshim_fault_counters c = { 0 };
     struct vdsshim_io *disk;
@@ -196,17 +189,38 @@ static void sweep(struct grow *g)
     writes = c.writes;
     print_message("%s: expansion takes %llu writes, %llu flushes\n", g->name, (unsigned long long)writes,
                   (unsigned long long)c.flushes);
+    /* Success means durable: a power cut at close, unflushed writes lost, keeps the new size. */
+    memset(&plan, 0, sizeof(plan));
+    plan.cut_at_close = 1;
+    plan.cut_mode = VDSSHIM_CUT_DROP;
+    assert_status(run_expand(g, plan, &disk, &c), VDSSHIM_OK);
+    {
+        size_t n;
+        const uint8_t *d = vdsshim_io_mem_data(disk, &n);
+        struct vdsshim_image *img = open_mem_image(d, n, 0);
+        struct vdsshim_info info;
+
+        vdsshim_get_info(img, &info);
+        if (info.virtual_size != g->new_size)
+            fail_msg("power cut just after a successful expansion: the size is %llu again",
+                     (unsigned long long)info.virtual_size);
+        expect_grown_content(g, img, "power cut just after success", 0);
+        vdsshim_close(img);
+    }
+    vdsshim_io_close(disk);
     assert_true(writes >= 4);
     for (k = 1; k <= writes; k++)
     {
-        for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+        uint64_t pending = 0;
+        char name[96];
+
+        memset(&plan, 0, sizeof(plan));
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
         {
-            memset(&plan, 0, sizeof(plan));
             plan.cut_after_write = k;
-            plan.cut_mode = modes[m].mode;
-            plan.seed = modes[m].seed;
             assert_status(run_expand(g, plan, &disk, &c), VDSSHIM_E_IO);
-            check_after(g, disk, modes[m].name, k);
+            pending = c.pending_at_cut;
+            check_after(g, disk, name, k);
             vdsshim_io_close(disk);
         }
         memset(&plan, 0, sizeof(plan));

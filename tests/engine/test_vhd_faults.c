@@ -25,7 +25,7 @@ static const uint8_t uid_child[16] = { 0x22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 
  * shuffled file order; every third one zero. With the batch lowered, moves
  * commit in several batches.
  */
-static void build_dynamic(struct scenario *sc, int differencing)
+static void build_dynamic_ex(struct scenario *sc, int differencing, int batmap)
 {
     struct vhd_builder b;
     uint8_t *d = malloc(BS);
@@ -35,6 +35,7 @@ static void build_dynamic(struct scenario *sc, int differencing)
     memset(partial, 0, sizeof(partial));
     partial[0] = 0xc0;
     vb_init(&b, 300 * (uint64_t)BS, BS, differencing ? uid_child : uid_parent, differencing ? uid_parent : NULL);
+    if (batmap) vb_add_batmap(&b);
     if (differencing) vb_add_locator(&b, VHD_PLAT_W2RU, "fault-parent.vhd");
     for (i = 0; i < 40; i++)
     {
@@ -49,6 +50,11 @@ static void build_dynamic(struct scenario *sc, int differencing)
     memcpy(sc->raw, b.data, sc->size);
     vb_free(&b);
     free(d);
+}
+
+static void build_dynamic(struct scenario *sc, int differencing)
+{
+    build_dynamic_ex(sc, differencing, 0);
 }
 
 /* The parent of the differencing scenario: every block it could consult. */
@@ -88,6 +94,21 @@ static void test_power_cut_dynamic(void **state)
 
     (void)state;
     prepare(&sc, 0);
+    sweep_power_cuts(&sc);
+    scenario_free(&sc);
+}
+
+/* A blktap batmap: its bits are cleared, then its checksum, with a flush
+ * between (a header whose checksum matches no bitmap is corrupt). */
+static void test_power_cut_batmap(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    vhd_move_batch_bytes = 3 * SPAN;
+    build_dynamic_ex(&sc, 0, 1);
+    sc.path = "batmap.vhd";
+    scenario_prepare(&sc);
     sweep_power_cuts(&sc);
     scenario_free(&sc);
 }
@@ -159,6 +180,7 @@ int main(void)
     const struct CMUnitTest tests[] =
     {
         cmocka_unit_test(test_power_cut_dynamic),
+        cmocka_unit_test(test_power_cut_batmap),
         cmocka_unit_test(test_errors_dynamic),
         cmocka_unit_test(test_power_cut_differencing),
         cmocka_unit_test(test_bad_input_corpus),

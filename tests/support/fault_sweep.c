@@ -1,13 +1,14 @@
 /*
  * The crash-safety sweep shared by the VHD and VHDX suites: for every write
- * (and truncate) index k of a compaction, cut the power after it (drop,
- * apply, tear with three seeds) or fail it (EIO/ENOSPC), also every flush and
+ * (and truncate) index k of a compaction, cut the power after it (every
+ * crash state of crash_states.h) or fail it (EIO/ENOSPC), also every flush and
  * the truncate; the disk left behind must open, read exactly as before, and a
  * re-run must end at the size of an uninterrupted run.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash_states.h"
 #include "fault_sweep.h"
 
 /* Run compaction over a fault plan; return the status and what the disk holds after. */
@@ -128,32 +129,54 @@ void scenario_free(struct scenario *sc)
 
 void sweep_power_cuts(struct scenario *sc)
 {
-    static const struct { enum vdsshim_fault_cut_mode mode; uint32_t seed; const char *name; } modes[] =
-    {
-        { VDSSHIM_CUT_DROP, 0, "power cut (drop)" },
-        { VDSSHIM_CUT_APPLY, 0, "power cut (apply)" },
-        { VDSSHIM_CUT_TEAR, 1, "power cut (tear, seed 1)" },
-        { VDSSHIM_CUT_TEAR, 2, "power cut (tear, seed 2)" },
-        { VDSSHIM_CUT_TEAR, 3, "power cut (tear, seed 3)" },
-    };
     uint64_t k;
-    unsigned m;
 
-    /* Every write, then every truncate (index writes + t), is a place to cut. */
+    /* Success means durable: the power cut as the image is closed, every
+     * unflushed write lost, leaves the finished result. */
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_fault_counters c;
+        struct vdsshim_io *disk;
+        struct vdsshim_image *img;
+        uint8_t *now;
+        uint64_t vs;
+        size_t n;
+
+        plan.cut_at_close = 1;
+        plan.cut_mode = VDSSHIM_CUT_DROP;
+        assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_OK);
+        vdsshim_io_mem_data(disk, &n);
+        if (n != sc->final_size)
+            fail_msg("power cut just after success: %llu bytes, the finished run has %llu", (unsigned long long)n,
+                     (unsigned long long)sc->final_size);
+        img = open_mem_image(vdsshim_io_mem_data(disk, &n), n, 0);
+        now = read_all(img, &vs);
+        assert_memory_equal(now, sc->content, (size_t)vs);
+        free(now);
+        vdsshim_close(img);
+        vdsshim_io_close(disk);
+    }
+    /* Every write, then every truncate (index writes + t), is a place to cut;
+     * at each, every crash state (crash_states.h). */
     for (k = 1; k <= sc->writes + sc->truncates; k++)
-        for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        uint64_t pending = 0;
+        char name[96];
+        unsigned m;
+
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
         {
-            struct vdsshim_fault_plan plan = { 0 };
             struct vdsshim_fault_counters c;
             struct vdsshim_io *disk;
 
             if (k <= sc->writes) plan.cut_after_write = k;
             else plan.cut_after_truncate = k - sc->writes;
-            plan.cut_mode = modes[m].mode;
-            plan.seed = modes[m].seed;
             assert_status(run_with_plan(sc, plan, &disk, &c), VDSSHIM_E_IO);
-            check_recovers(sc, disk, modes[m].name, k);
+            pending = c.pending_at_cut;
+            check_recovers(sc, disk, name, k);
         }
+    }
 }
 
 void sweep_errors(struct scenario *sc)

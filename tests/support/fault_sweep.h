@@ -1,6 +1,7 @@
 #ifndef VDSSHIM_TEST_FAULT_SWEEP_H
 #define VDSSHIM_TEST_FAULT_SWEEP_H
 
+#include "crash_states.h"
 #include "test_util.h"
 
 struct scenario

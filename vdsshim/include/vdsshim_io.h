@@ -43,6 +43,12 @@ struct vdsshim_io
 /* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */
 int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out);
 
+/* Why this thread's last vdsshim_io_open_file or vdsshim_io_create_file failed,
+ * where the status alone does not say ("is a FIFO, not a disk image file",
+ * "read-only file system"); NULL otherwise. Only regular files open:
+ * anything else is VDSSHIM_E_UNKNOWN_FORMAT, without waiting. */
+const char *vdsshim_io_open_reason(void);
+
 /* Create a new file (VDSSHIM_E_EXISTS if there is one), opened read-write. */
 int vdsshim_io_create_file(const char *path, struct vdsshim_io **out);
 

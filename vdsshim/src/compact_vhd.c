@@ -179,15 +179,18 @@ static int update_batmap(struct compact_ctx *c, const uint8_t *dropped, struct v
     if (!(st = read_file(c, map, (size_t)bytes, vhd->batmap.offset, diag))
         && !(st = read_file(c, hdr, VHD_SECTOR, vhd->batmap.header_offset, diag)))
     {
+        if (vhd->batmap.stale) memset(map, 0, (size_t)bytes);   /* see struct vhd_batmap */
         for (e = 0; e < vhd->hdr.max_entries; e++)
             if (dropped[e]) map[e / 8] &= (uint8_t)~(0x80 >> (e % 8));
         for (i = 0; i < bytes; i++) sum += map[i];
         put_be32(hdr + 24, ~sum);
         vhd->batmap.checksum = ~sum;
-        /* The bitmap first: a stale set bit only costs blktap a bitmap read. */
+        /* The bits first, then their checksum: a cut in between leaves a
+         * stale batmap, which the next run rebuilds (struct vhd_batmap). */
         if (!(st = write_file(c, map, (size_t)bytes, vhd->batmap.offset, diag))
-            && !(st = flush_file(c, diag)))
-            st = write_file(c, hdr, VHD_SECTOR, vhd->batmap.header_offset, diag);
+            && !(st = flush_file(c, diag))
+            && !(st = write_file(c, hdr, VHD_SECTOR, vhd->batmap.header_offset, diag)))
+            vhd->batmap.stale = 0;
     }
     free(map);
     return st;
@@ -235,8 +238,10 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
     }
     *nblocks = kept;
     vhd->cached_block = VHD_BAT_UNUSED;
-    if (c->res->blocks_dropped
-        && !(st = write_changed_bat(c, dropped, diag)) && !(st = flush_file(c, diag)))
+    /* The BAT durable first: a cleared batmap bit is right for an unused entry. */
+    if (c->res->blocks_dropped && !(st = write_changed_bat(c, dropped, diag)))
+        st = flush_file(c, diag);
+    if (!st && (c->res->blocks_dropped || vhd->batmap.stale))
         st = update_batmap(c, dropped, diag);
     free(dropped);
     return st ? st : flush_file(c, diag);

@@ -73,6 +73,7 @@ struct chain_ctx
 {
     unsigned depth;                         /* 0 for the image the user opened */
     uint8_t ids[ENGINE_MAX_CHAIN][16];      /* unique ids of the images below */
+    const char *paths[ENGINE_MAX_CHAIN];    /* and their paths (NULL if opened over an io) */
 };
 
 struct vdsshim_image
@@ -152,6 +153,8 @@ char *path_resolve_utf8(const char *child_path, const char *path);
 /* The absolute form of a UTF-8 path, which need not exist yet (its directory
  * must); platform code (io_posix.c, io_win32.c). NULL if it cannot be made. */
 char *platform_path_absolute(const char *path);
+/* Whether two paths name the same existing file (links and symlinks seen through). */
+int platform_same_file(const char *a, const char *b);
 #ifndef _WIN32
 char *platform_path_absolute_join(const char *dir, const char *name);
 #endif

@@ -77,7 +77,10 @@ int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
 
     *out = NULL;
     if ((st = (image_open_file_hook ? image_open_file_hook : vdsshim_io_open_file)(path, !!(flags & VDSSHIM_OPEN_WRITE), &io)))
-        return diag_set(diag, st, 0, "cannot open: %s", vdsshim_strerror(st));
+    {
+        const char *why = image_open_file_hook ? NULL : vdsshim_io_open_reason();
+        return diag_set(diag, st, 0, "cannot open: %s", why ? why : vdsshim_strerror(st));
+    }
     if ((st = vdsshim_io_lock(io, !!(flags & VDSSHIM_OPEN_WRITE))))
     {
         if (diag) diag->sys_error = io->last_error;
@@ -280,6 +283,7 @@ int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *
                         ENGINE_MAX_CHAIN);
     up = *chain;
     memcpy(up.ids[up.depth], img->info.unique_id, 16);
+    up.paths[up.depth] = img->path;
     up.depth++;
 
     diag_set(diag, st, 0, "parent not found: no locator names a file that exists");
@@ -290,10 +294,22 @@ int image_open_parent(struct vdsshim_image *img, const struct parent_candidate *
         int pst;
 
         if (!cands[i].path) continue;
+        /* A locator naming a file already in the chain (the child itself, a
+         * link to it): a loop, refused before the file is opened twice. */
+        for (d = 0; d < up.depth; d++)
+            if (up.paths[d] && platform_same_file(cands[i].path, up.paths[d]))
+                return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "parent %s: parent chain loops back to %s",
+                                cands[i].path, up.paths[d]);
         /* Parents are read-only with shared locks, but for the first
          * VDSSHIM_OPEN_PARENTS_WRITE ones (merge targets). */
         pst = image_open(cands[i].path, parent_flags(img->flags), &up, &parent, &pd);
-        if (pst == VDSSHIM_E_NOT_FOUND) continue;
+        if (pst == VDSSHIM_E_NOT_FOUND)
+        {
+            /* Not there; but a symlink loop says more than "not found". */
+            if (strstr(pd.msg, "symbolic links"))
+                diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0, "parent %s: %s", cands[i].path, pd.msg);
+            continue;
+        }
         if (pst)
         {
             st = pst;

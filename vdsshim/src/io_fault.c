@@ -93,25 +93,36 @@ static void redo_write_part(struct fault_io *f, const struct pending_op *op, siz
     f->inner->ops->write_at(f->inner, op->redo + from, len, op->off + from);
 }
 
-/* The machine stops: decide what of the unflushed work reached the disk. */
+/* Whether pending operation i (of n) reached the medium: 0 lost, 1 whole, 2 torn. */
+static unsigned fate_of(struct fault_io *f, size_t i, size_t n)
+{
+    switch (f->plan.cut_mode)
+    {
+    case VDSSHIM_CUT_DROP: return 0;
+    case VDSSHIM_CUT_APPLY: return 1;
+    case VDSSHIM_CUT_SUBSET: return i < 64 ? (unsigned)((f->plan.subset_mask >> i) & 1) : next_random(f) & 1;
+    case VDSSHIM_CUT_SUFFIX: return i >= f->plan.split;
+    case VDSSHIM_CUT_KEEP_NEWEST: return i + 1 == n;
+    default: return next_random(f) % 3;
+    }
+}
+
+/* The machine stops: decide what of the unflushed work reached the disk.
+ * Everything is rolled back, then what persisted is replayed in issue
+ * order, so a kept write over a lost one leaves the kept bytes. */
 static void cut_power(struct fault_io *f)
 {
     size_t i;
 
+    f->count.pending_at_cut = f->npending;
     for (i = f->npending; i-- > 0;)
         undo_op(f, &f->pending[i]);
 
     for (i = 0; i < f->npending; i++)
     {
         const struct pending_op *op = &f->pending[i];
-        unsigned fate;  /* 0 drop, 1 apply, 2 tear */
+        unsigned fate = fate_of(f, i, f->npending);
 
-        switch (f->plan.cut_mode)
-        {
-        case VDSSHIM_CUT_DROP: fate = 0; break;
-        case VDSSHIM_CUT_APPLY: fate = 1; break;
-        default: fate = next_random(f) % 3; break;
-        }
         if (op->is_truncate)
         {
             if (fate != 0) f->inner->ops->set_size(f->inner, op->off);
@@ -264,6 +275,7 @@ static void fault_close(struct vdsshim_io *io)
     struct fault_io *f = impl_from_io(io);
     struct vdsshim_io **keep = f->plan.inner_on_close;
 
+    if (f->plan.cut_at_close && !f->dead) cut_power(f);
     if (f->plan.counters_on_close) *f->plan.counters_on_close = f->count;
     if (keep) *keep = vdsshim_io_fault_unwrap(io);
     else vdsshim_io_close(vdsshim_io_fault_unwrap(io));

@@ -156,24 +156,64 @@ static const struct vdsshim_io_ops posix_io_ops =
     posix_close,
 };
 
+/* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */
+static _Thread_local const char *open_reason;
+
+const char *vdsshim_io_open_reason(void)
+{
+    return open_reason;
+}
+
+static int open_failed(int err)
+{
+    struct vdsshim_io tmp = { 0 };
+
+    switch (err)
+    {
+    case ELOOP: open_reason = "too many levels of symbolic links"; return VDSSHIM_E_NOT_FOUND;
+    case EROFS: open_reason = "read-only file system"; break;
+    case EISDIR: open_reason = "is a directory, not a disk image file"; return VDSSHIM_E_UNKNOWN_FORMAT;
+    default: open_reason = NULL; break;
+    }
+    return status_from_errno(&tmp, err);
+}
+
+/* Only regular files are disk images here: a FIFO or a device would block,
+ * never end or change under us. */
+static const char *not_regular(mode_t mode)
+{
+    if (S_ISREG(mode)) return NULL;
+    if (S_ISDIR(mode)) return "is a directory, not a disk image file";
+    if (S_ISFIFO(mode)) return "is a FIFO, not a disk image file";
+    if (S_ISCHR(mode)) return "is a character device, not a disk image file";
+    if (S_ISBLK(mode)) return "is a block device, not a disk image file";
+    if (S_ISSOCK(mode)) return "is a socket, not a disk image file";
+    return "is not a regular file";
+}
+
 int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out)
 {
     struct posix_io *p;
     struct stat st;
-    int fd;
+    int fd, fl;
 
     *out = NULL;
-    fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0)
+    open_reason = NULL;
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
+    fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return open_failed(errno);
+    if (fstat(fd, &st) < 0)
     {
-        struct vdsshim_io tmp = { 0 };
-        return status_from_errno(&tmp, errno);
+        int err = errno;
+        close(fd);
+        return open_failed(err);
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+    if ((open_reason = not_regular(st.st_mode)))
     {
         close(fd);
-        return S_ISDIR(st.st_mode) ? VDSSHIM_E_ACCESS : VDSSHIM_E_INVALID_ARG;
+        return VDSSHIM_E_UNKNOWN_FORMAT;
     }
+    if ((fl = fcntl(fd, F_GETFL)) >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     if (!(p = calloc(1, sizeof(*p))))
     {
         close(fd);
@@ -193,12 +233,9 @@ int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
     int fd;
 
     *out = NULL;
+    open_reason = NULL;
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0)
-    {
-        struct vdsshim_io tmp = { 0 };
-        return errno == EEXIST ? VDSSHIM_E_EXISTS : status_from_errno(&tmp, errno);
-    }
+    if (fd < 0) return errno == EEXIST ? VDSSHIM_E_EXISTS : open_failed(errno);
     if (!(p = calloc(1, sizeof(*p))))
     {
         close(fd);
@@ -216,6 +253,13 @@ int vdsshim_delete_file(const char *path)
     struct vdsshim_io tmp = { 0 };
 
     return unlink(path) ? status_from_errno(&tmp, errno) : VDSSHIM_OK;
+}
+
+int platform_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 char *platform_path_absolute(const char *path)

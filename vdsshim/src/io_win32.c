@@ -221,6 +221,14 @@ static WCHAR *wide_from_utf8(const char *s)
     return w;
 }
 
+/* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */
+static _Thread_local const char *open_reason;
+
+const char *vdsshim_io_open_reason(void)
+{
+    return open_reason;
+}
+
 static int open_handle(const char *path, DWORD access, DWORD disposition, struct vdsshim_io **out)
 {
     struct win32_io *w;
@@ -229,6 +237,7 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
     DWORD err;
 
     *out = NULL;
+    open_reason = NULL;
     if (!(wpath = wide_from_utf8(path))) return VDSSHIM_E_INVALID_ARG;
 
     /* Share read and write: exclusivity between vdsshim users comes from the
@@ -236,16 +245,26 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
     file = CreateFileW(wpath, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, disposition,
                        FILE_ATTRIBUTE_NORMAL, NULL);
     err = GetLastError();
-    free(wpath);
     if (file == INVALID_HANDLE_VALUE)
     {
         struct vdsshim_io tmp = { 0 };
+        DWORD attrs = GetFileAttributesW(wpath);
+        free(wpath);
+        /* A directory cannot be opened as a file: access denied, which would mislead. */
+        if (err == ERROR_ACCESS_DENIED && attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY))
+        {
+            open_reason = "is a directory, not a disk image file";
+            return VDSSHIM_E_UNKNOWN_FORMAT;
+        }
+        if (err == ERROR_WRITE_PROTECT) open_reason = "read-only file system";
         return err == ERROR_FILE_EXISTS ? VDSSHIM_E_EXISTS : status_from_win32(&tmp, err);
     }
+    free(wpath);
     if (GetFileType(file) != FILE_TYPE_DISK)
     {
         CloseHandle(file);
-        return VDSSHIM_E_INVALID_ARG;
+        open_reason = "is not a regular file (a pipe or a device), not a disk image file";
+        return VDSSHIM_E_UNKNOWN_FORMAT;
     }
     if (!(w = calloc(1, sizeof(*w))))
     {
@@ -278,6 +297,27 @@ int vdsshim_delete_file(const char *path)
     if (!DeleteFileW(wpath)) st = status_from_win32(&tmp, GetLastError());
     free(wpath);
     return st;
+}
+
+int platform_same_file(const char *a, const char *b)
+{
+    BY_HANDLE_FILE_INFORMATION ia, ib;
+    WCHAR *wa = wide_from_utf8(a), *wb = wide_from_utf8(b);
+    HANDLE ha = INVALID_HANDLE_VALUE, hb = INVALID_HANDLE_VALUE;
+    int same = 0;
+
+    /* No access rights asked: works on files others hold open exclusively. */
+    if (wa) ha = CreateFileW(wa, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0, NULL);
+    if (wb) hb = CreateFileW(wb, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0, NULL);
+    if (ha != INVALID_HANDLE_VALUE && hb != INVALID_HANDLE_VALUE
+        && GetFileInformationByHandle(ha, &ia) && GetFileInformationByHandle(hb, &ib))
+        same = ia.dwVolumeSerialNumber == ib.dwVolumeSerialNumber && ia.nFileIndexHigh == ib.nFileIndexHigh
+               && ia.nFileIndexLow == ib.nFileIndexLow;
+    if (ha != INVALID_HANDLE_VALUE) CloseHandle(ha);
+    if (hb != INVALID_HANDLE_VALUE) CloseHandle(hb);
+    free(wa);
+    free(wb);
+    return same;
 }
 
 char *platform_path_absolute(const char *path)

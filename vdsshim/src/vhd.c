@@ -190,9 +190,7 @@ static int vhd_load_batmap(struct vdsshim_image *img, struct vhd *vhd, const str
     for (i = 0; !st && i < bytes; i++) sum += map[i];
     free(map);
     if (st) return st;
-    if (~sum != vhd->batmap.checksum)
-        return diag_set(diag, VDSSHIM_E_CORRUPT, at + 24, "batmap checksum at offset %llu is %#010x, expected %#010x",
-                        (unsigned long long)(at + 24), vhd->batmap.checksum, ~sum);
+    vhd->batmap.stale = ~sum != vhd->batmap.checksum;
     if ((st = add_reserved(vhd, at, at + VHD_SECTOR, "batmap header", -1))) return st;
     return add_reserved(vhd, vhd->batmap.offset, vhd->batmap.offset + bytes, "batmap", -1);
 }

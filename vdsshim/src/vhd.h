@@ -97,6 +97,12 @@ struct vhd_batmap
     uint32_t size_sectors;
     uint32_t version;
     uint32_t checksum;
+    /* The checksum does not match the bits: an update of the two sectors was
+     * cut off (no order of the two writes avoids that window). The bits are a
+     * hint ("block fully allocated"), so the image is not corrupt; the next
+     * compaction clears every bit (never wrong: blktap then reads the block's
+     * own bitmap) and writes a matching checksum. */
+    int stale;
 };
 
 /* A region of the file that must keep its bytes: metadata, locator data. */
