@@ -471,6 +471,90 @@ static void test_bitmap_block_released(void **state)
     free(bits);
 }
 
+/*
+ * A log entry with one zero descriptor at the file's end, of len bytes: made
+ * by the engine's own writer (a data descriptor), then rewritten as "zero"
+ * with its CRC made right. Returns the file with that entry live.
+ */
+static uint8_t *with_zero_entry(uint64_t len, size_t *size)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vhdx *v;
+    uint8_t *raw = build_simple(size, 512), *out, *sec = malloc(VHDX_LOG_SECTOR), *e, *d;
+    uint64_t off = 3 * MiB, elen;     /* a BAT sector: rewritten with its own bytes */
+    const uint8_t *now;
+    size_t n;
+
+    img = open_mem_image(raw, *size, VDSSHIM_OPEN_WRITE);
+    v = img->fmt;
+    memcpy(sec, raw + off, VHDX_LOG_SECTOR);
+    assert_status(vhdx_log_restart(img, v, &diag), VDSSHIM_OK);
+    assert_status(vhdx_log_commit(img, v, &off, &sec, 1, *size, *size, &diag), VDSSHIM_OK);
+    now = vdsshim_io_mem_data(img->io, &n);
+    out = malloc(n);
+    memcpy(out, now, n);
+    *size = n;
+    e = out + v->header.log_offset;
+    vdsshim_close(img);
+    assert_memory_equal(e, "loge", 4);
+    elen = get_le32(e + 8);
+    d = e + 64;                             /* the first descriptor */
+    assert_memory_equal(d, "desc", 4);
+    memcpy(d, "zero", 4);
+    memset(d + 4, 0, 4);
+    put_le64(d + 8, len);
+    put_le64(d + 16, *size);                /* from the end of the file on */
+    put_le32(e + 4, crc32c_with_zero_field(e, (size_t)elen, 4));
+    free(raw);
+    free(sec);
+    return out;
+}
+
+/* A zero descriptor past the end grows the file sparsely on replay (no
+ * zeros written); one absurdly far past LastFileOffset makes the entry
+ * invalid (the log is then empty), never a write without bound. */
+static void test_log_zero_descriptor_bounds(void **state)
+{
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io, *kept = NULL;
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    uint8_t *raw;
+    size_t size, n;
+
+    (void)state;
+    raw = with_zero_entry(8 * MiB, &size);
+    plan.counters_on_close = &c;
+    plan.inner_on_close = &kept;
+    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, "z.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    vdsshim_close(img);
+    vdsshim_io_mem_data(kept, &n);
+    assert_true(c.truncates >= 1);                  /* replayed: the file grew (and was trimmed back) */
+    assert_true(c.bytes_written < 1 * MiB);         /* without its 8 MiB of zeros written */
+    vdsshim_io_close(kept);
+    free(raw);
+
+    raw = with_zero_entry(1ull << 40, &size);
+    memset(&c, 0, sizeof(c));
+    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, "z.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    vdsshim_get_info(img, &info);
+    assert_int_equal(info.file_size, size);
+    assert_status(vdsshim_compact(img, NULL, NULL, &diag), VDSSHIM_OK);
+    vdsshim_close(img);
+    vdsshim_io_mem_data(kept, &n);
+    assert_true(n <= size);
+    assert_true(c.bytes_written < 4 * MiB);
+    vdsshim_io_close(kept);
+    free(raw);
+}
+
 static uint32_t lss_512 = 512, lss_4096 = 4096;
 
 int main(void)
@@ -487,6 +571,7 @@ int main(void)
         cmocka_unit_test_prestate(test_compact_dynamic, &lss_4096),
         cmocka_unit_test(test_compact_differencing),
         cmocka_unit_test(test_bitmap_block_released),
+        cmocka_unit_test(test_log_zero_descriptor_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,10 @@
 #define VHDX_REGION_SIZE        (64 * KiB)
 #define VHDX_HEADER_SECTION     MiB         /* nothing is ever placed below this */
 #define VHDX_LOG_SECTOR         4096u
+/* How far past an entry's LastFileOffset a log descriptor may reach: more
+ * than the largest region a writer could log past the size it recorded (a
+ * BAT of 64 TiB in 1 MiB blocks is 512 MiB). MS-VHDX sets no bound [U]. */
+#define VHDX_LOG_MAX_PAST_END   (1ull << 30)
 #define VHDX_MAX_ENTRIES        2047u       /* region table and metadata table */
 #define VHDX_META_TABLE_SIZE    (64 * KiB)
 #define VHDX_MAX_LOG            (64 * MiB)  /* a larger log is refused (memory bound) */

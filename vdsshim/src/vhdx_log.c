@@ -72,7 +72,14 @@ static int parse_entry(const uint8_t *ring, uint64_t ring_len, uint64_t off, con
     for (i = 0; i < e->desc_count; i++)
     {
         const uint8_t *d = buf + ENTRY_HEADER_SIZE + (size_t)i * DESC_SIZE;
-        if (get_le64(d + 24) != e->sequence || get_le64(d + 16) % VHDX_LOG_SECTOR) return 0;
+        uint64_t at = get_le64(d + 16), n = !memcmp(d, "zero", 4) ? get_le64(d + 8) : VHDX_LOG_SECTOR;
+
+        if (get_le64(d + 24) != e->sequence || at % VHDX_LOG_SECTOR) return 0;
+        /* MS-VHDX bounds a descriptor only by the file; one that ends far
+         * past the size the entry recorded (LastFileOffset) would make
+         * replay write without bound. Not a valid entry. */
+        if (n > VHDX_LOG_MAX_PAST_END + e->last_file_offset || at > VHDX_LOG_MAX_PAST_END + e->last_file_offset - n)
+            return 0;
         if (!memcmp(d, "zero", 4))
         {
             if (get_le64(d + 8) % VHDX_LOG_SECTOR) return 0;
@@ -143,6 +150,7 @@ int vhdx_log_load(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag
 {
     uint64_t len = v->header.log_length, off, best_off = 0, best_seq = 0, size;
     struct log_entry best = { 0 };
+    size_t i;
     uint8_t *ring = NULL, *buf = NULL;
     int st, found = 0;
 
@@ -226,6 +234,9 @@ int vhdx_log_load(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag
         off = (off + e.length) % len;
     }
     v->log.extend_to = best.last_file_offset > size ? best.last_file_offset : size;
+    for (i = 0; i < v->log.nitems; i++)
+        if (v->log.items[i].offset + v->log.items[i].length > v->log.extend_to)
+            v->log.extend_to = v->log.items[i].offset + v->log.items[i].length;
     v->log.replayed = 1;
     /* Later entries of the ring are written after the active head. */
     v->log_write_offset = (best.offset + best.length) % len;
@@ -281,18 +292,21 @@ int vhdx_log_replay_on_disk(struct vdsshim_image *img, struct vhdx *v, struct vd
     size_t i;
     int st;
 
+    /* Grow the file first, sparsely: zeros past the old end are already
+     * zeros and are not written (a zero descriptor may be large). */
+    if ((st = vdsshim_io_size(img->io, &size))) return diag_io(diag, img->io, st, 0, "cannot get the file size");
+    if (size < v->log.extend_to && (st = vdsshim_io_truncate(img->io, v->log.extend_to)))
+        return diag_io(diag, img->io, st, v->log.extend_to, "cannot extend the file for log replay");
     for (i = 0; i < v->log.nitems; i++)
     {
         const struct vhdx_overlay_item *it = &v->log.items[i];
-        uint64_t done;
+        uint64_t done, len = it->length;
 
-        for (done = 0; done < it->length; done += VHDX_LOG_SECTOR)
+        if (!it->data) len = it->offset >= size ? 0 : size - it->offset < len ? size - it->offset : len;
+        for (done = 0; done < len; done += VHDX_LOG_SECTOR)
             if ((st = vdsshim_io_write(img->io, it->data ? it->data : zeros, VHDX_LOG_SECTOR, it->offset + done)))
                 return diag_io(diag, img->io, st, it->offset + done, "cannot replay the log");
     }
-    if ((st = vdsshim_io_size(img->io, &size))) return diag_io(diag, img->io, st, 0, "cannot get the file size");
-    if (size < v->log.extend_to && (st = vdsshim_io_truncate(img->io, v->log.extend_to)))
-        return diag_io(diag, img->io, st, v->log.extend_to, "cannot extend the file after log replay");
     if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
     vhdx_log_free(&v->log);
     return VDSSHIM_OK;
