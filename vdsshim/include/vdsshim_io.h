@@ -38,6 +38,7 @@ struct vdsshim_io
     const struct vdsshim_io_ops *ops;
     uint32_t last_error;    /* errno / Win32 error of the last failure, for diagnostics */
     const char *lock_holder; /* after lock() gave VDSSHIM_E_IN_USE: who holds it ("qemu", ...) */
+    const char *fail_reason; /* after a failure the status says too little about: "read-only file system" */
 };
 
 /* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */

@@ -28,7 +28,7 @@ int diag_io(struct vdsshim_diag *diag, struct vdsshim_io *io, int status, uint64
 {
     if (!diag) return status;
     diag_set(diag, status, file_offset, "%s at offset %llu: %s", what,
-             (unsigned long long)file_offset, vdsshim_strerror(status));
+             (unsigned long long)file_offset, io && io->fail_reason ? io->fail_reason : vdsshim_strerror(status));
     diag->sys_error = io ? io->last_error : 0;
     return status;
 }

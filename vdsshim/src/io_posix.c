@@ -27,6 +27,7 @@ static struct posix_io *impl_from_io(struct vdsshim_io *io)
 static int status_from_errno(struct vdsshim_io *io, int err)
 {
     io->last_error = (uint32_t)err;
+    io->fail_reason = err == EROFS ? "read-only file system" : NULL;
     switch (err)
     {
     case ENOSPC:

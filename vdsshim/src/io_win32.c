@@ -24,6 +24,7 @@ static struct win32_io *impl_from_io(struct vdsshim_io *io)
 static int status_from_win32(struct vdsshim_io *io, DWORD err)
 {
     io->last_error = err;
+    io->fail_reason = err == ERROR_WRITE_PROTECT ? "read-only file system" : NULL;
     switch (err)
     {
     case ERROR_DISK_FULL:

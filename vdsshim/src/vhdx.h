@@ -165,6 +165,7 @@ struct vhdx
 
     struct vhdx_log_state log;          /* read-only replay overlay */
     uint64_t log_write_offset;          /* where the next log entry goes */
+    int log_unapplied;             /* an entry is durable in the log but not yet in place */
     uint64_t log_sequence;              /* sequence number of the next entry */
 
     /* read path: one cached sector-bitmap chunk region (1 MiB) */

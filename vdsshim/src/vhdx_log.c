@@ -377,6 +377,7 @@ int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *o
     put_le32(entry + 4, crc32c(entry, total));
 
     at = v->header.log_offset + v->log_write_offset;
+    v->log_unapplied = 1;
     st = vdsshim_io_write(img->io, entry, total, at);
     free(entry);
     if (st) return diag_io(diag, img->io, st, at, "cannot write a log entry");
@@ -385,6 +386,7 @@ int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *o
         if ((st = vdsshim_io_write(img->io, sectors[i], VHDX_LOG_SECTOR, offsets[i])))
             return diag_io(diag, img->io, st, offsets[i], "cannot apply a log entry");
     if (nsectors && (st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
+    v->log_unapplied = 0;
     v->log_write_offset += total;
     v->log_sequence++;
     return VDSSHIM_OK;
