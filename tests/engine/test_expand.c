@@ -51,6 +51,23 @@ static void build_vhd(struct grow *g)
     g->new_size = 1024ull * bs;
 }
 
+/* No blocks: the file ends right after the BAT, so the grown BAT reaches
+ * past the old footer, which must move out of its way first. */
+static void build_vhd_empty(struct grow *g)
+{
+    static const uint8_t uid[16] = { 0x73, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+    const uint32_t bs = 64u << 10;
+    struct vhd_builder b;
+
+    vb_init(&b, 256ull * bs, bs, uid, NULL);
+    vb_finish(&b, &g->size);
+    g->raw = malloc(g->size);
+    memcpy(g->raw, b.data, g->size);
+    vb_free(&b);
+    g->old_size = 256ull * bs;
+    g->new_size = 1024ull * bs;
+}
+
 static void build_vhdx(struct grow *g, uint64_t new_size)
 {
     static const uint8_t dwg[16] = { 0x72, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
@@ -232,6 +249,17 @@ static void sweep(struct grow *g)
     }
 }
 
+static void test_vhd_empty_footer_moves(void **state)
+{
+    struct grow g = { .name = "grow-empty.vhd" };
+
+    (void)state;
+    build_vhd_empty(&g);
+    sweep(&g);
+    free(g.raw);
+    free(g.content);
+}
+
 static void test_vhd_moves_blocks(void **state)
 {
     struct grow g = { .name = "grow.vhd" };
@@ -333,6 +361,7 @@ int main(void)
     {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_vhd_moves_blocks),
+        cmocka_unit_test(test_vhd_empty_footer_moves),
         cmocka_unit_test(test_vhdx_in_place),
         cmocka_unit_test(test_vhdx_bat_moves),
     };

@@ -82,7 +82,9 @@ for f in e.vhd e.vhdx; do
         s=$(vsize "cut.$(fmt_of $f)")
         if [ "$s" != "$old" ] && [ "$s" != "$bytes" ]; then bad=$((bad + 1)); echo "# write $k: size $s"; fi
         quietly qemu-img compare -f raw -F "$(fmt_of $f)" before.raw "cut.$(fmt_of $f)" || { bad=$((bad + 1)); echo "# write $k: content differs"; }
-        quietly "${VDSSHIM[@]}" expand "cut.$(fmt_of $f)" "$new" || { bad=$((bad + 1)); echo "# write $k: re-run failed"; }
+        "${VDSSHIM[@]}" expand "cut.$(fmt_of $f)" "$new" >rerun.out 2>rerun.err; rc=$?
+        # Every failing step says what it saw (a flake once hid its cause here).
+        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# write $k: re-run failed, exit $rc: $(tr -d '\r' < rerun.err | grep -v -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install' | tail -n 2)"; }
         [ "$(vsize "cut.$(fmt_of $f)")" = "$bytes" ] || { bad=$((bad + 1)); echo "# write $k: re-run did not finish"; }
         rm -f "cut.$(fmt_of $f)"
         k=$((k + 1))

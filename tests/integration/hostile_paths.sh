@@ -122,7 +122,13 @@ if mount -t tmpfs -o size=160m tmpfs ro 2>/dev/null; then
     mount -o remount,ro ro
     h=$(sha ro/c.vhdx)
     expect_rc "compact on a read-only mount is refused (exit 4)" 4 "${VDSSHIM[@]}" compact ro/c.vhdx
-    check "... saying read-only file system" said "read-only file system"
+    if [ "$under_wine" -eq 1 ]; then
+        # Wine turns EROFS into access denied and does not report the mount's
+        # read-only flag to GetVolumeInformationByHandleW (io_win32.c).
+        check "... saying permission denied (what Wine reports)" said "permission denied"
+    else
+        check "... saying read-only file system" said "read-only file system"
+    fi
     check "... in one line" err_line
     check "... unchanged" [ "$(sha ro/c.vhdx)" = "$h" ]
     expect_rc "... while check still reads it" 0 "${VDSSHIM[@]}" check ro/c.vhdx

@@ -104,6 +104,12 @@ mid_run_fault() {   # MODE DESC REASON
     after_fault "$desc" mnt/img.vhdx
 }
 mid_run_fault eio "EIO" "I/O error"
-mid_run_fault rofs "read-only file system" "read-only file system"
+if [ "$under_wine" -eq 1 ]; then
+    # Wine turns EROFS from a write into access denied; only a volume mounted
+    # read-only says more (hostile_paths.sh checks that case).
+    mid_run_fault rofs "read-only file system" "permission denied"
+else
+    mid_run_fault rofs "read-only file system" "read-only file system"
+fi
 
 finish

@@ -50,6 +50,30 @@ compactable disk2vhd-zerofilled.vhd $((0x800 + 512))
 # Header, 65024-entry BAT and footer remain: 1536 + 260096 + 512.
 compactable hyperv2012r2-dynamic-empty.vhd 262144
 compactable virtualpc-dynamic-empty.vhd 262144
+# The reports tell the truth about a trimmed tail: its bytes are reclaimed,
+# and the new footer is written.
+reports_trim() {   # name reclaimed
+    unpack "$1"
+    expect_rc "$1: compact --json" 0 "${VDSSHIM[@]}" compact --json "$1"
+    check "$1: ... reports size_before $(( $(xz -dc "$SHARED/$1.xz" | wc -c) )), $2 reclaimed, 512 written" \
+        grep -q "\"size_before\":$(xz -dc "$SHARED/$1.xz" | wc -c),.*\"reclaimed\":$2,.*\"bytes_written\":512}" last.out
+    rm -f "$1"
+}
+reports_trim hyperv2012r2-dynamic-empty.vhd 4096
+reports_trim virtualpc-dynamic-empty.vhd 512
+reports_trim win10-dynamic.vhd 3584
+# Sizes by creator (vhd_sized_by_chs): Virtual PC by C*H*S, as qemu reads it;
+# Hyper-V by Current Size, though its geometry is the same.
+unpack virtualpc-dynamic-empty.vhd
+expect_rc "virtualpc-dynamic-empty.vhd: info" 0 "${VDSSHIM[@]}" info --json virtualpc-dynamic-empty.vhd
+check "... 136,363,130,880 bytes from CHS" grep -q '"virtual_size":136363130880,' last.out
+check "... as qemu-img says" bash -c "qemu-img info -f vpc --output=json virtualpc-dynamic-empty.vhd | grep -q '\"virtual-size\": 136363130880'"
+rm -f virtualpc-dynamic-empty.vhd
+unpack hyperv2012r2-dynamic-empty.vhd
+expect_rc "hyperv2012r2-dynamic-empty.vhd: info" 0 "${VDSSHIM[@]}" info --json hyperv2012r2-dynamic-empty.vhd
+check "... 136,365,211,648 bytes from Current Size" grep -q '"virtual_size":136365211648,' last.out
+rm -f hyperv2012r2-dynamic-empty.vhd
+
 # qemu-made ext2 image: one block, not zero.
 compactable qemu-dynamic-ext2.vhd 2100224
 

@@ -108,6 +108,9 @@ struct vdsshim_info
  * disk opens its parent chain read-only unless VDSSHIM_OPEN_NO_PARENTS.
  * A read-write open takes an exclusive advisory lock (VDSSHIM_E_IN_USE at
  * once if another process holds one); read-only opens take a shared lock.
+ * On Linux both also take qemu's lock bytes (io_posix_qemu_lock.c), so a
+ * qemu process using the image and vdsshim refuse each other. Only regular
+ * files open (VDSSHIM_E_UNKNOWN_FORMAT at once for a FIFO, device or directory).
  */
 int vdsshim_open(const char *path, unsigned flags, struct vdsshim_image **out,
                  struct vdsshim_diag *diag);

@@ -353,8 +353,9 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
         if ((st = plan_moves(&c, blocks, nblocks, &moves, &nmoves, &barrier, &new_end, diag))) goto done;
         if ((st = execute_moves(&c, moves, nmoves, barrier, diag))) goto done;
         /* Cut at what the BAT now references, never at a planned figure. */
+        uint64_t was = c.vhd->file_size;
         if ((st = vhd_set_end(img, vhd_structure_end(c.vhd), diag))) goto done;
-        res->bytes_written += res->size_before > c.vhd->file_size ? VHD_FOOTER_SIZE : 0;
+        res->bytes_written += was > c.vhd->file_size ? VHD_FOOTER_SIZE : 0;
     }
     img->info.blocks_allocated = nblocks;
     st = progress_report(&c.progress, 100, 100, 1, 1);

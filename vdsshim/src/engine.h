@@ -86,6 +86,9 @@ struct vdsshim_image
     struct vdsshim_image *parent;   /* NULL unless a differencing disk with parents open */
     uint8_t linkage_id[16];         /* what a child's parent link names: VHDX DataWriteGuid */
     struct fsmap *fsmap;            /* during a file-system-aware compaction: the guest's free space */
+    /* What a read-write open already reclaimed (a VHD's unreferenced tail),
+     * counted by the next compaction: its size before and the bytes written. */
+    struct { uint64_t size_before, bytes_written; } open_trim;
     void *fmt;                      /* format state */
 };
 

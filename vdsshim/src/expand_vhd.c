@@ -137,10 +137,10 @@ int vhd_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *pr
 
     f.current_size = new_size;
     vhd_geometry(new_size, &f);
-    /* Readers take the size of a "vpc " or "qemu" disk from C*H*S, which
-     * rarely equals the new size (formats.md §1.4); as "win " every reader
-     * takes Current Size, as for the disks we create. */
-    if (!memcmp(f.creator_app, "vpc ", 4) || !memcmp(f.creator_app, "qemu", 4)) memcpy(f.creator_app, "win ", 4);
+    /* A "vpc " or "qemu" disk is sized by C*H*S (vhd_sized_by_chs), which
+     * rarely equals the new size; as "win " every reader takes Current
+     * Size, as for the disks we create. */
+    if (vhd_sized_by_chs(f.creator_app)) memcpy(f.creator_app, "win ", 4);
     vhd_footer_encode(&f, footer);
     if ((st = vdsshim_io_write(img->io, footer, VHD_FOOTER_SIZE, vhd->file_size - VHD_FOOTER_SIZE)))
         return diag_io(diag, img->io, st, vhd->file_size - VHD_FOOTER_SIZE, "cannot write the footer");

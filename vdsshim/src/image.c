@@ -166,6 +166,13 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
     if (!result) result = &dummy;
     memset(result, 0, sizeof(*result));
     result->size_before = result->size_after = img->info.file_size;
+    if (img->open_trim.size_before > result->size_before)
+    {
+        /* The open trimmed the tail: this compaction's result says so. */
+        result->size_before = img->open_trim.size_before;
+        result->bytes_written = img->open_trim.bytes_written;
+        memset(&img->open_trim, 0, sizeof(img->open_trim));
+    }
     if (img->info.type == VDSSHIM_DISK_FIXED)
         return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "fixed disks cannot be compacted");
     if (!(img->flags & VDSSHIM_OPEN_WRITE))

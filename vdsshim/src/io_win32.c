@@ -230,6 +230,22 @@ const char *vdsshim_io_open_reason(void)
     return open_reason;
 }
 
+/* Access denied for writing on a read-only volume is "read-only file system"
+ * (Wine turns EROFS into access denied and reports the mount's ST_RDONLY as
+ * FILE_READ_ONLY_VOLUME). */
+static int on_read_only_volume(const WCHAR *path)
+{
+    HANDLE h = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_EXISTING, 0, NULL);
+    DWORD flags = 0;
+    int ro;
+
+    if (h == INVALID_HANDLE_VALUE) return 0;
+    ro = GetVolumeInformationByHandleW(h, NULL, 0, NULL, NULL, &flags, NULL, 0) && (flags & FILE_READ_ONLY_VOLUME);
+    CloseHandle(h);
+    return ro;
+}
+
 static int open_handle(const char *path, DWORD access, DWORD disposition, struct vdsshim_io **out)
 {
     struct win32_io *w;
@@ -250,14 +266,17 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
     {
         struct vdsshim_io tmp = { 0 };
         DWORD attrs = GetFileAttributesW(wpath);
+        int dir = attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY);
+        int ro = err == ERROR_WRITE_PROTECT || (err == ERROR_ACCESS_DENIED && !dir && (access & GENERIC_WRITE)
+                                                && on_read_only_volume(wpath));
         free(wpath);
         /* A directory cannot be opened as a file: access denied, which would mislead. */
-        if (err == ERROR_ACCESS_DENIED && attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY))
+        if (err == ERROR_ACCESS_DENIED && dir)
         {
             open_reason = "is a directory, not a disk image file";
             return VDSSHIM_E_UNKNOWN_FORMAT;
         }
-        if (err == ERROR_WRITE_PROTECT) open_reason = "read-only file system";
+        if (ro) open_reason = "read-only file system";
         return err == ERROR_FILE_EXISTS ? VDSSHIM_E_EXISTS : status_from_win32(&tmp, err);
     }
     free(wpath);

@@ -535,6 +535,11 @@ static void vhd_fill_info(struct vdsshim_image *img, const struct vhd *vhd)
     info->format = VDSSHIM_FORMAT_VHD;
     info->type = (enum vdsshim_disk_type)vhd->footer.disk_type;
     info->virtual_size = vhd->footer.current_size;
+    if (vhd_sized_by_chs(vhd->footer.creator_app))
+    {
+        uint64_t chs = (uint64_t)vhd->footer.cylinders * vhd->footer.heads * vhd->footer.sectors * VHD_SECTOR;
+        if (chs && chs < info->virtual_size) info->virtual_size = chs;
+    }
     info->file_size = vhd->file_size;
     info->logical_sector_size = info->physical_sector_size = VHD_SECTOR;
     memcpy(info->unique_id, vhd->footer.unique_id, 16);
@@ -593,6 +598,16 @@ int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vd
             return diag_io(diag, img->io, st, 0, "cannot write the footer copy");
         vhd->copy_stale = 0;
     }
-    /* "The file size may be reduced when opened": trailing space nothing references goes. */
-    return vhd_set_end(img, vhd_structure_end(vhd), diag);
+    /* "The file size may be reduced when opened": trailing space nothing
+     * references goes. The next compaction reports it as its own work. */
+    {
+        uint64_t was = vhd->file_size;
+        if ((st = vhd_set_end(img, vhd_structure_end(vhd), diag))) return st;
+        if (vhd->file_size < was)
+        {
+            img->open_trim.size_before = was;
+            img->open_trim.bytes_written = VHD_FOOTER_SIZE;
+        }
+    }
+    return VDSSHIM_OK;
 }

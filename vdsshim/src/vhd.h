@@ -87,6 +87,20 @@ static inline uint32_t vhd_bitmap_size(uint32_t block_size)
     return (bytes + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
 }
 
+/*
+ * Which field is the disk's size depends on who made it. Virtual PC ("vpc ")
+ * and old qemu ("qemu") size a disk by its geometry, C*H*S sectors, which is
+ * usually below Current Size; Windows and Hyper-V ("win "), Disk2vhd
+ * ("d2v "), qemu since 2.x ("qem2") and the rest by Current Size. qemu's
+ * block/vpc.c decides the same way [V]; shared/images' README records both
+ * kinds (virtualpc-dynamic-empty.vhd: 136,363,130,880 from CHS). Expansion
+ * rewrites such a disk as "win " (expand_vhd.c).
+ */
+static inline int vhd_sized_by_chs(const uint8_t creator_app[4])
+{
+    return !memcmp(creator_app, "vpc ", 4) || !memcmp(creator_app, "qemu", 4);
+}
+
 /* The Xen blktap batmap (formats.md §1.8), found in the sector after the BAT. */
 #define VHD_BATMAP_COOKIE "tdbatmap"
 struct vhd_batmap

@@ -60,7 +60,10 @@ static const char usage_text[] =
     "  4 I/O error   5 file in use   6 cancelled   7 not possible on this disk type\n"
     "\n"
     "An interrupted compaction, merge or expansion leaves a valid image with the same\n"
-    "content; running it again finishes the job.\n"
+    "content; running it again finishes the job. Ctrl-C, SIGTERM and SIGHUP stop it at\n"
+    "the next safe point (exit 6). An image that another vdsshim or qemu (a running VM,\n"
+    "qemu-io, qemu-img without -U) has open is refused (exit 5): vdsshim takes qemu's\n"
+    "locks too, so qemu refuses the image while vdsshim works on it.\n"
     "\n"
     "crash testing: VDSSHIM_FAULT_CUT_AFTER_WRITE=K makes compact or expand stop as if the power\n"
     "failed after its K-th write (unflushed writes: VDSSHIM_FAULT_CUT_MODE=drop|apply|tear,\n"
@@ -198,15 +201,9 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     struct vdsshim_compact_result res = { 0 };
     struct vdsshim_image *img;
     struct bar bar = { 0 };
-    uint64_t before;
     int st;
 
     if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
-    {
-        struct vdsshim_info info;
-        vdsshim_get_info(img, &info);
-        before = info.file_size;
-    }
     bar.shown = !quiet && !json && isatty(fileno(stderr));
     bar.label = "compacting";
     opts.flags = flags;
@@ -216,8 +213,6 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     st = vdsshim_compact(img, &opts, &res, &diag);
     catch_stop_signals(0);
     if (bar.shown) fputc('\n', stderr);
-    /* An opening read-write may already have trimmed unreferenced trailing space. */
-    res.size_before = before;
     vdsshim_close(img);
 
     if (json)
