@@ -309,7 +309,7 @@ static int judge_leftover(const uint8_t *d, size_t n, size_t complete_size, cons
     {
         struct vdsshim_info info;
         vdsshim_get_info(img, &info);
-        assert_int_equal(info.virtual_size, p->virtual_size);
+        assert_int_equal(info.virtual_size, 40 * MiB);
         assert_int_equal(info.type, p->type);
         expect_zeros(img);
         vdsshim_close(img);
@@ -325,7 +325,7 @@ static int judge_leftover(const uint8_t *d, size_t n, size_t complete_size, cons
 
 /* Power cut after every write of a create (every crash state), and just
  * after it returned: what is left either opens as the complete image or
- * is no image at all. State: bit 0 VHDX, bit 1 fixed. */
+ * is no image at all. State: bit 0 VHDX, bit 1 fixed, bit 2 differencing. */
 static void test_create_power_cuts(void **state)
 {
     const int which = *(const int *)*state;
@@ -342,6 +342,18 @@ static void test_create_power_cuts(void **state)
     p.format = which & 1 ? VDSSHIM_FORMAT_VHDX : VDSSHIM_FORMAT_VHD;
     p.type = which & 2 ? VDSSHIM_DISK_FIXED : VDSSHIM_DISK_DYNAMIC;
     p.virtual_size = 40 * MiB;
+    if (which & 4)
+    {
+        /* A child of an empty 40 MiB parent: locators, parent ids, and for
+         * VHDX the parent locator metadata, all before the commit mark. */
+        struct vdsshim_create_params pp = p;
+        const char *parent = which & 1 ? "cut-parent.vhdx" : "cut-parent.vhd";
+        remove(parent);
+        assert_status(vdsshim_create(parent, &pp, &diag), VDSSHIM_OK);
+        p.type = VDSSHIM_DISK_DIFFERENCING;
+        p.virtual_size = 0;
+        p.parent_path = parent;
+    }
     plan.counters_on_close = &c;
     plan.inner_on_close = &kept;
     assert_status(vdsshim_io_open_mem(NULL, 0, &mem), VDSSHIM_OK);
@@ -400,7 +412,7 @@ static void test_create_power_cuts(void **state)
     assert_true(refused >= writes - 1);
 }
 
-static int vhd_case = 0, vhdx_case = 1, vhd_fixed_case = 2, vhdx_fixed_case = 3;
+static int vhd_case = 0, vhdx_case = 1, vhd_fixed_case = 2, vhdx_fixed_case = 3, vhd_child_case = 4, vhdx_child_case = 5;
 
 int main(void)
 {
@@ -414,6 +426,8 @@ int main(void)
         cmocka_unit_test_prestate(test_create_power_cuts, &vhdx_case),
         cmocka_unit_test_prestate(test_create_power_cuts, &vhd_fixed_case),
         cmocka_unit_test_prestate(test_create_power_cuts, &vhdx_fixed_case),
+        cmocka_unit_test_prestate(test_create_power_cuts, &vhd_child_case),
+        cmocka_unit_test_prestate(test_create_power_cuts, &vhdx_child_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
