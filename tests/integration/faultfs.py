@@ -9,11 +9,13 @@ first word of the file CONTROL (read at each operation) says how writes fare:
   eio        every write, truncate and fsync fails with EIO
   rofs       every write, truncate and fsync fails with EROFS, as on a file
              system remounted read-only under the program
+  slow       every write waits 0.2 s first (a run that lasts, to meet mid-way)
 Reads always pass. Runs in the foreground until unmounted (fusermount -u).
 """
 import errno
 import os
 import sys
+import time
 
 from fusepy import FUSE, FuseOSError, Operations
 
@@ -39,6 +41,8 @@ class FaultFS(Operations):
             raise FuseOSError(errno.EIO)
         if mode == "rofs":
             raise FuseOSError(errno.EROFS)
+        if mode == "slow":
+            time.sleep(0.2)
 
     def getattr(self, path, fh=None):
         st = os.lstat(self._path(path))
