@@ -593,8 +593,11 @@ int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vd
     if (!(img->flags & VDSSHIM_OPEN_WRITE) || vhd->footer.disk_type == VDSSHIM_DISK_FIXED) return VDSSHIM_OK;
     if (vhd->copy_stale)
     {
-        /* Finish the interrupted expansion: the copy takes the end footer. */
-        if ((st = vdsshim_io_write(img->io, vhd->footer_raw, VHD_FOOTER_SIZE, 0)) || (st = vdsshim_io_flush(img->io)))
+        /* Finish the interrupted expansion: the copy takes the end footer.
+         * No flush of its own: if it does not land, the copy is just stale
+         * again and the next read-write open repeats this; the next flush
+         * of any operation makes it durable. */
+        if ((st = vdsshim_io_write(img->io, vhd->footer_raw, VHD_FOOTER_SIZE, 0)))
             return diag_io(diag, img->io, st, 0, "cannot write the footer copy");
         vhd->copy_stale = 0;
     }

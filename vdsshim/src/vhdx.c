@@ -534,9 +534,11 @@ int vhdx_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct v
     {
         uint64_t end = vhdx_structure_end(v);
         if (!v->header_updated && (st = vhdx_update_headers(img, v, &v->header.log_guid, diag))) return st;
+        /* No flush of its own: a truncate that does not land leaves only
+         * the unreferenced tail, which the next read-write open trims again;
+         * the next operation's first flush makes it durable. */
         if ((st = vdsshim_io_truncate(img->io, end)))
             return diag_io(diag, img->io, st, end, "cannot truncate the file");
-        if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, end, "cannot flush");
         v->file_size = img->info.file_size = end;
     }
     return VDSSHIM_OK;

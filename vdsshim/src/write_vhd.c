@@ -130,8 +130,8 @@ int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf,
 
     if (img->info.type == VDSSHIM_DISK_FIXED)
     {
-        if ((st = write_runs(img, off, buf, n, units, diag))) return st;
-        return flush(img, diag);
+        /* In place; durable with the merge's closing flush (merge.c). */
+        return write_runs(img, off, buf, n, units, diag);
     }
     block = (uint32_t)(off / vhd->hdr.block_size);
     in = (uint32_t)(off % vhd->hdr.block_size);
@@ -155,5 +155,7 @@ int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf,
     if ((st = vdsshim_io_write(img->io, bm, vhd->bitmap_size, (uint64_t)vhd->bat[block] * VHD_SECTOR)))
         return diag_io(diag, img->io, st, (uint64_t)vhd->bat[block] * VHD_SECTOR, "cannot write a sector bitmap");
     vhd->cached_block = block;
-    return flush(img, diag);
+    /* No flush: the chain reads these sectors from the merged child until the
+     * merge ends, and the merge's closing flush makes them durable. */
+    return VDSSHIM_OK;
 }

@@ -157,7 +157,10 @@ int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf
     if (VHDX_BAT_STATE(e) != VHDX_PAYLOAD_FULLY_PRESENT && VHDX_BAT_STATE(e) != VHDX_PAYLOAD_PARTIALLY_PRESENT)
         return allocate_block(img, v, block, in, buf, n, units, diag);
 
-    if ((st = write_runs(img, VHDX_BAT_OFFSET(e) + in, buf, n, units, diag)) || (st = flush(img, diag))) return st;
+    /* In an allocated block no flush orders data and bits: until the merge
+     * ends the chain reads these sectors from the merged child, whatever
+     * landed here; the merge's closing flush makes both durable. */
+    if ((st = write_runs(img, VHDX_BAT_OFFSET(e) + in, buf, n, units, diag))) return st;
     if (VHDX_BAT_STATE(e) == VHDX_PAYLOAD_FULLY_PRESENT) return VDSSHIM_OK;
 
     /* Partially present: the bits of the sectors written, after their data. */
@@ -175,8 +178,6 @@ int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf
         v->cached_sb = 0;
         if ((st = vdsshim_io_write(img->io, bits, bytes, at)))
             st = diag_io(diag, img->io, st, at, "cannot write a sector bitmap");
-        else
-            st = flush(img, diag);
     }
     free(bits);
     return st;
