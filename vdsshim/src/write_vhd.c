@@ -110,7 +110,11 @@ static int allocate_block(struct vdsshim_image *img, struct vhd *vhd, uint32_t b
     if (st) return diag_io(diag, img->io, st, at, "cannot write a new block");
     if ((st = flush(img, diag))) return st;
     vhd->bat[block] = (uint32_t)(at / VHD_SECTOR);
-    if ((st = vhd_write_bat(img, block, block, diag)) || (st = flush(img, diag)))
+    /* The entry needs no flush of its own: the block it points at is
+     * durable, the chain reads these sectors from the child until the merge
+     * ends, and the next allocation's flush or the merge's closing one
+     * makes it durable. */
+    if ((st = vhd_write_bat(img, block, block, diag)))
     {
         vhd->bat[block] = VHD_BAT_UNUSED;
         return st;
