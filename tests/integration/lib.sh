@@ -22,6 +22,16 @@ expect_rc() {
     if [ "$rc" -eq "$want" ]; then ok "$desc"; else nok "$desc (exit $rc, expected $want: $(head -c 300 last.err))"; fi
 }
 
+# wait_stopped PID: until the process is stopped (SIGSTOP, VDSSHIM_TEST_STOP_AT), 10 s at most.
+wait_stopped() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [ "$(awk '{print $3}' /proc/"$1"/stat 2>/dev/null)" = T ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 finish() {
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]

@@ -77,11 +77,7 @@ if [ "$under_wine" -eq 0 ]; then
     qemu-img convert -f vhdx -O raw img.vhdx ref.raw
     VDSSHIM_TEST_STOP_AT=1 "${VDSSHIM[@]}" compact img.vhdx >compact.out 2>compact.err &
     vpid=$!
-    for ((i = 0; i < 200; i++)); do
-        [ "$(awk '{print $3}' /proc/$vpid/stat 2>/dev/null)" = T ] && break
-        sleep 0.05
-    done
-    check "vdsshim compact stopped mid-run" [ "$(awk '{print $3}' /proc/$vpid/stat 2>/dev/null)" = T ]
+    check "vdsshim compact stopped mid-run" wait_stopped "$vpid"
     snap=$(sha img.vhdx)
     expect_rc "mid-compaction: qemu-io rw refuses the image" 1 qemu-io -f vhdx -c "write -P 0x77 0 512" img.vhdx
     check "... saying it cannot get the lock" grep -q 'Failed to get .* lock' last.err

@@ -89,11 +89,7 @@ mid_run_fault() {   # MODE DESC REASON
     else
         VDSSHIM_TEST_STOP_AT=30 "${VDSSHIM[@]}" compact mnt/img.vhdx >last.out 2>last.err &
         vpid=$!
-        for ((i = 0; i < 200; i++)); do
-            [ "$(awk '{print $3}' /proc/$vpid/stat 2>/dev/null)" = T ] && break
-            sleep 0.05
-        done
-        check "$desc: vdsshim stopped mid-compaction" [ "$(awk '{print $3}' /proc/$vpid/stat 2>/dev/null)" = T ]
+        check "$desc: vdsshim stopped mid-compaction" wait_stopped "$vpid"
         echo "$mode" > control
         kill -CONT "$vpid"
         wait "$vpid"; rc=$?

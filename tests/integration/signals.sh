@@ -21,14 +21,10 @@ cp base.vhdx done.vhdx && "${VDSSHIM[@]}" compact done.vhdx >/dev/null
 
 # stopped_run PCT CMD...: start CMD stopped at PCT percent; its pid in $vpid.
 stopped_run() {
-    local pct=$1 i; shift
+    local pct=$1; shift
     VDSSHIM_TEST_STOP_AT=$pct "$@" >last.out 2>last.err &
     vpid=$!
-    for ((i = 0; i < 200; i++)); do
-        [ "$(awk '{print $3}' /proc/$vpid/stat 2>/dev/null)" = T ] && return 0
-        sleep 0.05
-    done
-    return 1
+    wait_stopped "$vpid"
 }
 
 for sig in INT TERM HUP; do
