@@ -84,7 +84,7 @@ for f in e.vhd e.vhdx; do
         quietly qemu-img compare -f raw -F "$(fmt_of $f)" before.raw "cut.$(fmt_of $f)" || { bad=$((bad + 1)); echo "# write $k: content differs"; }
         "${VDSSHIM[@]}" expand "cut.$(fmt_of $f)" "$new" >rerun.out 2>rerun.err; rc=$?
         # Every failing step says what it saw (a flake once hid its cause here).
-        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# write $k: re-run failed, exit $rc: $(tr -d '\r' < rerun.err | grep -v -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install' | tail -n 2)"; }
+        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# write $k: re-run failed, exit $rc: $(tool_stderr rerun.err | tail -n 2)"; }
         [ "$(vsize "cut.$(fmt_of $f)")" = "$bytes" ] || { bad=$((bad + 1)); echo "# write $k: re-run did not finish"; }
         rm -f "cut.$(fmt_of $f)"
         k=$((k + 1))

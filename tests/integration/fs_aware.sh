@@ -218,7 +218,7 @@ cut_sweep() {   # FORMAT MODE
         dd if=cut.raw of=cut-part.img bs=1M skip=1 count=61 status=none
         survivors_ok ext4 cut-part.img || { bad=$((bad + 1)); echo "# cut after write $k: the file system or a file differs"; }
         "${VDSSHIM[@]}" compact --fs-aware cut.$fmt >rerun.out 2>rerun.err; rc=$?
-        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed, exit $rc: $(tr -d '\r' < rerun.err | grep -v -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install' | tail -n 2)"; }
+        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed, exit $rc: $(tool_stderr rerun.err | tail -n 2)"; }
         [ "$(stat -c %s cut.$fmt)" = "$ref" ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run ends at $(stat -c %s cut.$fmt), not $ref"; }
         k=$((k + 1))
     done

@@ -14,8 +14,6 @@ rm -rf ./*
 under_wine=0
 [ "${VDSSHIM[0]##*/}" = wine ] && under_wine=1
 
-# err_line: the last command said exactly one line on stderr (wine's noise aside).
-err_line() { [ "$(grep -v -e '^[0-9a-f]*:err:' -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install wine32' last.err | tr -d '\r' | wc -l)" -eq 1 ]; }
 said() { tr -d '\r' < last.err | grep -qF "$1"; }
 
 # refuse DESC RC REASON CMD...: exit RC within 20 s, one line naming REASON, c.vhdx and p bytes unchanged.
@@ -24,7 +22,8 @@ refuse() {
     local hc
     hc=$(sha c.vhdx)
     expect_rc "$desc (exit $rc)" "$rc" timeout 20 "$@"
-    check "... in one line: $reason" bash -c "$(declare -f err_line said); err_line && said '$reason'"
+    check "... in one line" err_line
+    check "... saying: $reason" said "$reason"
     check "... the child is unchanged" [ "$(sha c.vhdx)" = "$hc" ]
 }
 

@@ -22,6 +22,14 @@ expect_rc() {
     if [ "$rc" -eq "$want" ]; then ok "$desc"; else nok "$desc (exit $rc, expected $want: $(head -c 300 last.err))"; fi
 }
 
+# tool_stderr FILE: what the tool itself wrote to stderr, without wine's own
+# lines (the missing wine32, "NNNN:err:" traces) and CRs.
+tool_stderr() {
+    tr -d '\r' < "$1" | grep -v -e '^[0-9a-f]*:err:' -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install wine32'
+}
+# err_line: the last command's reason was exactly one line.
+err_line() { [ "$(tool_stderr last.err | wc -l)" -eq 1 ]; }
+
 # wait_stopped PID: until the process is stopped (SIGSTOP, VDSSHIM_TEST_STOP_AT), 10 s at most.
 wait_stopped() {
     local i

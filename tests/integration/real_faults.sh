@@ -34,7 +34,6 @@ qemu-img convert -f vhdx -O raw ref.vhdx ref.raw
 cp ref.vhdx done.vhdx
 "${VDSSHIM[@]}" compact done.vhdx >/dev/null 2>&1
 final=$(file_size done.vhdx)
-err_line() { [ "$(grep -v -e '^[0-9a-f]*:err:' -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install wine32' last.err | tr -d '\r' | wc -l)" -eq 1 ]; }
 
 # after_fault DESC FILE: the image a failed run left is valid, reads the same,
 # and a copy on a healthy volume compacts to the uninterrupted size.
