@@ -3,6 +3,23 @@
  * blocks on an event; QueryStatus never blocks; Cancel asks the job to stop
  * and waits until it has (the image is valid when it returns). The worker
  * holds its own reference, so clients may release theirs mid-run.
+ *
+ * Answers, with their sources (MS-VDS = [MS-VDS], SDK = MicrosoftDocs/sdk-api):
+ *   Wait on a failed task        *pHrResult = the failure, VDS_ASYNC_OUTPUT all
+ *                                zeros: its interface pointers are NULL (SDK
+ *                                nf-vds-ivdsopenvdisk-compact.md and
+ *                                nf-vds-ivdsvdprovider-createvdisk.md; MS-VDS
+ *                                §3.4.5.2.2.2 lets it be left as is, which
+ *                                zeros also satisfy) [V]
+ *   Cancel of a running job      S_OK; the task ends with VDS_E_OPERATION_CANCELED,
+ *                                percent 0 (MS-VDS §3.4.5.2.2.1) [V]
+ *   Cancel, the job ends first   VDS_E_CANCEL_TOO_LATE, signal state as is (ibid.) [V]
+ *   Cancel after completion      VDS_E_CANCEL_TOO_LATE (ibid.: "unable to cancel") [V]
+ *   Cancel of a cancelled task   VDS_E_OPERATION_CANCELED ("already been canceled",
+ *                                SDK nf-vds-ivdsasync-cancel.md) [V]
+ *   Cancel of a job that cannot  VDS_E_NOT_SUPPORTED at once, the job untouched
+ *   be cancelled (attach, create) (MS-VDS §3.4.5.2.2.1 allows it or TOO_LATE; NOT_SUPPORTED
+ *                                says the truth without blocking) [U]
  */
 #include <stdlib.h>
 
@@ -14,6 +31,7 @@ struct async
     LONG refcount;
     CRITICAL_SECTION cs;
     HANDLE done;                /* manual reset: the signal state, never reset */
+    HANDLE cancel_event;        /* manual reset: set once Cancel asked */
     VDS_ASYNC_OUTPUT_TYPE type;
     struct async_job *job;
     HRESULT result;
@@ -56,33 +74,50 @@ static ULONG WINAPI async_Release(IVdsAsync *iface)
     {
         if (a->job) a->job->destroy(a->job);
         CloseHandle(a->done);
-        DeleteCriticalSection(&a->cs);
+        CloseHandle(a->cancel_event);
+        named_cs_delete(&a->cs);
         free(a);
         provider_unref();
     }
     return ref;
 }
 
+/* The answer to Cancel once the task has ended: did a Cancel end it? */
+static HRESULT cancel_answer_after_end(HRESULT result, BOOL first)
+{
+    if (result != VDS_E_OPERATION_CANCELED) return VDS_E_CANCEL_TOO_LATE;
+    return first ? S_OK : VDS_E_OPERATION_CANCELED;
+}
+
 static HRESULT WINAPI async_Cancel(IVdsAsync *iface)
 {
     struct async *a = impl_from_IVdsAsync(iface);
     HRESULT result;
+    BOOL first;
 
     TRACE("iface %p.\n", iface);
     EnterCriticalSection(&a->cs);
     if (a->signalled)
     {
+        result = a->result;
         LeaveCriticalSection(&a->cs);
-        return VDS_E_CANCEL_TOO_LATE;   /* [U] §5.2: finished, nothing to cancel */
+        return cancel_answer_after_end(result, FALSE);
     }
-    InterlockedExchange(&a->cancel, 1);
+    if (!a->job->cancellable)
+    {
+        LeaveCriticalSection(&a->cs);
+        return VDS_E_NOT_SUPPORTED;
+    }
+    /* Only the Cancel that asked first can be the one that cancelled. */
+    first = !InterlockedExchange(&a->cancel, 1);
+    SetEvent(a->cancel_event);
     LeaveCriticalSection(&a->cs);
     /* The engine stops at its next progress report with a valid image. */
     WaitForSingleObject(a->done, INFINITE);
     EnterCriticalSection(&a->cs);
     result = a->result;
     LeaveCriticalSection(&a->cs);
-    return result == VDS_E_OPERATION_CANCELED ? S_OK : VDS_E_CANCEL_TOO_LATE;
+    return cancel_answer_after_end(result, first);
 }
 
 static HRESULT WINAPI async_Wait(IVdsAsync *iface, HRESULT *hr, VDS_ASYNC_OUTPUT *output)
@@ -94,10 +129,10 @@ static HRESULT WINAPI async_Wait(IVdsAsync *iface, HRESULT *hr, VDS_ASYNC_OUTPUT
     WaitForSingleObject(a->done, INFINITE);
     EnterCriticalSection(&a->cs);
     *hr = a->result;
-    /* Filled on success only; CreateVDisk (200) hands out its new VDisk. */
+    /* Zeros on failure: no interface pointer a caller could release. */
+    memset(output, 0, sizeof(*output));
     if (SUCCEEDED(a->result))
     {
-        memset(output, 0, sizeof(*output));
         output->type = a->type;
         if (a->job && a->job->output) a->job->output(a->job, output);
     }
@@ -141,12 +176,34 @@ static int async_progress(void *ctx, unsigned pct)
     return a->cancel != 0;
 }
 
+/*
+ * Test hook: with VDSSHIM_TEST_HOOKS=1 in the environment, a job that starts
+ * while the named event below exists and is not set waits, running, until it
+ * is set or Cancel is called. Conformance tests use it to hold a job in a
+ * known-running state instead of hoping an image is large enough.
+ */
+static void test_hold(struct async *a)
+{
+    static const WCHAR name[] = L"vdsshim-test-hold-jobs";
+    char value[4];
+    HANDLE hold, handles[2];
+
+    if (!GetEnvironmentVariableA("VDSSHIM_TEST_HOOKS", value, sizeof(value)) || strcmp(value, "1")) return;
+    if (!(hold = OpenEventW(SYNCHRONIZE, FALSE, name))) return;
+    TRACE("job %p held by the test hook.\n", a);
+    handles[0] = hold;
+    handles[1] = a->cancel_event;
+    WaitForMultipleObjects(2, handles, FALSE, INFINITE);
+    CloseHandle(hold);
+}
+
 static void CALLBACK async_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
 {
     struct async *a = ctx;
     HRESULT hr;
 
     (void)instance;
+    test_hold(a);
     hr = a->job->run(a->job, async_progress, a);
     if (a->job->finish) a->job->finish(a->job);
     EnterCriticalSection(&a->cs);
@@ -161,23 +218,26 @@ static void CALLBACK async_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
 HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out)
 {
     struct async *a;
+    HRESULT hr;
 
     *out = NULL;
     if (!(a = calloc(1, sizeof(*a)))) return E_OUTOFMEMORY;
-    if (!(a->done = CreateEventW(NULL, TRUE, FALSE, NULL)))
+    if (!(a->done = CreateEventW(NULL, TRUE, FALSE, NULL)) || !(a->cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL)))
     {
+        hr = HRESULT_FROM_WIN32(GetLastError());
+        if (a->done) CloseHandle(a->done);
         free(a);
-        return HRESULT_FROM_WIN32(GetLastError());
+        return hr;
     }
     a->IVdsAsync_iface.lpVtbl = &async_vtbl;
     a->refcount = 2;            /* the caller's and the worker's */
     a->type = type;
     a->job = job;
-    InitializeCriticalSection(&a->cs);
+    named_cs_init(&a->cs, __FILE__ ": async.cs");
     provider_ref();
     if (!TrySubmitThreadpoolCallback(async_worker, a, NULL))
     {
-        HRESULT hr = HRESULT_FROM_WIN32(GetLastError());
+        hr = HRESULT_FROM_WIN32(GetLastError());
         a->job = NULL;          /* the caller keeps its job on failure */
         a->refcount = 1;
         IVdsAsync_Release(&a->IVdsAsync_iface);
@@ -185,4 +245,38 @@ HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsyn
     }
     *out = &a->IVdsAsync_iface;
     return S_OK;
+}
+
+/* A job whose result is known when it is made: the method's error travels
+ * through pHrResult, as MS-VDS §3.4.5.2.41.4-6 has for what the OS decides. */
+struct failed_job
+{
+    struct async_job job;
+    HRESULT hr;
+};
+
+static HRESULT failed_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
+{
+    (void)progress;
+    (void)ctx;
+    return CONTAINING_RECORD(job, struct failed_job, job)->hr;
+}
+
+static void failed_destroy(struct async_job *job)
+{
+    free(CONTAINING_RECORD(job, struct failed_job, job));
+}
+
+HRESULT async_create_failed(VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsync **out)
+{
+    struct failed_job *job;
+    HRESULT hr;
+
+    *out = NULL;
+    if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
+    job->job.run = failed_run;
+    job->job.destroy = failed_destroy;
+    job->hr = result;
+    if (FAILED(hr = async_create(type, &job->job, out))) free(job);
+    return hr;
 }

@@ -2,6 +2,14 @@
  * IVdsVdProvider::CreateVDisk's job (async type 200): the engine creates the
  * file on the worker; on success the provider's VDisk for the new path is
  * the output, cvd.pVDiskUnk, AddRef'd for each Wait that returns it.
+ *
+ * "If the virtual disk already exists, the virtual disk provider returns an
+ * interface pointer to the existing virtual disk object without re-creating
+ * the file" (SDK nf-vds-ivdsvdprovider-createvdisk.md, Remarks) [V]: a file
+ * that opens as a virtual disk of the requested type is left as it is and
+ * its VDisk is the output. A file that is not one (or of the other format)
+ * is not a virtual disk that exists: the task fails with the open's code and
+ * the file is untouched [U].
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +38,23 @@ static HRESULT create_run(struct async_job *job, int (*progress)(void *, unsigne
      * nothing to report between 0 and done, and nothing to cancel midway. */
     progress(ctx, 0);
     st = vdsshim_create(cj->path_utf8, &cj->params, &diag);
-    if (st)
+    if (st == VDSSHIM_E_EXISTS)
+    {
+        struct vdsshim_image *img;
+        struct vdsshim_info info;
+
+        TRACE("%s exists: not re-created\n", debugstr_w(cj->path));
+        memset(&diag, 0, sizeof(diag));
+        if ((st = vdsshim_open(cj->path_utf8, VDSSHIM_OPEN_NO_PARENTS, &img, &diag)))
+        {
+            WARN("%s exists and is not a virtual disk: %s\n", debugstr_w(cj->path), diag.msg);
+            return hr_from_status(st, &diag);
+        }
+        vdsshim_get_info(img, &info);
+        vdsshim_close(img);
+        if (!vdisk_type_matches(&cj->type, info.format)) return VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
+    }
+    else if (st)
     {
         WARN("create %s: %s: %s\n", debugstr_w(cj->path), vdsshim_status_name(st), diag.msg);
         return hr_from_status(st, &diag);

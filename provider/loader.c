@@ -47,6 +47,8 @@ static ULONG WINAPI loader_Release(IVdsServiceLoader *iface)
     return ref;
 }
 
+static HRESULT load_service(WCHAR *machine, IVdsService **out);
+
 static HRESULT WINAPI loader_LoadService(IVdsServiceLoader *iface, LPWSTR machine, IVdsService **service)
 {
     TRACE("iface %p, machine %s, service %p.\n", iface, debugstr_w(machine), service);
@@ -54,13 +56,33 @@ static HRESULT WINAPI loader_LoadService(IVdsServiceLoader *iface, LPWSTR machin
     *service = NULL;
     /* NULL or "" is this machine. The shim serves no other one: a remote name
      * gets the VDS code for "not supported" rather than an attempt (§6). */
-    if (machine && machine[0])
+    if (!is_local_machine(machine)) return VDS_E_NOT_SUPPORTED;
+    return load_service(machine, service);
+}
+
+/* MS-VDS §3.4.5.2.3.1: the loader makes the service, queries its
+ * IVdsServiceInitialization and calls Initialize with the machine name; a
+ * failed Initialize is LoadService's result [V]. */
+static HRESULT load_service(WCHAR *machine, IVdsService **out)
+{
+    IVdsServiceInitialization *init;
+    IVdsService *service;
+    HRESULT hr;
+
+    if (FAILED(hr = service_create(&service))) return hr;
+    if (SUCCEEDED(hr = IVdsService_QueryInterface(service, &IID_IVdsServiceInitialization, (void **)&init)))
     {
-        WCHAR local[MAX_COMPUTERNAME_LENGTH + 1];
-        DWORD n = ARRAYSIZE(local);
-        if (!GetComputerNameW(local, &n) || _wcsicmp(machine, local)) return VDS_E_NOT_SUPPORTED;
+        hr = IVdsServiceInitialization_Initialize(init, machine);
+        IVdsServiceInitialization_Release(init);
     }
-    return service_create(service);
+    if (FAILED(hr))
+    {
+        WARN("service initialisation failed: %#lx\n", (unsigned long)hr);
+        IVdsService_Release(service);
+        return hr;
+    }
+    *out = service;
+    return S_OK;
 }
 
 static const IVdsServiceLoaderVtbl loader_vtbl =

@@ -1,30 +1,40 @@
 /*
  * IVdsOpenVDisk: an open handle on a VDisk. It holds the engine image (the
  * file open and locked, read-write when the access mask allows metadata
- * operations) and drives the VDisk's state machine: attach and detach are
- * logical, the shim surfaces no block device. Compact runs the engine on an
- * async worker: detached -> offline mode; attached read-only -> the
- * file-system-aware mode (ext2/3/4 and FAT free space too).
+ * operations) and drives the VDisk's state machine (vdisk.c): attach and
+ * detach are logical, the shim surfaces no block device. Compact runs the
+ * engine on an async worker: detached -> offline mode; attached read-only ->
+ * the file-system-aware mode (ext2/3/4 and FAT free space too).
  *
- * Codes where Windows' exact choice is unverified ([U], vds-reference.md §8):
- *   Compact, Merge, Expand without VIRTUAL_DISK_ACCESS_METAOPS  E_ACCESSDENIED
- *   Compact while attached read-write                 VDS_E_VD_NOT_ATTACHED_READONLY
- *   the same operation while it runs                  VDS_E_VD_ALREADY_COMPACTING / _ALREADY_MERGING /
- *                                                     _DISK_ALREADY_EXPANDING
- *   another operation while one runs                  VDS_E_VD_DISK_IS_COMPACTING / _IS_MERGING / _IS_EXPANDING
- *   Compact of a fixed disk, Expand of a fixed or     ERROR_VHD_INVALID_TYPE 0xC03A001B (task result)
- *   differencing one, Merge of a disk with no parent
- *   Merge or Expand while attached                    VDS_E_VD_IS_ATTACHED (<147>: Expand needs a detached disk)
- *   Merge with MergeDepth 0, or ReadWriteDepth below  E_INVALIDARG (the spec's example opens with
- *   MergeDepth + 1                                    ReadWriteDepth 2 for MergeDepth 1; note <146> says >=)
- *   Expand to a smaller size                          E_INVALIDARG
- *   Attach/Detach/DetachAndDelete while busy          VDS_E_VDISK_INVALID_OP_STATE
- *   DetachAndDelete without METAOPS or DETACH access  E_ACCESSDENIED
- *   DetachAndDelete of a detached disk                deletes it (the goal state is "detached, gone")
- *   any call on a handle after DetachAndDelete        VDS_E_OBJECT_DELETED
- *   Attach without the attach access it needs         E_ACCESSDENIED
- *   Releasing the last handle of an attached disk     detaches it (no PERMANENT_LIFETIME in VDS)
- * NULL out-pointers give E_POINTER, bad flags E_INVALIDARG (§5.1: "vendor-specific").
+ * Where each answer comes from. MS-VDS §3.4.5.2.41.4-.6 validate only Flags
+ * and ppAsync in the method, then create the async object and hand the rest
+ * to the OS; so what the OS decides (access, depths, sizes) is the task's
+ * result, through pHrResult, and the state of the VDisk the method's:
+ *   method: Flags not a valid OR, ppAsync NULL     E_INVALIDARG, E_POINTER (§5.1: "vendor-specific")
+ *   method: the same operation while it runs       VDS_E_VD_ALREADY_COMPACTING / _ALREADY_MERGING /
+ *                                                  _DISK_ALREADY_EXPANDING (§2.2.3) [V]
+ *   method: another operation, an Attach, Detach   VDS_E_VD_DISK_IS_COMPACTING / _IS_MERGING /
+ *           or DetachAndDelete while one runs      _IS_EXPANDING (§2.2.3 texts) [V]
+ *   method: Compact while attached read-write      VDS_E_VD_NOT_ATTACHED_READONLY (the SDK Compact page) [V]
+ *   method: Merge or Expand while attached         VDS_E_VD_IS_ATTACHED (<147>) [V]
+ *   method: any call after DetachAndDelete         VDS_E_OBJECT_DELETED [U]
+ *   task:   Compact, Merge, Expand without METAOPS E_ACCESSDENIED (CompactVirtualDisk needs METAOPS) [U code]
+ *   task:   Merge with MergeDepth 0, or with       E_INVALIDARG (ERROR_INVALID_PARAMETER as HRESULT;
+ *           ReadWriteDepth below MergeDepth + 1    the spec's example opens with ReadWriteDepth 2 for
+ *                                                  MergeDepth 1; note <146> says >=) [U]
+ *   task:   Expand to a smaller size               E_INVALIDARG (ExpandVirtualDisk's ERROR_INVALID_PARAMETER) [U]
+ *   task:   Compact of a fixed disk, Merge of a    ERROR_VHD_INVALID_TYPE 0xC03A001B [U]
+ *           disk with no parent, Expand of a
+ *           differencing one
+ *   DetachAndDelete of a detached disk             VDS_E_VD_ALREADY_DETACHED, the file kept: its
+ *                                                  first step, the detach, fails (§3.4.5.2.41.3 "in
+ *                                                  sequence"; deleting after a failed step would
+ *                                                  destroy a file on a refused call) [U]
+ *   DetachAndDelete without METAOPS or DETACH      E_ACCESSDENIED [U]
+ *   Attach without the attach access it needs      E_ACCESSDENIED [U]
+ *   Releasing the last handle of an attached disk  the disk stays attached, VDS_VST_ATTACHED_NOT_OPEN,
+ *                                                  until Detach or the service ends (§2.2.2.19.1.1) [V]
+ * Expand applies to fixed and dynamic disks (the SDK Expand page) [V].
  */
 #include <stdlib.h>
 
@@ -39,19 +49,6 @@ struct open_vdisk
     ULONG rw_depth;
     struct vdsshim_image *img;      /* NULL once DetachAndDelete removed the file */
 };
-
-/* The answer to starting an operation while another one runs. */
-static HRESULT busy_error(enum busy_op running, enum busy_op wanted)
-{
-    switch (running)
-    {
-    case BUSY_COMPACTING: return wanted == BUSY_COMPACTING ? VDS_E_VD_ALREADY_COMPACTING : VDS_E_VD_DISK_IS_COMPACTING;
-    case BUSY_MERGING: return wanted == BUSY_MERGING ? VDS_E_VD_ALREADY_MERGING : VDS_E_VD_DISK_IS_MERGING;
-    case BUSY_EXPANDING: return wanted == BUSY_EXPANDING ? VDS_E_VD_DISK_ALREADY_EXPANDING : VDS_E_VD_DISK_IS_EXPANDING;
-    case BUSY_NONE: break;
-    }
-    return S_OK;
-}
 
 static struct open_vdisk *impl_from_IVdsOpenVDisk(IVdsOpenVDisk *iface)
 {
@@ -85,14 +82,13 @@ static ULONG WINAPI open_vdisk_Release(IVdsOpenVDisk *iface)
 
     if (!ref)
     {
-        struct vdisk_state s;
-
-        vdsshim_close(o->img);                  /* releasing the handle closes the file */
-        vdisk_get_state(o->vdisk, &s);
-        s.open = FALSE;
-        s.attached = ATTACH_NONE;
-        s.have_info = FALSE;
-        vdisk_set_state(o->vdisk, &s);
+        /* Releasing the handle closes the file; an attachment stays. A handle
+         * that DetachAndDelete closed has given the VDisk up already. */
+        if (o->img)
+        {
+            vdsshim_close(o->img);
+            vdisk_close(o->vdisk);
+        }
         IVdsVDisk_Release(o->vdisk);
         free(o);
         provider_unref();
@@ -120,7 +116,6 @@ static HRESULT WINAPI open_vdisk_Attach(IVdsOpenVDisk *iface, LPWSTR sd, ATTACH_
     struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
     BOOL read_only = !!(flags & ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY);
     struct async_job *job;
-    struct vdisk_state s;
     HRESULT hr;
 
     TRACE("iface %p, sd %s, flags %#x, provider_flags %#lx, timeout %lu, async %p.\n", iface, debugstr_w(sd),
@@ -136,99 +131,88 @@ static HRESULT WINAPI open_vdisk_Attach(IVdsOpenVDisk *iface, LPWSTR sd, ATTACH_
     if (!(o->access & (read_only ? VIRTUAL_DISK_ACCESS_ATTACH_RO | VIRTUAL_DISK_ACCESS_ATTACH_RW
                                  : VIRTUAL_DISK_ACCESS_ATTACH_RW)))
         return E_ACCESSDENIED;
-    vdisk_get_state(o->vdisk, &s);
-    if (s.busy) return VDS_E_VDISK_INVALID_OP_STATE;
-    if (s.attached) return VDS_E_VD_ALREADY_ATTACHED;
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
     job->run = done_run;
     job->destroy = done_destroy;
-    if (FAILED(hr = async_create(VDS_ASYNCOUT_ATTACH_VDISK, job, async)))
+    if (FAILED(hr = vdisk_attach(o->vdisk, &o->img, read_only ? ATTACH_RO : ATTACH_RW)))
     {
         free(job);
         return hr;
     }
-    s.attached = read_only ? ATTACH_RO : ATTACH_RW;
-    vdisk_set_state(o->vdisk, &s);
-    return S_OK;
+    if (FAILED(hr = async_create(VDS_ASYNCOUT_ATTACH_VDISK, job, async)))
+    {
+        free(job);
+        vdisk_detach(o->vdisk, &o->img);
+    }
+    return hr;
 }
 
 static HRESULT WINAPI open_vdisk_Detach(IVdsOpenVDisk *iface, DETACH_VIRTUAL_DISK_FLAG flags, ULONG provider_flags)
 {
     struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
-    struct vdisk_state s;
 
     TRACE("iface %p, flags %#x, provider_flags %#lx.\n", iface, flags, provider_flags);
     if (flags || provider_flags) return E_INVALIDARG;   /* only DETACH_VIRTUAL_DISK_FLAG_NONE exists */
-    if (!o->img) return VDS_E_OBJECT_DELETED;
-    vdisk_get_state(o->vdisk, &s);
-    if (s.busy) return VDS_E_VDISK_INVALID_OP_STATE;
-    if (!s.attached) return VDS_E_VD_ALREADY_DETACHED;
-    s.attached = ATTACH_NONE;
-    vdisk_set_state(o->vdisk, &s);
-    return S_OK;
+    return vdisk_detach(o->vdisk, &o->img);
 }
 
-/* Detach if attached, close the file, delete it. The handle stays, but can
- * do nothing more; the VDisk reports VDS_VST_DELETED. */
+/* Detach, close the file, delete it. The handle stays, but can do nothing
+ * more; the VDisk reports VDS_VST_DELETED. */
 static HRESULT WINAPI open_vdisk_DetachAndDelete(IVdsOpenVDisk *iface, DETACH_VIRTUAL_DISK_FLAG flags,
                                                  ULONG provider_flags)
 {
     struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
     struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdisk_state s;
+    enum attach_state attached;
     char *path;
+    HRESULT hr;
     int st;
 
     TRACE("iface %p, flags %#x, provider_flags %#lx.\n", iface, flags, provider_flags);
     if (flags || provider_flags) return E_INVALIDARG;
     if (!o->img) return VDS_E_OBJECT_DELETED;
     if (!(o->access & (VIRTUAL_DISK_ACCESS_METAOPS | VIRTUAL_DISK_ACCESS_DETACH))) return E_ACCESSDENIED;
-    vdisk_get_state(o->vdisk, &s);
-    if (s.busy) return VDS_E_VDISK_INVALID_OP_STATE;
     if (!(path = utf8_from_wide(vdisk_path(o->vdisk)))) return E_OUTOFMEMORY;
+    if (FAILED(hr = vdisk_op_begin(o->vdisk, &o->img, BUSY_DELETING, &attached)))
+    {
+        free(path);
+        return hr;
+    }
     /* Our own handle is the one that holds the file open and locked. */
     vdsshim_close(o->img);
-    o->img = NULL;
     st = vdsshim_delete_file(path);
     free(path);
-    s.attached = ATTACH_NONE;
-    s.have_info = FALSE;
-    if (st)
-    {
-        /* The handle is closed either way: the file stays, but is no longer ours. */
-        WARN("cannot delete %s: %s\n", debugstr_w(vdisk_path(o->vdisk)), vdsshim_strerror(st));
-        s.open = FALSE;
-        vdisk_set_state(o->vdisk, &s);
-        return hr_from_status(st, &diag);
-    }
-    s.deleted = TRUE;
-    vdisk_set_state(o->vdisk, &s);
-    return S_OK;
+    /* The handle is closed either way: if the file stays, it is no longer ours. */
+    vdisk_delete_end(o->vdisk, &o->img, !st);
+    if (!st) return S_OK;
+    WARN("cannot delete %s: %s\n", debugstr_w(vdisk_path(o->vdisk)), vdsshim_strerror(st));
+    return hr_from_status(st, &diag);
 }
 
-struct compact_job
+/* Compact, Merge and Expand: an engine call on the job's worker. */
+struct image_job
 {
     struct async_job job;
     struct open_vdisk *open;
-    BOOL fs_aware;              /* the disk was attached read-only when Compact was called */
+    BOOL fs_aware;              /* Compact: the disk was attached read-only when called */
+    ULONG depth;                /* Merge */
+    ULONGLONG size;             /* Expand */
 };
 
 static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
-    struct compact_job *cj = CONTAINING_RECORD(job, struct compact_job, job);
-    struct open_vdisk *o = cj->open;
+    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
     struct vdsshim_compact_options opts = { 0 };
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_compact_result res;
-    struct vdisk_state s;
     int st;
 
     opts.progress = progress;
     opts.progress_ctx = ctx;
     /* Attached read-only is Windows' file-system-aware mode (§5.5): also the
      * space the guest's file systems mark free goes. */
-    opts.flags = cj->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0;
-    st = vdsshim_compact(o->img, &opts, &res, &diag);
+    opts.flags = ij->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0;
+    st = vdsshim_compact(ij->open->img, &opts, &res, &diag);
     if (st) WARN("compaction: %s: %s\n", vdsshim_status_name(st), diag.msg);
     else
     {
@@ -244,81 +228,7 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
             TRACE("%s\n", line);
         }
     }
-    vdisk_get_state(o->vdisk, &s);
-    s.busy = BUSY_NONE;
-    vdsshim_get_info(o->img, &s.info);
-    vdisk_set_state(o->vdisk, &s);
     return hr_from_status(st, &diag);
-}
-
-static void compact_finish(struct async_job *job)
-{
-    struct compact_job *cj = CONTAINING_RECORD(job, struct compact_job, job);
-
-    IVdsOpenVDisk_Release(&cj->open->IVdsOpenVDisk_iface);
-    cj->open = NULL;
-}
-
-static void compact_destroy(struct async_job *job)
-{
-    struct compact_job *cj = CONTAINING_RECORD(job, struct compact_job, job);
-
-    if (cj->open) compact_finish(job);  /* the job never ran */
-    free(cj);
-}
-
-static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_DISK_FLAG flags, ULONG reserved,
-                                         IVdsAsync **async)
-{
-    struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
-    struct compact_job *job;
-    struct vdisk_state s;
-    HRESULT hr;
-
-    TRACE("iface %p, flags %#x, reserved %#lx, async %p.\n", iface, flags, reserved, async);
-    if (flags != COMPACT_VIRTUAL_DISK_FLAG_NONE) return E_INVALIDARG;  /* the only value (§3.7) */
-    if (!async) return E_POINTER;
-    *async = NULL;                                                      /* Reserved is ignored (§5.1) */
-    if (!o->img) return VDS_E_OBJECT_DELETED;
-    if (!(o->access & VIRTUAL_DISK_ACCESS_METAOPS)) return E_ACCESSDENIED;
-    vdisk_get_state(o->vdisk, &s);
-    if (s.busy) return busy_error(s.busy, BUSY_COMPACTING);
-    if (s.attached == ATTACH_RW) return VDS_E_VD_NOT_ATTACHED_READONLY;
-    if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
-    job->job.run = compact_run;
-    job->job.destroy = compact_destroy;
-    job->job.finish = compact_finish;
-    job->open = o;
-    job->fs_aware = s.attached == ATTACH_RO;
-    IVdsOpenVDisk_AddRef(iface);        /* the job keeps the handle, and the file, alive */
-    s.busy = BUSY_COMPACTING;
-    vdisk_set_state(o->vdisk, &s);
-    if (FAILED(hr = async_create(VDS_ASYNCOUT_COMPACT_VDISK, &job->job, async)))
-    {
-        s.busy = BUSY_NONE;
-        vdisk_set_state(o->vdisk, &s);
-        compact_destroy(&job->job);
-    }
-    return hr;
-}
-
-/* Merge and Expand: an engine call on the job's worker, like Compact. */
-struct image_job
-{
-    struct async_job job;
-    struct open_vdisk *open;
-    ULONG depth;
-    ULONGLONG size;
-};
-
-static void image_job_done(struct open_vdisk *o)
-{
-    struct vdisk_state s;
-
-    vdisk_get_state(o->vdisk, &s);
-    s.busy = BUSY_NONE;
-    vdsshim_get_info(o->img, &s.info);
-    vdisk_set_state(o->vdisk, &s);
 }
 
 static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
@@ -334,7 +244,6 @@ static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned
     st = vdsshim_merge(ij->open->img, ij->depth, &opts, &res, &diag);
     if (st) WARN("merge: %s: %s\n", vdsshim_status_name(st), diag.msg);
     else TRACE("merge: %llu bytes into parent %lu\n", (unsigned long long)res.bytes_merged, ij->depth);
-    image_job_done(ij->open);
     return hr_from_status(st, &diag);
 }
 
@@ -349,14 +258,19 @@ static HRESULT expand_run(struct async_job *job, int (*progress)(void *, unsigne
     opts.progress_ctx = ctx;
     st = vdsshim_expand(ij->open->img, ij->size, &opts, &diag);
     if (st) WARN("expand: %s: %s\n", vdsshim_status_name(st), diag.msg);
-    image_job_done(ij->open);
     return hr_from_status(st, &diag);
 }
 
+/* On the worker once run has returned: the VDisk leaves its busy state with
+ * the image's new info, and the job lets go of the handle, so that a client
+ * that releases its own references after Wait finds the file closed. */
 static void image_job_finish(struct async_job *job)
 {
     struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct vdsshim_info info;
 
+    vdsshim_get_info(ij->open->img, &info);
+    vdisk_op_end(ij->open->vdisk, &info);
     IVdsOpenVDisk_Release(&ij->open->IVdsOpenVDisk_iface);
     ij->open = NULL;
 }
@@ -369,36 +283,57 @@ static void image_job_destroy(struct async_job *job)
     free(ij);
 }
 
-/* The checks Merge and Expand share, then the job. */
-static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, ULONG depth, ULONGLONG size, IVdsAsync **async)
+/* The VDisk enters op's busy state, then the job runs; or the task fails
+ * with task_error (what the OS would refuse: the access, a depth, a size). */
+static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, HRESULT task_error, ULONG depth, ULONGLONG size,
+                               IVdsAsync **async)
 {
+    static const VDS_ASYNC_OUTPUT_TYPE types[] =
+    {
+        [BUSY_COMPACTING] = VDS_ASYNCOUT_COMPACT_VDISK,
+        [BUSY_MERGING] = VDS_ASYNCOUT_MERGE_VDISK,
+        [BUSY_EXPANDING] = VDS_ASYNCOUT_EXPAND_VDISK,
+    };
     struct image_job *job;
-    struct vdisk_state s;
+    enum attach_state attached;
     HRESULT hr;
 
-    if (!o->img) return VDS_E_OBJECT_DELETED;
-    if (!(o->access & VIRTUAL_DISK_ACCESS_METAOPS)) return E_ACCESSDENIED;
-    vdisk_get_state(o->vdisk, &s);
-    if (s.busy) return busy_error(s.busy, op);
-    if (s.attached) return VDS_E_VD_IS_ATTACHED;
+    if (!(o->access & VIRTUAL_DISK_ACCESS_METAOPS)) task_error = E_ACCESSDENIED;
+    if (FAILED(task_error))
+    {
+        if (FAILED(hr = vdisk_op_check(o->vdisk, &o->img, op))) return hr;
+        return async_create_failed(types[op], task_error, async);
+    }
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
-    job->job.run = op == BUSY_MERGING ? merge_run : expand_run;
+    if (FAILED(hr = vdisk_op_begin(o->vdisk, &o->img, op, &attached)))
+    {
+        free(job);
+        return hr;
+    }
+    job->job.cancellable = TRUE;
+    job->job.run = op == BUSY_COMPACTING ? compact_run : op == BUSY_MERGING ? merge_run : expand_run;
     job->job.destroy = image_job_destroy;
     job->job.finish = image_job_finish;
     job->open = o;
+    job->fs_aware = attached == ATTACH_RO;
     job->depth = depth;
     job->size = size;
-    IVdsOpenVDisk_AddRef(&o->IVdsOpenVDisk_iface);
-    s.busy = op;
-    vdisk_set_state(o->vdisk, &s);
-    if (FAILED(hr = async_create(op == BUSY_MERGING ? VDS_ASYNCOUT_MERGE_VDISK : VDS_ASYNCOUT_EXPAND_VDISK,
-                                 &job->job, async)))
-    {
-        s.busy = BUSY_NONE;
-        vdisk_set_state(o->vdisk, &s);
-        image_job_destroy(&job->job);
-    }
+    IVdsOpenVDisk_AddRef(&o->IVdsOpenVDisk_iface);      /* the job keeps the handle, and the file, alive */
+    if (FAILED(hr = async_create(types[op], &job->job, async))) image_job_destroy(&job->job);
     return hr;
+}
+
+static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_DISK_FLAG flags, ULONG reserved,
+                                         IVdsAsync **async)
+{
+    struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
+
+    TRACE("iface %p, flags %#x, reserved %#lx, async %p.\n", iface, flags, reserved, async);
+    if (!async) return E_POINTER;
+    *async = NULL;                                                      /* on every early return */
+    if (flags != COMPACT_VIRTUAL_DISK_FLAG_NONE) return E_INVALIDARG;  /* the only value (§3.7) */
+    /* Reserved is ignored (§5.1). */
+    return start_image_job(o, BUSY_COMPACTING, S_OK, 0, 0, async);
 }
 
 static HRESULT WINAPI open_vdisk_Merge(IVdsOpenVDisk *iface, MERGE_VIRTUAL_DISK_FLAG flags, ULONG depth,
@@ -409,24 +344,25 @@ static HRESULT WINAPI open_vdisk_Merge(IVdsOpenVDisk *iface, MERGE_VIRTUAL_DISK_
     TRACE("iface %p, flags %#x, depth %lu, async %p.\n", iface, flags, depth, async);
     if (!async) return E_POINTER;
     *async = NULL;
-    if (flags || !depth) return E_INVALIDARG;
+    if (flags) return E_INVALIDARG;
     /* The target, MergeDepth files above the child, must be open read-write. */
-    if (o->img && o->rw_depth < depth + 1) return E_INVALIDARG;
-    return start_image_job(o, BUSY_MERGING, depth, 0, async);
+    return start_image_job(o, BUSY_MERGING, !depth || o->rw_depth < depth + 1 ? E_INVALIDARG : S_OK, depth, 0, async);
 }
 
 static HRESULT WINAPI open_vdisk_Expand(IVdsOpenVDisk *iface, EXPAND_VIRTUAL_DISK_FLAG flags, ULONGLONG size,
                                         IVdsAsync **async)
 {
     struct open_vdisk *o = impl_from_IVdsOpenVDisk(iface);
-    struct vdsshim_info info;
+    struct vdisk_state s;
 
     TRACE("iface %p, flags %#x, size %llu, async %p.\n", iface, flags, (unsigned long long)size, async);
     if (!async) return E_POINTER;
     *async = NULL;
     if (flags) return E_INVALIDARG;
-    if (o->img && (vdsshim_get_info(o->img, &info), size < info.virtual_size)) return E_INVALIDARG;
-    return start_image_job(o, BUSY_EXPANDING, 0, size, async);
+    /* The engine refuses a smaller size too; the table's code is decided here. */
+    vdisk_snapshot(o->vdisk, &s);
+    return start_image_job(o, BUSY_EXPANDING, s.have_info && size < s.info.virtual_size ? E_INVALIDARG : S_OK, 0,
+                           size, async);
 }
 
 static const IVdsOpenVDiskVtbl open_vdisk_vtbl =
@@ -448,10 +384,12 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
                           ULONG rw_depth, IVdsOpenVDisk **out)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
+    const VIRTUAL_STORAGE_TYPE *type = vdisk_type(vdisk);
+    struct vdsshim_info info;
     struct open_vdisk *o;
-    struct vdisk_state s;
     unsigned open_flags = 0;
     char *path;
+    HRESULT hr;
     int st;
 
     *out = NULL;
@@ -469,13 +407,37 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
         free(o);
         return E_OUTOFMEMORY;
     }
+    if (FAILED(hr = vdisk_open_begin(vdisk)))
+    {
+        free(path);
+        free(o);
+        return hr;
+    }
     st = vdsshim_open(path, open_flags, &o->img, &diag);
     free(path);
-    if (st)
+    if (!st)
+    {
+        vdsshim_get_info(o->img, &info);
+        /* A file of another format than the type the VDisk was added with. */
+        if (!vdisk_type_matches(type, info.format))
+        {
+            vdsshim_close(o->img);
+            st = VDSSHIM_E_UNKNOWN_FORMAT;
+            hr = VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
+            WARN("%s is not a %s file\n", debugstr_w(vdisk_path(vdisk)),
+                 type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHD ? "VHD" : "VHDX");
+        }
+    }
+    else
     {
         WARN("%s: %s\n", debugstr_w(vdisk_path(vdisk)), diag.msg);
+        hr = hr_from_status(st, &diag);
+    }
+    if (st)
+    {
+        vdisk_open_end(vdisk, NULL);
         free(o);
-        return hr_from_status(st, &diag);
+        return hr;
     }
     o->IVdsOpenVDisk_iface.lpVtbl = &open_vdisk_vtbl;
     o->refcount = 1;
@@ -483,11 +445,7 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
     o->rw_depth = rw_depth;
     o->vdisk = vdisk;
     IVdsVDisk_AddRef(vdisk);
-    vdisk_get_state(vdisk, &s);
-    s.open = TRUE;
-    s.have_info = TRUE;
-    vdsshim_get_info(o->img, &s.info);
-    vdisk_set_state(vdisk, &s);
+    vdisk_open_end(vdisk, &info);
     provider_ref();
     *out = &o->IVdsOpenVDisk_iface;
     return S_OK;

@@ -23,6 +23,7 @@ struct vdisk;
 
 HRESULT loader_create(REFIID riid, void **out);
 HRESULT service_create(IVdsService **out);
+BOOL is_local_machine(const WCHAR *machine);
 HRESULT enum_create(IUnknown **objects, ULONG count, IEnumVdsObject **out);
 HRESULT vd_provider_create(IVdsVdProvider **out);
 /* The provider's cached VDisk for path, made if there is none (AddVDisk's lookup). */
@@ -30,11 +31,20 @@ HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *typ
                           IVdsVDisk **out);
 HRESULT vdisk_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, IVdsVDisk **out);
 const WCHAR *vdisk_path(IVdsVDisk *iface);
+const VIRTUAL_STORAGE_TYPE *vdisk_type(IVdsVDisk *iface);
+/* The provider keeps itself, and so every VDisk, alive while a disk is
+ * attached: an attachment outlives its handles and clients (vd_provider.c). */
+void vd_provider_attachment(BOOL attached);
 
-/* The logical state machine of a VDisk, kept by the VDisk, driven by its open handle. */
+/*
+ * The logical state machine of a VDisk, kept by the VDisk, driven by its
+ * open handle. Every transition is one check-and-set under the VDisk's lock
+ * (vdisk.c), so two threads cannot both pass a check: the answers below are
+ * the codes of the check that failed.
+ */
 enum attach_state { ATTACH_NONE, ATTACH_RO, ATTACH_RW };
 /* The long-running operation a VDisk is in, if any (one at a time). */
-enum busy_op { BUSY_NONE, BUSY_COMPACTING, BUSY_MERGING, BUSY_EXPANDING };
+enum busy_op { BUSY_NONE, BUSY_COMPACTING, BUSY_MERGING, BUSY_EXPANDING, BUSY_DELETING };
 struct vdisk_state
 {
     BOOL open;
@@ -42,11 +52,27 @@ struct vdisk_state
     enum busy_op busy;
     BOOL deleted;               /* DetachAndDelete removed the file */
     BOOL have_info;
-    struct vdsshim_info info;   /* from the open handle, refreshed after a compaction */
+    struct vdsshim_info info;   /* from the open handle, refreshed after an operation */
 };
-/* Read or change the state under the VDisk's lock. */
-void vdisk_get_state(IVdsVDisk *iface, struct vdisk_state *state);
-void vdisk_set_state(IVdsVDisk *iface, const struct vdisk_state *state);
+void vdisk_snapshot(IVdsVDisk *iface, struct vdisk_state *state);
+/* Open: VDS_E_VD_DISK_ALREADY_OPEN if a handle exists; end with the new
+ * handle's info, or NULL when the engine refused the file. */
+HRESULT vdisk_open_begin(IVdsVDisk *iface);
+void vdisk_open_end(IVdsVDisk *iface, const struct vdsshim_info *info);
+/* The last reference to the handle went: the attachment stays (§2.2.2.19.1.1). */
+void vdisk_close(IVdsVDisk *iface);
+/* img is the handle's image slot, read under the lock: NULL once the handle died. */
+HRESULT vdisk_attach(IVdsVDisk *iface, struct vdsshim_image *const *img, enum attach_state how);
+HRESULT vdisk_detach(IVdsVDisk *iface, struct vdsshim_image *const *img);
+/* Start op (the rules of each op in vdisk.c); *attached says how the disk was. */
+HRESULT vdisk_op_begin(IVdsVDisk *iface, struct vdsshim_image *const *img, enum busy_op op, enum attach_state *attached);
+/* The same rules, nothing changed: for a call whose task fails at once. */
+HRESULT vdisk_op_check(IVdsVDisk *iface, struct vdsshim_image *const *img, enum busy_op op);
+void vdisk_op_end(IVdsVDisk *iface, const struct vdsshim_info *info);
+/* Whether a file of format is what type names (UNKNOWN names any). */
+BOOL vdisk_type_matches(const VIRTUAL_STORAGE_TYPE *type, enum vdsshim_format format);
+/* DetachAndDelete's end: the handle's image is gone either way (*img = NULL). */
+void vdisk_delete_end(IVdsVDisk *iface, struct vdsshim_image **img, BOOL deleted);
 HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPEN_VIRTUAL_DISK_FLAG flags,
                           ULONG rw_depth, IVdsOpenVDisk **out);
 
@@ -57,6 +83,7 @@ HRESULT create_vdisk_start(IVdsVdProvider *provider, const VIRTUAL_STORAGE_TYPE 
 /* A job for an async object: runs on a worker thread with progress and cancel. */
 struct async_job
 {
+    BOOL cancellable;           /* run stops when progress says so (the engine's jobs) */
     HRESULT (*run)(struct async_job *job, int (*progress)(void *ctx, unsigned pct), void *ctx);
     void (*destroy)(struct async_job *job);
     /* Optional: on the worker once run has returned, before the result is
@@ -67,6 +94,33 @@ struct async_job
     void (*output)(struct async_job *job, VDS_ASYNC_OUTPUT *out);
 };
 HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out);
+/* An async object whose task has already failed with result. */
+HRESULT async_create_failed(VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsync **out);
+
+/* Critical sections named for debugging, as Wine names its own: Wine's
+ * ntdll prints DebugInfo->Spare[0] as the name in its lock-timeout
+ * messages. mingw's header has the newer Windows layout, where the same 8
+ * bytes are Flags, CreatorBackTraceIndexHigh and SpareWORD. Windows may run
+ * without debug info ((void *)-1): then nothing is named. */
+static inline DWORD_PTR *cs_name_slot(CRITICAL_SECTION *cs)
+{
+    if (!cs->DebugInfo || cs->DebugInfo == (void *)(ULONG_PTR)-1) return NULL;
+    return (DWORD_PTR *)(void *)&cs->DebugInfo->Flags;
+}
+static inline void named_cs_init(CRITICAL_SECTION *cs, const char *name)
+{
+    DWORD_PTR *slot;
+
+    InitializeCriticalSection(cs);
+    if ((slot = cs_name_slot(cs))) *slot = (DWORD_PTR)name;
+}
+static inline void named_cs_delete(CRITICAL_SECTION *cs)
+{
+    DWORD_PTR *slot;
+
+    if ((slot = cs_name_slot(cs))) *slot = 0;
+    DeleteCriticalSection(cs);
+}
 
 /* The one place engine statuses become HRESULTs (hresult.c). */
 HRESULT hr_from_status(int status, const struct vdsshim_diag *diag);

@@ -14,7 +14,18 @@ struct service
     IVdsServiceInitialization IVdsServiceInitialization_iface;
     LONG refcount;
     IVdsVdProvider *provider;
+    volatile LONG initialized;  /* Initialize succeeded (LoadService calls it) */
 };
+
+/* NULL, "" or this computer's name: the only machine the shim serves. */
+BOOL is_local_machine(const WCHAR *machine)
+{
+    WCHAR local[MAX_COMPUTERNAME_LENGTH + 1];
+    DWORD n = ARRAYSIZE(local);
+
+    if (!machine || !machine[0]) return TRUE;
+    return GetComputerNameW(local, &n) && !_wcsicmp(machine, local);
+}
 
 static struct service *impl_from_IVdsService(IVdsService *iface)
 {
@@ -65,17 +76,19 @@ static ULONG WINAPI service_Release(IVdsService *iface)
     return ref;
 }
 
-/* The service is ready as soon as it exists: nothing to enumerate first. */
+/* Ready once initialised (MS-VDS §3.4.5.2.4.1: S_FALSE while it is not;
+ * LoadService initialises before handing it out). Nothing to enumerate. */
 static HRESULT WINAPI service_IsServiceReady(IVdsService *iface)
 {
     TRACE("iface %p.\n", iface);
-    return S_OK;
+    return impl_from_IVdsService(iface)->initialized ? S_OK : S_FALSE;
 }
 
+/* Nothing initialises a service later: one that is not ready never will be. */
 static HRESULT WINAPI service_WaitForServiceReady(IVdsService *iface)
 {
     TRACE("iface %p.\n", iface);
-    return S_OK;
+    return impl_from_IVdsService(iface)->initialized ? S_OK : VDS_E_INITIALIZED_FAILED;
 }
 
 static HRESULT WINAPI service_GetProperties(IVdsService *iface, VDS_SERVICE_PROP *prop)
@@ -136,11 +149,31 @@ static HRESULT WINAPI service_GetObject(IVdsService *iface, VDS_OBJECT_ID id, VD
     return IVdsVdProvider_QueryInterface(service->provider, &IID_IUnknown, (void **)out);
 }
 
+/*
+ * The letters first .. first + count - 1 as the prefix maps them (Wine's
+ * dosdevices, through GetLogicalDrives): bUsed for a mapped one, its volume
+ * id GUID_NULL (no volume objects behind the shim), no flags. Windows
+ * answers S_OK with one entry per letter (SDK
+ * nf-vds-ivdsservice-querydriveletters.md) [V]; a range outside A..Z is
+ * E_INVALIDARG [U].
+ */
 static HRESULT WINAPI service_QueryDriveLetters(IVdsService *iface, WCHAR first, DWORD count, VDS_DRIVE_LETTER_PROP *props)
 {
+    DWORD used, i, index;
+
     TRACE("iface %p, first %#x, count %lu, props %p.\n", iface, first, count, props);
     if (!props) return E_POINTER;
-    return VDS_E_NOT_SUPPORTED;
+    if (first >= L'a' && first <= L'z') first -= L'a' - L'A';
+    if (first < L'A' || first > L'Z' || !count || count > (DWORD)(L'Z' - first + 1)) return E_INVALIDARG;
+    used = GetLogicalDrives();
+    for (i = 0; i < count; i++)
+    {
+        index = (DWORD)(first - L'A') + i;
+        memset(&props[i], 0, sizeof(props[i]));
+        props[i].wcLetter = (WCHAR)(L'A' + index);
+        props[i].bUsed = (used >> index) & 1;
+    }
+    return S_OK;
 }
 
 static HRESULT WINAPI service_QueryFileSystemTypes(IVdsService *iface, VDS_FILE_SYSTEM_TYPE_PROP **props, LONG *count)
@@ -248,7 +281,9 @@ static ULONG WINAPI init_Release(IVdsServiceInitialization *iface)
 static HRESULT WINAPI init_Initialize(IVdsServiceInitialization *iface, WCHAR *machine)
 {
     TRACE("iface %p, machine %s.\n", iface, debugstr_w(machine));
-    return machine && machine[0] ? VDS_E_NOT_SUPPORTED : S_OK;
+    if (!is_local_machine(machine)) return VDS_E_NOT_SUPPORTED;
+    InterlockedExchange(&impl_from_IVdsServiceInitialization(iface)->initialized, 1);
+    return S_OK;
 }
 
 static const IVdsServiceInitializationVtbl init_vtbl =

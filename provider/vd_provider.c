@@ -1,7 +1,11 @@
 /*
  * IVdsProvider and IVdsVdProvider: the virtual-disk provider. It caches the
  * VDisk objects it hands out: adding the same path twice returns the same
- * object (§5.4, AddVDisk).
+ * object (§5.4, AddVDisk). There is one provider per process, shared by
+ * every service object LoadService makes, as one vds.exe serves every
+ * client on Windows; while any of its disks is attached it keeps itself
+ * alive, so an attachment outlives the handles and clients that made it
+ * (MS-VDS §2.2.2.19.1.1: ATTACHED_NOT_OPEN until Detach).
  */
 #include <stdlib.h>
 
@@ -19,7 +23,12 @@ struct vd_provider
     CRITICAL_SECTION cs;
     IVdsVDisk **vdisks;
     ULONG count, capacity;
+    LONG attached;              /* disks attached: one reference held while > 0 */
 };
+
+/* The process's provider, if one lives; the lock orders its end against a new LoadService. */
+static struct vd_provider *the_provider;
+static SRWLOCK the_provider_lock = SRWLOCK_INIT;
 
 static struct vd_provider *impl_from_IVdsProvider(IVdsProvider *iface)
 {
@@ -57,17 +66,37 @@ static ULONG WINAPI provider_AddRef(IVdsProvider *iface)
 static ULONG WINAPI provider_Release(IVdsProvider *iface)
 {
     struct vd_provider *p = impl_from_IVdsProvider(iface);
-    ULONG ref = InterlockedDecrement(&p->refcount), i;
+    ULONG ref, i;
 
+    AcquireSRWLockExclusive(&the_provider_lock);
+    if (!(ref = InterlockedDecrement(&p->refcount))) the_provider = NULL;
+    ReleaseSRWLockExclusive(&the_provider_lock);
     if (!ref)
     {
         for (i = 0; i < p->count; i++) IVdsVDisk_Release(p->vdisks[i]);
         free(p->vdisks);
-        DeleteCriticalSection(&p->cs);
+        named_cs_delete(&p->cs);
         free(p);
         provider_unref();
     }
     return ref;
+}
+
+void vd_provider_attachment(BOOL attached)
+{
+    struct vd_provider *p;
+
+    /* A VDisk lives only in its provider's list: the provider exists. */
+    AcquireSRWLockShared(&the_provider_lock);
+    p = the_provider;
+    ReleaseSRWLockShared(&the_provider_lock);
+    if (!p) return;
+    if (attached)
+    {
+        if (InterlockedIncrement(&p->attached) == 1) provider_AddRef(&p->IVdsProvider_iface);
+    }
+    else if (!InterlockedDecrement(&p->attached))
+        provider_Release(&p->IVdsProvider_iface);
 }
 
 static HRESULT WINAPI provider_GetProperties(IVdsProvider *iface, VDS_PROVIDER_PROP *prop)
@@ -141,12 +170,16 @@ static BOOL is_microsoft_type(const VIRTUAL_STORAGE_TYPE *type)
 }
 
 /*
- * [U] choices (vds-reference.md §5.4): a NULL security descriptor is
- * E_POINTER, as the spec's "verify ... not NULL" says for all pointers
- * (its content is not applied: Wine files carry no ACLs); the type must name
- * VHD or VHDX (UNKNOWN is for opening); ProviderSpecificFlags must be 0;
+ * A NULL security descriptor means the caller's token is used (SDK
+ * nf-vds-ivdsvdprovider-createvdisk.md, MS-VDS §3.4.5.2.17.2's parameter
+ * text and its [unique] IDL; its validation list says "not NULL", which the
+ * parameter text and the IDL contradict: the two agree, we follow them) [V].
+ * An SD's content is not applied: Wine's files carry no ACLs.
+ * [U] choices (vds-reference.md §5.4): the type must name VHD or VHDX
+ * (UNKNOWN is for opening); ProviderSpecificFlags must be 0;
  * FULL_PHYSICAL_ALLOCATION makes a fixed disk and excludes a parent;
- * initialising from pSourcePath is VDS_E_NOT_SUPPORTED.
+ * initialising from pSourcePath is VDS_E_NOT_SUPPORTED. An existing file:
+ * create_vdisk.c.
  */
 static HRESULT WINAPI vdprov_CreateVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
                                          LPWSTR sd, CREATE_VIRTUAL_DISK_FLAG flags, ULONG provider_flags,
@@ -158,7 +191,7 @@ static HRESULT WINAPI vdprov_CreateVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_
           iface, type, debugstr_w(path), debugstr_w(sd), flags, provider_flags, reserved, params, async);
     if (!async) return E_POINTER;
     *async = NULL;
-    if (!type || !path || !sd || !params) return E_POINTER;
+    if (!type || !path || !params) return E_POINTER;
     if (!is_fully_qualified(path)) return VDS_E_VDISK_PATHNAME_INVALID;
     if ((type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHD && type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHDX)
         || !is_microsoft_type(type))
@@ -209,9 +242,37 @@ done:
     return hr;
 }
 
+/*
+ * AddVDisk names the type "of virtual hard disk to open" (SDK, MS-VDS
+ * §3.4.5.2.17.3). A file of the other format is refused rather than
+ * reported as what it is not: ERROR_VHD_FORMAT_UNKNOWN, as
+ * virtdisk-reference.md §2.1 suggests for a signature that does not match
+ * [U]. A file that cannot be read now (missing, in use) is added as today:
+ * Open reports its state, and checks the type again.
+ */
+static HRESULT check_type(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    char *utf8;
+    int st;
+
+    if (type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN) return S_OK;
+    if (!(utf8 = utf8_from_wide(path))) return E_OUTOFMEMORY;
+    st = vdsshim_open(utf8, VDSSHIM_OPEN_NO_PARENTS, &img, &diag);
+    free(utf8);
+    if (st) return S_OK;
+    vdsshim_get_info(img, &info);
+    vdsshim_close(img);
+    return vdisk_type_matches(type, info.format) ? S_OK : VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
+}
+
 static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
                                       IVdsVDisk **out)
 {
+    HRESULT hr;
+
     TRACE("iface %p, type %p, path %s, out %p.\n", iface, type, debugstr_w(path), out);
     if (!type || !path || !out) return E_POINTER;
     *out = NULL;
@@ -221,6 +282,7 @@ static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYP
         return E_INVALIDARG;
     if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN && !is_microsoft_type(type))
         return E_INVALIDARG;
+    if (FAILED(hr = check_type(type, path))) return hr;
     return vd_provider_vdisk(iface, type, path, out);
 }
 
@@ -258,14 +320,22 @@ static const IVdsVdProviderVtbl vdprov_vtbl =
 HRESULT vd_provider_create(IVdsVdProvider **out)
 {
     struct vd_provider *p;
+    HRESULT hr = S_OK;
 
     *out = NULL;
-    if (!(p = calloc(1, sizeof(*p)))) return E_OUTOFMEMORY;
-    p->IVdsProvider_iface.lpVtbl = &provider_vtbl;
-    p->IVdsVdProvider_iface.lpVtbl = &vdprov_vtbl;
-    p->refcount = 1;
-    InitializeCriticalSection(&p->cs);
-    provider_ref();
-    *out = &p->IVdsVdProvider_iface;
-    return S_OK;
+    AcquireSRWLockExclusive(&the_provider_lock);
+    if ((p = the_provider)) InterlockedIncrement(&p->refcount);
+    else if ((p = calloc(1, sizeof(*p))))
+    {
+        p->IVdsProvider_iface.lpVtbl = &provider_vtbl;
+        p->IVdsVdProvider_iface.lpVtbl = &vdprov_vtbl;
+        p->refcount = 1;
+        named_cs_init(&p->cs, __FILE__ ": vd_provider.cs");
+        provider_ref();
+        the_provider = p;
+    }
+    else hr = E_OUTOFMEMORY;
+    ReleaseSRWLockExclusive(&the_provider_lock);
+    if (p) *out = &p->IVdsVdProvider_iface;
+    return hr;
 }

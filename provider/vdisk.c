@@ -1,5 +1,6 @@
 /* IVdsVDisk: a virtual disk file the provider knows, and its state. */
 #include <stdlib.h>
+#include <stdio.h>
 
 #include "provider_private.h"
 
@@ -24,7 +25,12 @@ const WCHAR *vdisk_path(IVdsVDisk *iface)
     return impl_from_IVdsVDisk(iface)->path;
 }
 
-void vdisk_get_state(IVdsVDisk *iface, struct vdisk_state *state)
+const VIRTUAL_STORAGE_TYPE *vdisk_type(IVdsVDisk *iface)
+{
+    return &impl_from_IVdsVDisk(iface)->type;
+}
+
+void vdisk_snapshot(IVdsVDisk *iface, struct vdisk_state *state)
 {
     struct vdisk *v = impl_from_IVdsVDisk(iface);
 
@@ -33,13 +39,168 @@ void vdisk_get_state(IVdsVDisk *iface, struct vdisk_state *state)
     LeaveCriticalSection(&v->cs);
 }
 
-void vdisk_set_state(IVdsVDisk *iface, const struct vdisk_state *state)
+/* The answer to a call while an operation runs (MS-VDS §2.2.3's texts): the
+ * same operation again is "already", anything else "the disk is ...". */
+static HRESULT busy_error(enum busy_op running, enum busy_op wanted)
+{
+    switch (running)
+    {
+    case BUSY_COMPACTING: return wanted == BUSY_COMPACTING ? VDS_E_VD_ALREADY_COMPACTING : VDS_E_VD_DISK_IS_COMPACTING;
+    case BUSY_MERGING: return wanted == BUSY_MERGING ? VDS_E_VD_ALREADY_MERGING : VDS_E_VD_DISK_IS_MERGING;
+    case BUSY_EXPANDING: return wanted == BUSY_EXPANDING ? VDS_E_VD_DISK_ALREADY_EXPANDING : VDS_E_VD_DISK_IS_EXPANDING;
+    case BUSY_DELETING: return VDS_E_OBJECT_DELETED;     /* DetachAndDelete is closing the file */
+    case BUSY_NONE: break;
+    }
+    return S_OK;
+}
+
+/* What every call on a handle checks first, under the lock. */
+static HRESULT handle_check(const struct vdisk *v, struct vdsshim_image *const *img, enum busy_op wanted)
+{
+    if (v->state.deleted || !*img) return VDS_E_OBJECT_DELETED;
+    return busy_error(v->state.busy, wanted);
+}
+
+HRESULT vdisk_open_begin(IVdsVDisk *iface)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    HRESULT hr = S_OK;
+
+    EnterCriticalSection(&v->cs);
+    if (v->state.open) hr = VDS_E_VD_DISK_ALREADY_OPEN;     /* MS-VDS §2.2.3 [V] */
+    else if (v->state.deleted) hr = VDS_E_OBJECT_DELETED;
+    else v->state.open = TRUE;                             /* reserved until open_end */
+    LeaveCriticalSection(&v->cs);
+    return hr;
+}
+
+void vdisk_open_end(IVdsVDisk *iface, const struct vdsshim_info *info)
 {
     struct vdisk *v = impl_from_IVdsVDisk(iface);
 
     EnterCriticalSection(&v->cs);
-    v->state = *state;
+    v->state.open = info != NULL;
+    if ((v->state.have_info = info != NULL)) v->state.info = *info;
     LeaveCriticalSection(&v->cs);
+}
+
+void vdisk_close(IVdsVDisk *iface)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+
+    EnterCriticalSection(&v->cs);
+    v->state.open = FALSE;
+    v->state.have_info = FALSE;
+    LeaveCriticalSection(&v->cs);
+}
+
+HRESULT vdisk_attach(IVdsVDisk *iface, struct vdsshim_image *const *img, enum attach_state how)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    HRESULT hr;
+
+    EnterCriticalSection(&v->cs);
+    if (SUCCEEDED(hr = handle_check(v, img, BUSY_NONE)))
+    {
+        if (v->state.attached) hr = VDS_E_VD_ALREADY_ATTACHED;
+        else v->state.attached = how;
+    }
+    LeaveCriticalSection(&v->cs);
+    if (SUCCEEDED(hr)) vd_provider_attachment(TRUE);
+    return hr;
+}
+
+HRESULT vdisk_detach(IVdsVDisk *iface, struct vdsshim_image *const *img)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    HRESULT hr;
+
+    EnterCriticalSection(&v->cs);
+    if (SUCCEEDED(hr = handle_check(v, img, BUSY_NONE)))
+    {
+        if (!v->state.attached) hr = VDS_E_VD_ALREADY_DETACHED;
+        else v->state.attached = ATTACH_NONE;
+    }
+    LeaveCriticalSection(&v->cs);
+    if (SUCCEEDED(hr)) vd_provider_attachment(FALSE);
+    return hr;
+}
+
+/*
+ * The state each operation needs ([U] choices in open_vdisk.c's table):
+ *   Compact          detached or attached read-only (the SDK's Compact page)
+ *   Merge, Expand    detached (<147>)
+ *   DetachAndDelete  attached: its first step, the detach, fails otherwise (§3.4.5.2.41.3)
+ */
+static HRESULT op_rules(const struct vdisk *v, struct vdsshim_image *const *img, enum busy_op op)
+{
+    HRESULT hr = handle_check(v, img, op);
+
+    if (FAILED(hr)) return hr;
+    if (op == BUSY_COMPACTING && v->state.attached == ATTACH_RW) return VDS_E_VD_NOT_ATTACHED_READONLY;
+    if ((op == BUSY_MERGING || op == BUSY_EXPANDING) && v->state.attached) return VDS_E_VD_IS_ATTACHED;
+    if (op == BUSY_DELETING && !v->state.attached) return VDS_E_VD_ALREADY_DETACHED;
+    return S_OK;
+}
+
+HRESULT vdisk_op_begin(IVdsVDisk *iface, struct vdsshim_image *const *img, enum busy_op op, enum attach_state *attached)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    HRESULT hr;
+
+    EnterCriticalSection(&v->cs);
+    if (attached) *attached = v->state.attached;
+    if (SUCCEEDED(hr = op_rules(v, img, op))) v->state.busy = op;
+    LeaveCriticalSection(&v->cs);
+    return hr;
+}
+
+HRESULT vdisk_op_check(IVdsVDisk *iface, struct vdsshim_image *const *img, enum busy_op op)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    HRESULT hr;
+
+    EnterCriticalSection(&v->cs);
+    hr = op_rules(v, img, op);
+    LeaveCriticalSection(&v->cs);
+    return hr;
+}
+
+BOOL vdisk_type_matches(const VIRTUAL_STORAGE_TYPE *type, enum vdsshim_format format)
+{
+    switch (type->DeviceId)
+    {
+    case VIRTUAL_STORAGE_TYPE_DEVICE_VHD: return format == VDSSHIM_FORMAT_VHD;
+    case VIRTUAL_STORAGE_TYPE_DEVICE_VHDX: return format == VDSSHIM_FORMAT_VHDX;
+    }
+    return TRUE;    /* UNKNOWN: whatever the file is */
+}
+
+void vdisk_op_end(IVdsVDisk *iface, const struct vdsshim_info *info)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+
+    EnterCriticalSection(&v->cs);
+    v->state.busy = BUSY_NONE;
+    if (info) v->state.info = *info;
+    LeaveCriticalSection(&v->cs);
+}
+
+void vdisk_delete_end(IVdsVDisk *iface, struct vdsshim_image **img, BOOL deleted)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    BOOL was_attached;
+
+    EnterCriticalSection(&v->cs);
+    *img = NULL;
+    was_attached = v->state.attached != ATTACH_NONE;
+    v->state.busy = BUSY_NONE;
+    v->state.attached = ATTACH_NONE;
+    v->state.open = FALSE;          /* the handle lets go of the file either way */
+    v->state.have_info = FALSE;
+    v->state.deleted = deleted;
+    LeaveCriticalSection(&v->cs);
+    if (was_attached) vd_provider_attachment(FALSE);
 }
 
 static VDS_VDISK_STATE state_value(const struct vdisk_state *s)
@@ -79,7 +240,7 @@ static ULONG WINAPI vdisk_Release(IVdsVDisk *iface)
 
     if (!ref)
     {
-        DeleteCriticalSection(&v->cs);
+        named_cs_delete(&v->cs);
         free(v->path);
         free(v);
         provider_unref();
@@ -90,17 +251,28 @@ static ULONG WINAPI vdisk_Release(IVdsVDisk *iface)
 static HRESULT WINAPI vdisk_Open(IVdsVDisk *iface, VIRTUAL_DISK_ACCESS_MASK access, OPEN_VIRTUAL_DISK_FLAG flags,
                                  ULONG rw_depth, IVdsOpenVDisk **out)
 {
-    struct vdisk_state state;
-
     TRACE("iface %p, access %#x, flags %#x, rw_depth %lu, out %p.\n", iface, access, flags, rw_depth, out);
     if (!out) return E_POINTER;
     *out = NULL;
     /* OpenVirtualDisk's own checks (§5.3); BOOT_DRIVE "MUST not be used" by VDS. */
     if (access & ~VIRTUAL_DISK_ACCESS_ALL) return E_INVALIDARG;
     if (flags & ~(OPEN_VIRTUAL_DISK_FLAG_NO_PARENTS | OPEN_VIRTUAL_DISK_FLAG_BLANK_FILE)) return E_INVALIDARG;
-    vdisk_get_state(iface, &state);
-    if (state.open) return VDS_E_VD_DISK_ALREADY_OPEN;     /* [U] §5.3 */
     return open_vdisk_create(iface, access, flags, rw_depth, out);
+}
+
+/* The name GetDeviceName and GetProperties give while the disk is attached:
+ * logical attach surfaces no Win32 device, so a stable name made from the
+ * VDisk's id stands for it [U: vds-reference.md §5.4 has the real device's
+ * name; CreateFile on this one fails with ERROR_FILE_NOT_FOUND]. */
+static WCHAR *device_name(const struct vdisk *v)
+{
+    WCHAR *name = CoTaskMemAlloc(64 * sizeof(WCHAR));
+
+    if (name) swprintf(name, 64, L"\\\\?\\VdsshimVDisk{%08lX-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
+                       (unsigned long)v->id.Data1, v->id.Data2, v->id.Data3, v->id.Data4[0], v->id.Data4[1],
+                       v->id.Data4[2], v->id.Data4[3], v->id.Data4[4], v->id.Data4[5], v->id.Data4[6],
+                       v->id.Data4[7]);
+    return name;
 }
 
 static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES *props)
@@ -112,7 +284,7 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
 
     TRACE("iface %p, props %p.\n", iface, props);
     if (!props) return E_POINTER;
-    vdisk_get_state(iface, &state);
+    vdisk_snapshot(iface, &state);
     if (state.have_info)
         info = state.info;
     else if (state.deleted)
@@ -146,8 +318,13 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
     props->PhysicalSize = info.file_size;
     props->DiskFlag = info.type == VDSSHIM_DISK_FIXED ? DEPENDENT_DISK_FLAG_FULLY_ALLOCATED : DEPENDENT_DISK_FLAG_NONE;
     props->bIsChild = info.has_parent;
-    /* No block device is surfaced: pDeviceName stays NULL, as GetDeviceName says. */
     if (!(props->pPath = co_strdupW(v->path))) return E_OUTOFMEMORY;
+    if (state.attached && !(props->pDeviceName = device_name(v)))
+    {
+        CoTaskMemFree(props->pPath);
+        props->pPath = NULL;
+        return E_OUTOFMEMORY;
+    }
     if (info.has_parent && info.parent_path[0])
     {
         int n = MultiByteToWideChar(CP_UTF8, 0, info.parent_path, -1, NULL, 0);
@@ -156,7 +333,8 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
         if (!parent)
         {
             CoTaskMemFree(props->pPath);
-            props->pPath = NULL;
+            CoTaskMemFree(props->pDeviceName);
+            props->pPath = props->pDeviceName = NULL;
             return E_OUTOFMEMORY;
         }
     }
@@ -174,11 +352,19 @@ static HRESULT WINAPI vdisk_GetHostVolume(IVdsVDisk *iface, IVdsVolume **volume)
 
 static HRESULT WINAPI vdisk_GetDeviceName(IVdsVDisk *iface, LPWSTR *name)
 {
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    struct vdisk_state state;
+
     TRACE("iface %p, name %p.\n", iface, name);
     if (!name) return E_POINTER;
-    /* Not attached, or attached without a surfaced device: NULL, and success (§5.4). */
-    *name = NULL;
-    return S_OK;
+    /* Not attached: NULL, and success (§5.4). Attached: the device's name. */
+    vdisk_snapshot(iface, &state);
+    if (!state.attached)
+    {
+        *name = NULL;
+        return S_OK;
+    }
+    return (*name = device_name(v)) ? S_OK : E_OUTOFMEMORY;
 }
 
 static const IVdsVDiskVtbl vdisk_vtbl =
@@ -208,7 +394,7 @@ HRESULT vdisk_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, IVdsVD
     v->refcount = 1;
     v->type = *type;
     CoCreateGuid(&v->id);
-    InitializeCriticalSection(&v->cs);
+    named_cs_init(&v->cs, __FILE__ ": vdisk.cs");
     provider_ref();
     *out = &v->IVdsVDisk_iface;
     return S_OK;

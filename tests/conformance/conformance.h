@@ -30,10 +30,15 @@
 #define ERROR_VHD_INVALID_TYPE_HR         ((HRESULT)0xC03A001B)
 #define ERROR_VHD_PARENT_NOT_FOUND_HR     ((HRESULT)0xC03A000D)
 #define ERROR_FILE_EXISTS_HR              ((HRESULT)0x80070050)
+#define ERROR_VHD_FORMAT_UNKNOWN_HR       ((HRESULT)0xC03A0004)
+#define ERROR_VIRTDISK_NOT_VIRTUAL_DISK_HR ((HRESULT)0xC03A0015)
+#define VDS_E_VD_ALREADY_MERGING          ((HRESULT)0x80042933)
+#define VDS_E_VD_DISK_ALREADY_EXPANDING   ((HRESULT)0x80042931)
 
 extern int passed, failed;
 extern const WCHAR *dir;
 extern DWORD clsctx;
+extern IVdsServiceLoader *loader;   /* the one LoadService goes through, kept for the whole run */
 
 void ok_(int cond, int line, const char *fmt, ...);
 #define ok(cond, ...) ok_((cond), __LINE__, __VA_ARGS__)
@@ -50,6 +55,20 @@ void ok_hr_(HRESULT got, HRESULT want, const char *what, int line);
     } while (0)
 
 ULONG refcount(IUnknown *unk);
+/* Wait, checked to return S_OK; the task's result. out gets a 0x55 sentinel first. */
+HRESULT wait_task(IVdsAsync *async, VDS_ASYNC_OUTPUT *out);
+/* A failed task's VDS_ASYNC_OUTPUT is all zeros: no pointer to release. */
+BOOL output_zeroed(const VDS_ASYNC_OUTPUT *out);
+/* The provider's test hook (VDSSHIM_TEST_HOOKS=1): jobs started between
+ * hold_jobs and release_jobs wait, running, until released or cancelled. */
+HANDLE hold_jobs(void);
+void release_jobs(HANDLE hold);
+/* The VDisk's state, exactly (GetProperties checked to return S_OK). */
+VDS_VDISK_STATE vdisk_state(IVdsVDisk *vdisk);
+IVdsOpenVDisk *open_disk(IVdsVdProvider *prov, const WCHAR *name, ULONG device, VIRTUAL_DISK_ACCESS_MASK mask,
+                         ULONG rw_depth, IVdsVDisk **vdisk);
+/* Attach (read-only or not) and wait: the task's result. */
+HRESULT attach(IVdsOpenVDisk *open, BOOL read_only);
 void path_of(const WCHAR *name, WCHAR *out);
 ULONGLONG file_size(const WCHAR *path);
 IVdsVDisk *add_vdisk(IVdsVdProvider *prov, const WCHAR *name, ULONG device);
@@ -60,6 +79,11 @@ void test_expand(IVdsVdProvider *prov);
 void test_merge(IVdsVdProvider *prov);
 void test_detach_and_delete(IVdsVdProvider *prov);
 void test_busy_states(IVdsVdProvider *prov);
+void test_atomic_state(IVdsVdProvider *prov);
+void test_cancel_rules(IVdsVdProvider *prov);
+void test_compact_child(IVdsVdProvider *prov);
+/* conformance_attach.c: attachments that outlive handles and services, device names. */
+void test_attachment_lifetime(IVdsVdProvider *prov);
 /* conformance_fs.c: Compact attached read-only (file-system-aware) against detached. */
 void test_fs_aware_compact(IVdsVdProvider *prov);
 void test_file_closed_after_wait(IVdsVdProvider *prov);

@@ -1,23 +1,16 @@
 /*
  * Conformance of the rest of the virtual-disk methods: CreateVDisk (async
  * 200 and its cvd.pVDiskUnk), Expand (204), Merge (203) with the
- * ReadWriteDepth rule, DetachAndDelete, and the answers while another
- * operation runs. Exact HRESULTs, sentinels in out-parameters. run.sh checks
- * the files afterwards with qemu-img.
+ * ReadWriteDepth rule, DetachAndDelete, the answers while another operation
+ * runs (held running by the provider's test hook, so none of it depends on
+ * timing), Cancel's rules and the atomic state machine. Exact HRESULTs,
+ * sentinels in out-parameters. run.sh checks the files afterwards with qemu-img.
  */
 #include "conformance.h"
 
-static HRESULT wait_task(IVdsAsync *async, VDS_ASYNC_OUTPUT *out)
-{
-    HRESULT task = 0x55;
-
-    memset(out, 0x55, sizeof(*out));
-    ok_hr(IVdsAsync_Wait(async, &task, out), S_OK, "Wait");
-    return task;
-}
-
+/* CreateVDisk and its task; *vdisk is cvd.pVDiskUnk as an IVdsVDisk. */
 static HRESULT create(IVdsVdProvider *prov, const WCHAR *name, ULONG device, CREATE_VIRTUAL_DISK_FLAG flags,
-                      ULONGLONG size, const WCHAR *parent, IVdsVDisk **vdisk)
+                      ULONGLONG size, const WCHAR *parent, const WCHAR *sd, IVdsVDisk **vdisk)
 {
     VIRTUAL_STORAGE_TYPE type = { device, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
     VDS_CREATE_VDISK_PARAMETERS params;
@@ -35,11 +28,11 @@ static HRESULT create(IVdsVdProvider *prov, const WCHAR *name, ULONG device, CRE
         path_of(parent, parent_path);
         params.pParentPath = parent_path;
     }
-    hr = IVdsVdProvider_CreateVDisk(prov, &type, path, (WCHAR *)L"", flags, 0, 0, &params, &async);
+    hr = IVdsVdProvider_CreateVDisk(prov, &type, path, (WCHAR *)sd, flags, 0, 0, &params, &async);
     ok_hr(hr, S_OK, "CreateVDisk");
-    if (FAILED(hr)) return hr;
+    if (hr != S_OK) return hr;
     task = wait_task(async, &out);
-    if (SUCCEEDED(task))
+    if (task == S_OK)
     {
         ok(out.type == VDS_ASYNCOUT_CREATE_VDISK, "VDS_ASYNC_OUTPUT.type %d is 200", out.type);
         ok(out.cvd.pVDiskUnk != NULL, "cvd.pVDiskUnk is set");
@@ -50,8 +43,20 @@ static HRESULT create(IVdsVdProvider *prov, const WCHAR *name, ULONG device, CRE
             IUnknown_Release(out.cvd.pVDiskUnk);
         }
     }
+    else
+        ok(output_zeroed(&out), "a failed create: VDS_ASYNC_OUTPUT zeros, cvd.pVDiskUnk NULL");
     IVdsAsync_Release(async);
     return task;
+}
+
+/* The file's size and last write, to prove nothing wrote it. */
+static ULONGLONG file_stamp(const WCHAR *path)
+{
+    WIN32_FILE_ATTRIBUTE_DATA d;
+
+    if (!GetFileAttributesExW(path, GetFileExInfoStandard, &d)) return 0;
+    return (((ULONGLONG)d.ftLastWriteTime.dwHighDateTime << 32) | d.ftLastWriteTime.dwLowDateTime)
+           ^ (((ULONGLONG)d.nFileSizeHigh << 32) | d.nFileSizeLow);
 }
 
 void test_create_vdisk(IVdsVdProvider *prov)
@@ -72,11 +77,9 @@ void test_create_vdisk(IVdsVdProvider *prov)
     ok_null_out(IVdsVdProvider_CreateVDisk(prov, &vhdx, path, (WCHAR *)L"", 0, 0, 0, NULL, &async), "CreateVDisk(NULL parameters)");
     /* ppAsync is [in, out]: a sentinel can only be passed in process. */
     async = clsctx == CLSCTX_INPROC_SERVER ? (void *)0xdeadbeef : NULL;
-    ok_hr(IVdsVdProvider_CreateVDisk(prov, &vhdx, path, NULL, 0, 0, 0, &params, &async), E_POINTER,
-          "CreateVDisk(NULL security descriptor): the spec verifies every pointer [U]");
-    ok(async == NULL, "a refused CreateVDisk clears ppAsync");
     ok_hr(IVdsVdProvider_CreateVDisk(prov, &vhdx, (WCHAR *)L"relative.vhdx", (WCHAR *)L"", 0, 0, 0, &params, &async),
           VDS_E_VDISK_PATHNAME_INVALID, "CreateVDisk(relative path)");
+    ok(async == NULL, "a refused CreateVDisk clears ppAsync");
     ok_hr(IVdsVdProvider_CreateVDisk(prov, &unknown, path, (WCHAR *)L"", 0, 0, 0, &params, &async), E_INVALIDARG,
           "CreateVDisk(device type UNKNOWN)");
     ok_hr(IVdsVdProvider_CreateVDisk(prov, &vhdx, path, (WCHAR *)L"", 2, 0, 0, &params, &async), E_INVALIDARG,
@@ -93,7 +96,7 @@ void test_create_vdisk(IVdsVdProvider *prov)
     ok(GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES, "no refused call made a file");
 
     /* A dynamic VHDX: the output is the provider's VDisk for the path. */
-    task = create(prov, L"created.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 64 << 20, NULL, &vdisk);
+    task = create(prov, L"created.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 64 << 20, NULL, L"", &vdisk);
     ok_hr(task, S_OK, "the create task");
     if (vdisk)
     {
@@ -117,24 +120,107 @@ void test_create_vdisk(IVdsVdProvider *prov)
         IVdsVDisk_Release(vdisk);
     }
 
-    /* The same path again: the file is not touched, the task says why. */
+    /* The same path again: "returns an interface pointer to the existing
+     * virtual disk object without re-creating the file" (the SDK page). */
     {
-        ULONGLONG before = file_size(path);
-        task = create(prov, L"created.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 8 << 20, NULL, &vdisk);
-        ok_hr(task, ERROR_FILE_EXISTS_HR, "creating over an existing file");
-        ok(vdisk == NULL && file_size(path) == before, "the existing file is untouched");
+        ULONGLONG stamp = file_stamp(path);
+        task = create(prov, L"created.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 8 << 20, NULL, L"", &vdisk);
+        ok_hr(task, S_OK, "creating over an existing virtual disk");
+        ok(vdisk != NULL && file_stamp(path) == stamp, "its VDisk, and the file untouched");
+        if (vdisk)
+        {
+            memset(&props, 0, sizeof(props));
+            ok_hr(IVdsVDisk_GetProperties(vdisk, &props), S_OK, "GetProperties");
+            ok(props.VirtualSize == 64 << 20, "still 64 MiB (%llu)", props.VirtualSize);
+            CoTaskMemFree(props.pPath);
+            IVdsVDisk_Release(vdisk);
+        }
+    }
+    /* A file that is no virtual disk is not "the virtual disk": untouched, refused. */
+    {
+        WCHAR text[MAX_PATH];
+        HANDLE h;
+        DWORD n;
+        ULONGLONG stamp;
+
+        path_of(L"not-a-disk.vhdx", text);
+        h = CreateFileW(text, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+        WriteFile(h, "hello, not a disk\n", 18, &n, NULL);
+        CloseHandle(h);
+        stamp = file_stamp(text);
+        task = create(prov, L"not-a-disk.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 8 << 20, NULL, L"", &vdisk);
+        ok_hr(task, ERROR_VIRTDISK_NOT_VIRTUAL_DISK_HR, "creating over a file that is no virtual disk");
+        ok(vdisk == NULL && file_stamp(text) == stamp && file_size(text) == 18, "... which is left as it was");
+        task = create(prov, L"created.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHD, 0, 8 << 20, NULL, L"", &vdisk);
+        ok_hr(task, ERROR_VHD_FORMAT_UNKNOWN_HR, "creating a VHD over an existing VHDX");
+        ok(vdisk == NULL, "... gives no VDisk");
+    }
+
+    /* A NULL security descriptor: the caller's token is used (the SDK page, MS-VDS). */
+    task = create(prov, L"created-nullsd.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 16 << 20, NULL, NULL, &vdisk);
+    ok_hr(task, S_OK, "CreateVDisk with a NULL security descriptor");
+    if (vdisk)
+    {
+        /* Reference counts: each Wait AddRefs the output once, the caller releases it. */
+        if (clsctx == CLSCTX_INPROC_SERVER)
+        {
+            ULONG before = refcount((IUnknown *)vdisk);
+            VDS_VDISK_PROPERTIES p;
+            ok(before >= 2, "the provider and this client hold the new VDisk (%lu)", before);
+            memset(&p, 0, sizeof(p));
+            ok_hr(IVdsVDisk_GetProperties(vdisk, &p), S_OK, "GetProperties");
+            CoTaskMemFree(p.pPath);
+        }
+        IVdsVDisk_Release(vdisk);
+    }
+    /* Repeated Waits on one create: each returns the VDisk AddRef'd once. */
+    {
+        VIRTUAL_STORAGE_TYPE vhd = { VIRTUAL_STORAGE_TYPE_DEVICE_VHD, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+        VDS_ASYNC_OUTPUT out[3];
+        IVdsVDisk *v;
+        HRESULT hr;
+        int i;
+
+        path_of(L"created-waits.vhd", path);
+        memset(&params, 0, sizeof(params));
+        params.MaximumSize = 8 << 20;
+        async = NULL;
+        hr = IVdsVdProvider_CreateVDisk(prov, &vhd, path, NULL, 0, 0, 0, &params, &async);
+        ok_hr(hr, S_OK, "CreateVDisk for repeated Waits");
+        if (hr == S_OK)
+        {
+            for (i = 0; i < 3; i++) ok_hr(wait_task(async, &out[i]), S_OK, "a Wait of the create");
+            ok(out[0].cvd.pVDiskUnk && out[0].cvd.pVDiskUnk == out[1].cvd.pVDiskUnk
+               && out[1].cvd.pVDiskUnk == out[2].cvd.pVDiskUnk, "three Waits, one VDisk");
+            if (out[0].cvd.pVDiskUnk && clsctx == CLSCTX_INPROC_SERVER)
+            {
+                ULONG three = refcount(out[0].cvd.pVDiskUnk);
+                for (i = 0; i < 3; i++) IUnknown_Release(out[i].cvd.pVDiskUnk);
+                v = add_vdisk(prov, L"created-waits.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD);
+                ok(v && refcount((IUnknown *)v) == three - 3 + 1, "balanced: %lu references with three Waits, "
+                   "%lu after releasing them (and one AddVDisk)", three, v ? refcount((IUnknown *)v) : 0);
+                if (v) IVdsVDisk_Release(v);
+            }
+            else if (out[0].cvd.pVDiskUnk)
+            {
+                /* Across processes each Wait's pointer is a proxy reference of its own. */
+                for (i = 0; i < 3; i++) IUnknown_Release(out[i].cvd.pVDiskUnk);
+                printf("# out of process: server reference counts are not visible, balance checked in process\n");
+            }
+            IVdsAsync_Release(async);
+        }
     }
 
     /* A fixed VHD: its data is all there. */
     task = create(prov, L"created-fixed.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD,
-                  CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION, 8 << 20, NULL, &vdisk);
+                  CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION, 8 << 20, NULL, L"", &vdisk);
     ok_hr(task, S_OK, "creating a fixed VHD");
     path_of(L"created-fixed.vhd", path);
     ok(file_size(path) == (8 << 20) + 512, "a fixed VHD is its data and a footer (%llu bytes)", file_size(path));
     if (vdisk) IVdsVDisk_Release(vdisk);
 
     /* A child of the new VHDX: its size and parent come from the parent. */
-    task = create(prov, L"created-child.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 0, L"created.vhdx", &vdisk);
+    task = create(prov, L"created-child.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, 0, 0, L"created.vhdx", L"", &vdisk);
     ok_hr(task, S_OK, "creating a differencing VHDX");
     if (vdisk)
     {
@@ -149,14 +235,19 @@ void test_create_vdisk(IVdsVdProvider *prov)
     }
 }
 
-static IVdsOpenVDisk *open_disk(IVdsVdProvider *prov, const WCHAR *name, ULONG device, VIRTUAL_DISK_ACCESS_MASK mask,
-                                ULONG rw_depth, IVdsVDisk **vdisk)
+/* Start an operation through start, expect the method's S_OK, return the task's result. */
+static HRESULT run_task(HRESULT method, IVdsAsync *async, VDS_ASYNC_OUTPUT_TYPE type, const char *what)
 {
-    IVdsOpenVDisk *open = NULL;
+    VDS_ASYNC_OUTPUT out;
+    HRESULT task;
 
-    if (!(*vdisk = add_vdisk(prov, name, device))) return NULL;
-    ok_hr(IVdsVDisk_Open(*vdisk, mask, OPEN_VIRTUAL_DISK_FLAG_NONE, rw_depth, &open), S_OK, "Open");
-    return open;
+    ok_hr(method, S_OK, what);
+    if (method != S_OK) return method;
+    task = wait_task(async, &out);
+    if (task == S_OK) ok(out.type == type, "%s: VDS_ASYNC_OUTPUT.type %d is %d", what, out.type, type);
+    else ok(output_zeroed(&out), "%s: a failed task's VDS_ASYNC_OUTPUT is zeros", what);
+    IVdsAsync_Release(async);
+    return task;
 }
 
 void test_expand(IVdsVdProvider *prov)
@@ -165,32 +256,42 @@ void test_expand(IVdsVdProvider *prov)
     IVdsOpenVDisk *open;
     IVdsAsync *async = (void *)0xdeadbeef;
     VDS_VDISK_PROPERTIES props;
-    VDS_ASYNC_OUTPUT out;
-    HRESULT hr, task;
+    HRESULT hr;
+    HANDLE hold;
 
     if (!(open = open_disk(prov, L"grow.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
         return;
     ok_hr(IVdsOpenVDisk_Expand(open, 1, 256 << 20, &async), E_INVALIDARG, "Expand(flag 1)");
     ok(async == NULL, "a refused Expand clears ppAsync");
     ok_null_out(IVdsOpenVDisk_Expand(open, 0, 256 << 20, NULL), "Expand(NULL ppAsync)");
-    ok_hr(IVdsOpenVDisk_Expand(open, 0, 16 << 20, &async), E_INVALIDARG, "Expand to a smaller size");
-    hr = IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &async);
-    if (SUCCEEDED(hr))
-    {
-        wait_task(async, &out);
-        IVdsAsync_Release(async);
-        ok_hr(IVdsOpenVDisk_Expand(open, 0, 256 << 20, &async), VDS_E_VD_IS_ATTACHED, "Expand while attached (<147>)");
-        IVdsOpenVDisk_Detach(open, 0, 0);
-    }
+    /* The OS refuses a smaller size: the task's result (MS-VDS §3.4.5.2.41.6). */
+    hr = IVdsOpenVDisk_Expand(open, 0, 16 << 20, &async);
+    ok_hr(run_task(hr, async, VDS_ASYNCOUT_EXPAND_VDISK, "Expand to a smaller size"), E_INVALIDARG,
+          "... its task fails with E_INVALIDARG");
+    ok_hr(attach(open, TRUE), S_OK, "attach before Expand");
+    async = (void *)0xdeadbeef;
+    ok_hr(IVdsOpenVDisk_Expand(open, 0, 256 << 20, &async), VDS_E_VD_IS_ATTACHED, "Expand while attached (<147>)");
+    ok(async == NULL, "... clears ppAsync");
+    ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), S_OK, "Detach");
+    /* Held running: the state, and what the other calls say meanwhile. */
+    hold = hold_jobs();
     hr = IVdsOpenVDisk_Expand(open, 0, 256 << 20, &async);
-    ok_hr(hr, S_OK, "Expand to 256 MiB");
-    if (SUCCEEDED(hr))
+    ok_hr(hr, S_OK, "Expand to 256 MiB (held)");
+    if (hr == S_OK)
     {
-        task = wait_task(async, &out);
-        ok_hr(task, S_OK, "the expand task");
-        ok(out.type == VDS_ASYNCOUT_EXPAND_VDISK, "VDS_ASYNC_OUTPUT.type %d is 204", out.type);
-        IVdsAsync_Release(async);
+        IVdsAsync *other = (void *)0xdeadbeef;
+
+        ok(vdisk_state(vdisk) == VDS_VST_EXPANDING, "state is VDS_VST_EXPANDING");
+        ok_hr(IVdsOpenVDisk_Expand(open, 0, 512 << 20, &other), VDS_E_VD_DISK_ALREADY_EXPANDING, "a second Expand");
+        ok(other == NULL, "... clears ppAsync");
+        ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &other), VDS_E_VD_DISK_IS_EXPANDING, "Compact while expanding");
+        ok_hr(IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &other),
+              VDS_E_VD_DISK_IS_EXPANDING, "Attach while expanding");
+        ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), VDS_E_VD_DISK_IS_EXPANDING, "Detach while expanding");
+        release_jobs(hold);
+        ok_hr(run_task(S_OK, async, VDS_ASYNCOUT_EXPAND_VDISK, "the expand task"), S_OK, "the expand task's result");
     }
+    else release_jobs(hold);
     memset(&props, 0, sizeof(props));
     ok_hr(IVdsVDisk_GetProperties(vdisk, &props), S_OK, "GetProperties after Expand");
     ok(props.VirtualSize == 256 << 20 && props.State == VDS_VST_OPEN, "256 MiB, state OPEN (%llu, %d)",
@@ -199,24 +300,42 @@ void test_expand(IVdsVdProvider *prov)
     IVdsOpenVDisk_Release(open);
     IVdsVDisk_Release(vdisk);
 
-    /* Without METAOPS; and a fixed disk (the task says why). */
+    /* Without METAOPS: the OS refuses, so the task says it. */
     if ((open = open_disk(prov, L"grow.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_GET_INFO, 1, &vdisk)))
     {
-        ok_hr(IVdsOpenVDisk_Expand(open, 0, 512 << 20, &async), E_ACCESSDENIED, "Expand without METAOPS");
+        hr = IVdsOpenVDisk_Expand(open, 0, 512 << 20, &async);
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_EXPAND_VDISK, "Expand without METAOPS"), E_ACCESSDENIED,
+              "... its task fails with E_ACCESSDENIED");
         IVdsOpenVDisk_Release(open);
-        IVdsVDisk_Release(vdisk);
     }
-    if ((open = open_disk(prov, L"fixed.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
+    if (vdisk) IVdsVDisk_Release(vdisk);
+    /* Fixed disks grow too (the SDK Expand page): run.sh checks them with qemu. */
     {
-        hr = IVdsOpenVDisk_Expand(open, 0, 64 << 20, &async);
-        ok_hr(hr, S_OK, "Expand of a fixed disk starts");
-        if (SUCCEEDED(hr))
+        static const struct { const WCHAR *name; ULONG device; } fixed[] =
         {
-            ok_hr(wait_task(async, &out), ERROR_VHD_INVALID_TYPE_HR, "... and its task fails with ERROR_VHD_INVALID_TYPE");
-            IVdsAsync_Release(async);
+            { L"fixed-grow.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD },
+            { L"fixed-grow.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX },
+        };
+        unsigned i;
+
+        for (i = 0; i < 2; i++)
+        {
+            if (!(open = open_disk(prov, fixed[i].name, fixed[i].device, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
+            {
+                if (vdisk) IVdsVDisk_Release(vdisk);
+                continue;
+            }
+            hr = IVdsOpenVDisk_Expand(open, 0, 48 << 20, &async);
+            ok_hr(run_task(hr, async, VDS_ASYNCOUT_EXPAND_VDISK, "Expand of a fixed disk"), S_OK,
+                  "a fixed disk grows to 48 MiB");
+            memset(&props, 0, sizeof(props));
+            ok_hr(IVdsVDisk_GetProperties(vdisk, &props), S_OK, "GetProperties");
+            ok(props.VirtualSize == 48 << 20 && props.DiskFlag == DEPENDENT_DISK_FLAG_FULLY_ALLOCATED,
+               "%ls: 48 MiB, still fully allocated (%llu, %#x)", fixed[i].name, props.VirtualSize, props.DiskFlag);
+            CoTaskMemFree(props.pPath);
+            IVdsOpenVDisk_Release(open);
+            IVdsVDisk_Release(vdisk);
         }
-        IVdsOpenVDisk_Release(open);
-        IVdsVDisk_Release(vdisk);
     }
 }
 
@@ -225,9 +344,9 @@ void test_merge(IVdsVdProvider *prov)
     IVdsVDisk *vdisk;
     IVdsOpenVDisk *open;
     IVdsAsync *async = (void *)0xdeadbeef;
-    VDS_ASYNC_OUTPUT out;
     WCHAR path[MAX_PATH];
     HRESULT hr;
+    HANDLE hold;
 
     path_of(L"chain\\child.vhdx", path);
     if (GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES)
@@ -238,42 +357,87 @@ void test_merge(IVdsVdProvider *prov)
     /* ReadWriteDepth 1 opens only the child read-write: the parent cannot be written. */
     if ((open = open_disk(prov, L"chain\\child.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
     {
-        ok_hr(IVdsOpenVDisk_Merge(open, 0, 1, &async), E_INVALIDARG, "Merge(depth 1) with ReadWriteDepth 1");
-        ok(async == NULL, "a refused Merge clears ppAsync");
-        ok_hr(IVdsOpenVDisk_Merge(open, 0, 0, &async), E_INVALIDARG, "Merge(depth 0)");
         ok_hr(IVdsOpenVDisk_Merge(open, 1, 1, &async), E_INVALIDARG, "Merge(flag 1)");
+        ok(async == NULL, "a refused Merge clears ppAsync");
         ok_null_out(IVdsOpenVDisk_Merge(open, 0, 1, NULL), "Merge(NULL ppAsync)");
+        /* Depths are the OS's to judge: the task says so (MS-VDS §3.4.5.2.41.5). */
+        hr = IVdsOpenVDisk_Merge(open, 0, 1, &async);
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_MERGE_VDISK, "Merge(depth 1) with ReadWriteDepth 1"), E_INVALIDARG,
+              "... its task fails with E_INVALIDARG");
+        hr = IVdsOpenVDisk_Merge(open, 0, 0, &async);
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_MERGE_VDISK, "Merge(depth 0)"), E_INVALIDARG,
+              "... its task fails with E_INVALIDARG");
         IVdsOpenVDisk_Release(open);
-        IVdsVDisk_Release(vdisk);
     }
+    if (vdisk) IVdsVDisk_Release(vdisk);
     /* As the spec's example: ReadWriteDepth 2 for MergeDepth 1. */
     if ((open = open_disk(prov, L"chain\\child.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 2, &vdisk)))
     {
-        ok_hr(IVdsOpenVDisk_Merge(open, 0, 2, &async), E_INVALIDARG, "Merge(depth 2) with ReadWriteDepth 2");
+        hr = IVdsOpenVDisk_Merge(open, 0, 2, &async);
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_MERGE_VDISK, "Merge(depth 2) with ReadWriteDepth 2"), E_INVALIDARG,
+              "... its task fails with E_INVALIDARG");
+        hold = hold_jobs();
         hr = IVdsOpenVDisk_Merge(open, 0, 1, &async);
-        ok_hr(hr, S_OK, "Merge(depth 1)");
-        if (SUCCEEDED(hr))
+        ok_hr(hr, S_OK, "Merge(depth 1) (held)");
+        if (hr == S_OK)
         {
-            ok_hr(wait_task(async, &out), S_OK, "the merge task");
-            ok(out.type == VDS_ASYNCOUT_MERGE_VDISK, "VDS_ASYNC_OUTPUT.type %d is 203", out.type);
-            IVdsAsync_Release(async);
+            IVdsAsync *other = (void *)0xdeadbeef;
+
+            ok(vdisk_state(vdisk) == VDS_VST_MERGING, "state is VDS_VST_MERGING");
+            ok_hr(IVdsOpenVDisk_Merge(open, 0, 1, &other), VDS_E_VD_ALREADY_MERGING, "a second Merge");
+            ok(other == NULL, "... clears ppAsync");
+            ok_hr(IVdsOpenVDisk_Expand(open, 0, 1ull << 30, &other), VDS_E_VD_DISK_IS_MERGING, "Expand while merging");
+            ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &other), VDS_E_VD_DISK_IS_MERGING, "Compact while merging");
+            ok_hr(IVdsOpenVDisk_Attach(open, NULL, 0, 0, 0, &other), VDS_E_VD_DISK_IS_MERGING, "Attach while merging");
+            release_jobs(hold);
+            ok_hr(run_task(S_OK, async, VDS_ASYNCOUT_MERGE_VDISK, "the merge task"), S_OK, "the merge task's result");
         }
+        else release_jobs(hold);
         IVdsOpenVDisk_Release(open);
-        IVdsVDisk_Release(vdisk);
     }
+    if (vdisk) IVdsVDisk_Release(vdisk);
     /* A disk with no parent: the task says it is the wrong type. */
     if ((open = open_disk(prov, L"chain\\parent.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 2, &vdisk)))
     {
         hr = IVdsOpenVDisk_Merge(open, 0, 1, &async);
-        ok_hr(hr, S_OK, "Merge of a disk with no parent starts");
-        if (SUCCEEDED(hr))
-        {
-            ok_hr(wait_task(async, &out), ERROR_VHD_INVALID_TYPE_HR, "... and its task fails with ERROR_VHD_INVALID_TYPE");
-            IVdsAsync_Release(async);
-        }
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_MERGE_VDISK, "Merge of a disk with no parent"), ERROR_VHD_INVALID_TYPE_HR,
+              "... its task fails with ERROR_VHD_INVALID_TYPE");
         IVdsOpenVDisk_Release(open);
-        IVdsVDisk_Release(vdisk);
     }
+    if (vdisk) IVdsVDisk_Release(vdisk);
+}
+
+/* A differencing disk compacted through COM: run.sh compares it with qemu. */
+void test_compact_child(IVdsVdProvider *prov)
+{
+    IVdsVDisk *vdisk;
+    IVdsOpenVDisk *open;
+    IVdsAsync *async = NULL;
+    HRESULT hr;
+
+    if ((open = open_disk(prov, L"chain2\\child.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
+    {
+        hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_COMPACT_VDISK, "Compact of a differencing disk"), S_OK,
+              "the differencing disk's compaction");
+        IVdsOpenVDisk_Release(open);
+    }
+    if (vdisk) IVdsVDisk_Release(vdisk);
+    /* ReadWriteDepth 0 opens nothing read-write: the compaction cannot write [U]. */
+    if ((open = open_disk(prov, L"dyn.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD, VIRTUAL_DISK_ACCESS_ALL, 0, &vdisk)))
+    {
+        WCHAR path[MAX_PATH];
+        ULONGLONG before;
+
+        path_of(L"dyn.vhd", path);
+        before = file_stamp(path);
+        hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+        ok_hr(run_task(hr, async, VDS_ASYNCOUT_COMPACT_VDISK, "Compact with ReadWriteDepth 0"), E_ACCESSDENIED,
+              "... its task fails with E_ACCESSDENIED");
+        ok(file_stamp(path) == before, "... and the file is untouched");
+        IVdsOpenVDisk_Release(open);
+    }
+    if (vdisk) IVdsVDisk_Release(vdisk);
 }
 
 void test_detach_and_delete(IVdsVdProvider *prov)
@@ -282,9 +446,7 @@ void test_detach_and_delete(IVdsVdProvider *prov)
     IVdsOpenVDisk *open;
     IVdsAsync *async = (void *)0xdeadbeef;
     VDS_VDISK_PROPERTIES props;
-    VDS_ASYNC_OUTPUT out;
     WCHAR path[MAX_PATH];
-    HRESULT hr;
 
     path_of(L"created-fixed.vhd", path);
     /* A handle without METAOPS or DETACH access cannot delete. */
@@ -293,17 +455,18 @@ void test_detach_and_delete(IVdsVdProvider *prov)
         ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 0), E_ACCESSDENIED, "DetachAndDelete without METAOPS or DETACH");
         ok(GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES, "... the file is still there");
         IVdsOpenVDisk_Release(open);
-        IVdsVDisk_Release(vdisk);
     }
+    if (vdisk) IVdsVDisk_Release(vdisk);
     if (!(open = open_disk(prov, L"created-fixed.vhd", VIRTUAL_STORAGE_TYPE_DEVICE_VHD, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
-        return;
-    hr = IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &async);
-    ok_hr(hr, S_OK, "Attach before DetachAndDelete");
-    if (SUCCEEDED(hr))
     {
-        wait_task(async, &out);
-        IVdsAsync_Release(async);
+        if (vdisk) IVdsVDisk_Release(vdisk);
+        return;
     }
+    /* Detached: the detach, its first step, fails, and nothing is deleted (§3.4.5.2.41.3). */
+    ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 0), VDS_E_VD_ALREADY_DETACHED, "DetachAndDelete of a detached disk");
+    ok(GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES, "... the file is still there");
+    ok(vdisk_state(vdisk) == VDS_VST_OPEN, "... and the disk still open");
+    ok_hr(attach(open, TRUE), S_OK, "Attach before DetachAndDelete");
     ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 1, 0), E_INVALIDARG, "DetachAndDelete(flag 1)");
     ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 1), E_INVALIDARG, "DetachAndDelete(provider flag 1)");
     ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 0), S_OK, "DetachAndDelete");
@@ -327,37 +490,148 @@ void test_busy_states(IVdsVdProvider *prov)
     IVdsVDisk *vdisk;
     IVdsOpenVDisk *open;
     IVdsAsync *async = NULL, *other = (void *)0xdeadbeef;
-    VDS_VDISK_PROPERTIES props;
     VDS_ASYNC_OUTPUT out;
-    HRESULT hr;
+    HRESULT hr, status = 0x55;
+    ULONG pct = 0x55;
+    HANDLE hold;
 
     if (!(open = open_disk(prov, L"busy3.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 2, &vdisk)))
-        return;
-    hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
-    ok_hr(hr, S_OK, "Compact (a long one)");
-    if (SUCCEEDED(hr))
     {
-        HRESULT status = 0;
-        ULONG pct;
-
-        IVdsAsync_QueryStatus(async, &status, &pct);
-        if (status == VDS_E_OPERATION_PENDING)
-        {
-            memset(&props, 0, sizeof(props));
-            IVdsVDisk_GetProperties(vdisk, &props);
-            ok(props.State == VDS_VST_COMPACTING, "state %d is VDS_VST_COMPACTING", props.State);
-            CoTaskMemFree(props.pPath);
-            ok_hr(IVdsOpenVDisk_Expand(open, 0, 2ull << 30, &other), VDS_E_VD_DISK_IS_COMPACTING, "Expand while compacting");
-            ok(other == NULL, "... clears ppAsync");
-            ok_hr(IVdsOpenVDisk_Merge(open, 0, 1, &other), VDS_E_VD_DISK_IS_COMPACTING, "Merge while compacting");
-            ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 0), VDS_E_VDISK_INVALID_OP_STATE, "DetachAndDelete while compacting");
-        }
-        else
-            printf("# skipped: the compaction finished before the busy checks\n");
-        IVdsAsync_Cancel(async);
-        wait_task(async, &out);
-        IVdsAsync_Release(async);
+        if (vdisk) IVdsVDisk_Release(vdisk);
+        return;
     }
+    hold = hold_jobs();
+    hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+    ok_hr(hr, S_OK, "Compact (held running)");
+    if (hr != S_OK)
+    {
+        release_jobs(hold);
+        goto done;
+    }
+    ok_hr(IVdsAsync_QueryStatus(async, &status, &pct), S_OK, "QueryStatus");
+    ok(status == VDS_E_OPERATION_PENDING && pct == 0, "pending: %#lx (0x80042409), percent %lu", (unsigned long)status, pct);
+    ok(vdisk_state(vdisk) == VDS_VST_COMPACTING, "state is VDS_VST_COMPACTING");
+    ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &other), VDS_E_VD_ALREADY_COMPACTING, "a second Compact");
+    ok(other == NULL, "... clears ppAsync");
+    other = (void *)0xdeadbeef;
+    ok_hr(IVdsOpenVDisk_Expand(open, 0, 2ull << 30, &other), VDS_E_VD_DISK_IS_COMPACTING, "Expand while compacting");
+    ok(other == NULL, "... clears ppAsync");
+    ok_hr(IVdsOpenVDisk_Merge(open, 0, 1, &other), VDS_E_VD_DISK_IS_COMPACTING, "Merge while compacting");
+    ok_hr(IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &other), VDS_E_VD_DISK_IS_COMPACTING,
+          "Attach while compacting");
+    ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), VDS_E_VD_DISK_IS_COMPACTING, "Detach while compacting");
+    ok_hr(IVdsOpenVDisk_DetachAndDelete(open, 0, 0), VDS_E_VD_DISK_IS_COMPACTING, "DetachAndDelete while compacting");
+    ok_hr(IVdsAsync_Cancel(async), S_OK, "Cancel of the held compaction");
+    release_jobs(hold);
+    ok_hr(wait_task(async, &out), VDS_E_OPERATION_CANCELED, "its result");
+    ok(output_zeroed(&out), "a cancelled task's VDS_ASYNC_OUTPUT is zeros");
+    ok_hr(IVdsAsync_QueryStatus(async, &status, &pct), S_OK, "QueryStatus");
+    ok(status == VDS_E_OPERATION_CANCELED && pct == 0, "cancelled: %#lx, percent %lu", (unsigned long)status, pct);
+    IVdsAsync_Release(async);
+    ok(vdisk_state(vdisk) == VDS_VST_OPEN, "cancelled: back to VDS_VST_OPEN");
+done:
+    IVdsOpenVDisk_Release(open);
+    IVdsVDisk_Release(vdisk);
+}
+
+/* Cancel of a job that cannot be cancelled: said at once, the job runs on. */
+void test_cancel_rules(IVdsVdProvider *prov)
+{
+    VIRTUAL_STORAGE_TYPE vhdx = { VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+    VDS_CREATE_VDISK_PARAMETERS params;
+    VDS_ASYNC_OUTPUT out;
+    IVdsAsync *async = NULL;
+    WCHAR path[MAX_PATH];
+    HRESULT hr, status = 0x55;
+    ULONG pct = 0x55;
+    HANDLE hold;
+
+    path_of(L"created-cancel.vhdx", path);
+    memset(&params, 0, sizeof(params));
+    params.MaximumSize = 16 << 20;
+    hold = hold_jobs();
+    hr = IVdsVdProvider_CreateVDisk(prov, &vhdx, path, NULL, 0, 0, 0, &params, &async);
+    ok_hr(hr, S_OK, "CreateVDisk (held)");
+    if (hr != S_OK)
+    {
+        release_jobs(hold);
+        return;
+    }
+    ok_hr(IVdsAsync_Cancel(async), VDS_E_NOT_SUPPORTED, "Cancel of a create: it cannot be cancelled");
+    ok_hr(IVdsAsync_QueryStatus(async, &status, &pct), S_OK, "QueryStatus");
+    ok(status == VDS_E_OPERATION_PENDING, "... and it still runs (%#lx)", (unsigned long)status);
+    release_jobs(hold);
+    ok_hr(wait_task(async, &out), S_OK, "the create finished");
+    if (out.cvd.pVDiskUnk) IUnknown_Release(out.cvd.pVDiskUnk);
+    ok_hr(IVdsAsync_Cancel(async), VDS_E_CANCEL_TOO_LATE, "Cancel after it succeeded");
+    IVdsAsync_Release(async);
+}
+
+/* Two threads call Compact on one handle at the same moment: the check and
+ * the change are one step, so exactly one wins, every time. */
+struct racer
+{
+    IVdsOpenVDisk *open;
+    HANDLE go;
+    HRESULT hr;
+    IVdsAsync *async;
+};
+
+static DWORD WINAPI racer_thread(void *arg)
+{
+    struct racer *r = arg;
+
+    CoInitializeEx(NULL, COINIT_MULTITHREADED);
+    WaitForSingleObject(r->go, INFINITE);
+    r->hr = IVdsOpenVDisk_Compact(r->open, 0, 0, &r->async);
+    CoUninitialize();
+    return 0;
+}
+
+void test_atomic_state(IVdsVdProvider *prov)
+{
+    enum { ROUNDS = 200 };
+    IVdsVDisk *vdisk;
+    IVdsOpenVDisk *open;
+    unsigned round, exact = 0;
+
+    if (!(open = open_disk(prov, L"race.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
+    {
+        if (vdisk) IVdsVDisk_Release(vdisk);
+        return;
+    }
+    for (round = 0; round < ROUNDS; round++)
+    {
+        struct racer r[2] = { { open, NULL, 0x55, NULL }, { open, NULL, 0x55, NULL } };
+        HANDLE go = CreateEventW(NULL, TRUE, FALSE, NULL), threads[2], hold = hold_jobs();
+        VDS_ASYNC_OUTPUT out;
+        int i, winners = 0, losers = 0;
+
+        for (i = 0; i < 2; i++)
+        {
+            r[i].go = go;
+            threads[i] = CreateThread(NULL, 0, racer_thread, &r[i], 0, NULL);
+        }
+        SetEvent(go);
+        WaitForMultipleObjects(2, threads, TRUE, INFINITE);
+        release_jobs(hold);
+        for (i = 0; i < 2; i++)
+        {
+            CloseHandle(threads[i]);
+            if (r[i].hr == S_OK)
+            {
+                winners++;
+                if (wait_task(r[i].async, &out) != S_OK) winners = 99;
+                IVdsAsync_Release(r[i].async);
+            }
+            else if (r[i].hr == VDS_E_VD_ALREADY_COMPACTING && r[i].async == NULL) losers++;
+        }
+        CloseHandle(go);
+        if (winners == 1 && losers == 1) exact++;
+        else printf("# round %u: %#lx and %#lx\n", round, (unsigned long)r[0].hr, (unsigned long)r[1].hr);
+    }
+    ok(exact == ROUNDS, "two Compacts at once: one S_OK, one VDS_E_VD_ALREADY_COMPACTING in %u of %u rounds", exact,
+       (unsigned)ROUNDS);
     IVdsOpenVDisk_Release(open);
     IVdsVDisk_Release(vdisk);
 }

@@ -7,6 +7,8 @@ WORK=$1; DLL=$2; PSDLL=$3; EXE=$4; WINE=$5; MODE=$6; CHAIN=$7; TOOL=$8
 . "$(dirname "$0")/../integration/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 MiB=$((1 << 20))
+# The provider's job-holding hook (provider/async.c), for client and surrogate alike.
+export VDSSHIM_TEST_HOOKS=1
 
 vhdx() {   # name size qemu-io commands...
     local name=$1 size=$2 args=(); shift 2
@@ -21,14 +23,30 @@ vhdx cancel.vhdx 1G "write -P 0 0 512M" "write -P 0x63 900M 1M"
 cp cancel.vhdx busy.vhdx
 cp cancel.vhdx busy2.vhdx
 cp cancel.vhdx busy3.vhdx
+cp dyn.vhdx race.vhdx
 vhdx grow.vhdx 64M "write -P 0x66 0 3M" "write -P 0x67 63M 1M"
 qemu-img convert -O raw grow.vhdx grow.vhdx.raw
+# Fixed disks to grow (Expand applies to them too), with data at both ends.
+qemu-img create -q -f vpc -o subformat=fixed,force_size=on fixed-grow.vhd 16M
+qemu-img create -q -f vhdx -o subformat=fixed,block_size=1M fixed-grow.vhdx 16M
+for f in fixed-grow.vhd fixed-grow.vhdx; do
+    fmt=$([ "${f##*.}" = vhd ] && echo vpc || echo vhdx)
+    qemu-io -f $fmt -c "write -P 0x68 0 1M" -c "write -P 0x69 15M 1M" "$f" >/dev/null
+    qemu-img convert -f $fmt -O raw "$f" "$f.raw"
+done
 # A parent and a differencing child with data (the test builders), and what the child reads.
 mkdir -p chain
 "$WINE" "$CHAIN" vhdx "$(winepath -w chain 2>/dev/null)" </dev/null >chain.log 2>&1
 "$WINE" "$TOOL" dump "$(winepath -w chain/child.vhdx 2>/dev/null)" "$(winepath -w chain/child.raw 2>/dev/null)" \
     </dev/null >>chain.log 2>&1
 check "the merge chain was made, and its child read" [ -s chain/child.raw ]
+# A second chain whose child is compacted through COM.
+mkdir -p chain2
+"$WINE" "$CHAIN" vhdx "$(winepath -w chain2 2>/dev/null)" </dev/null >>chain.log 2>&1
+# qemu reads no differencing VHDX: the tool's own reader (tested against qemu elsewhere).
+"$WINE" "$TOOL" dump "$(winepath -w chain2/child.vhdx 2>/dev/null)" "$(winepath -w chain2/child.raw 2>/dev/null)" \
+    </dev/null >>chain.log 2>&1
+check "the second chain was made, and its child read" [ -s chain2/child.raw ]
 SHARED=$(cd "$(dirname "$0")/../../.." && pwd)/shared/images
 [ -f "$SHARED/win10-differencing-orphan.vhd.xz" ] && xz -dc "$SHARED/win10-differencing-orphan.vhd.xz" > orphan-child.vhd
 # An ext4 disk (MBR) whose two deleted files left 8 MiB of random data behind:
@@ -84,6 +102,24 @@ for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx dyn.vhd; do
 done
 check "fixed.vhd: untouched (compaction and expansion refused)" [ "$(sha fixed.vhd)" = "$fixed_hash" ]
 check "grow.vhdx: qemu-img check is clean after the COM expansion" quietly qemu-img check grow.vhdx
+# (qemu cannot probe a fixed VHD: its first sector is data, so the format is named.)
+for f in fixed-grow.vhd fixed-grow.vhdx; do
+    fmt=$([ "${f##*.}" = vhd ] && echo vpc || echo vhdx)
+    check "$f: qemu sees 48 MiB after the COM expansion of a fixed disk" \
+        bash -c "qemu-img info -f $fmt --output=json $f | grep -q '\"virtual-size\": 50331648'"
+    check "$f: the old content, then zeros (qemu-img compare)" quietly qemu-img compare -q -f $fmt -F raw "$f" "$f.raw"
+done
+check "fixed-grow.vhd: still a fixed disk, its data and a footer" [ "$(file_size fixed-grow.vhd)" -eq $((48 * MiB + 512)) ]
+check "fixed-grow.vhdx: qemu-img check is clean" quietly qemu-img check fixed-grow.vhdx
+check "fixed-grow.vhdx: every block allocated (qemu-img map: no hole in 48 MiB)" \
+    bash -c "[ \"\$(qemu-img map --output=json fixed-grow.vhdx | grep -c '\"data\": false')\" -eq 0 ]"
+"$WINE" "$TOOL" dump "$(winepath -w chain2/child.vhdx 2>/dev/null)" "$(winepath -w chain2/child-after.raw 2>/dev/null)" \
+    </dev/null >>chain.log 2>&1
+check "chain2/child.vhdx: compacted through COM, the chain reads as before" cmp -s chain2/child.raw chain2/child-after.raw
+check "chain2/child.vhdx: vdsshim check is clean" \
+    quietly "$WINE" "$TOOL" check "$(winepath -w chain2/child.vhdx 2>/dev/null)" </dev/null
+check "created-nullsd.vhdx: made with a NULL security descriptor, qemu-img check is clean" quietly qemu-img check created-nullsd.vhdx
+check "not-a-disk.vhdx: CreateVDisk left it as it was" [ "$(cat not-a-disk.vhdx)" = "hello, not a disk" ]
 check "grow.vhdx: qemu sees 256 MiB" bash -c "qemu-img info --output=json grow.vhdx | grep -q '\"virtual-size\": 268435456'"
 check "grow.vhdx: the old content, then zeros (qemu-img compare)" quietly qemu-img compare -q -F raw grow.vhdx grow.vhdx.raw
 check "chain/parent.vhdx: after the COM merge qemu reads it as the child read" \

@@ -1,7 +1,7 @@
 /*
  * vdsshim_expand: VHD growth that moves the blocks sitting where the BAT
- * grows, VHDX growth in place and with the BAT moved to a new region, the
- * refusals, and a power cut after every write (drop, apply, tear) and every
+ * grows, VHDX growth in place and with the BAT moved to a new region, fixed
+ * VHD and VHDX growth (footer moved, blocks allocated), the refusals, and a power cut after every write (drop, apply, tear) and every
  * write error: the image opens read-only without a write, has the old or the
  * new size, reads the old content below the old size and zeros above, and a
  * re-run reaches the new size.
@@ -29,6 +29,7 @@ struct grow
      * operation on the same open image left it so), so no log restart and
      * its flush come before the expansion's first entry. */
     int log_in_use;
+    unsigned min_writes;        /* 0: 4 (a fixed VHD takes 3: footer, zeros, footer) */
 };
 
 static void build_vhd(struct grow *g)
@@ -93,6 +94,47 @@ static void build_vhdx(struct grow *g, uint64_t new_size)
     xb_free(&b);
     free(d);
     g->old_size = 24 * MiB;
+    g->new_size = new_size;
+}
+
+/* A fixed disk made by vdsshim_create in memory, its data random. */
+static void build_fixed(struct grow *g, enum vdsshim_format format, uint64_t old_size, uint64_t new_size)
+{
+    struct vdsshim_create_params p = { 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_io *mem, *io, *kept = NULL;
+    const uint8_t *d;
+    size_t n;
+
+    p.format = format;
+    p.type = VDSSHIM_DISK_FIXED;
+    p.virtual_size = old_size;
+    p.block_size = format == VDSSHIM_FORMAT_VHDX ? (uint32_t)MiB : 0;
+    /* vdsshim_create_io closes its io: the fault layer hands the memory back. */
+    plan.inner_on_close = &kept;
+    assert_status(vdsshim_io_open_mem(NULL, 0, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_create_io(io, g->name, &p, &diag), VDSSHIM_OK);
+    io = kept;
+    d = vdsshim_io_mem_data(io, &n);
+    g->size = n;
+    g->raw = malloc(n);
+    memcpy(g->raw, d, n);
+    vdsshim_io_close(io);
+    if (format == VDSSHIM_FORMAT_VHD)
+        fill_random(g->raw, (size_t)old_size, 500);      /* the data is the file's start */
+    else
+    {
+        struct vdsshim_image *img = open_mem_image(g->raw, g->size, 0);
+        struct vhdx *v = img->fmt;
+        uint64_t b;
+
+        for (b = 0; b < v->payload_blocks; b++)
+            fill_random(g->raw + VHDX_BAT_OFFSET(v->bat[vhdx_payload_index(v, b)]), (size_t)MiB, 600 + (uint32_t)b);
+        vdsshim_close(img);
+    }
+    g->old_size = old_size;
     g->new_size = new_size;
 }
 
@@ -236,7 +278,7 @@ static void sweep(struct grow *g)
         vdsshim_close(img);
     }
     vdsshim_io_close(disk);
-    assert_true(writes >= 4);
+    assert_true(writes >= (g->min_writes ? g->min_writes : 4));
     for (k = 1; k <= writes; k++)
     {
         uint64_t pending = 0;
@@ -332,6 +374,68 @@ static void test_vhdx_bat_moves_log_in_use(void **state)
     grow_free(&g);
 }
 
+/* Fixed VHD: the old footer becomes data (zeros), the new one lands at the
+ * new end; every cut leaves the old or the new size. */
+static void test_vhd_fixed(void **state)
+{
+    struct grow g = { .name = "grow-fixed.vhd", .min_writes = 3 };
+
+    (void)state;
+    build_fixed(&g, VDSSHIM_FORMAT_VHD, 3 * MiB, 7 * MiB + 512 * 3);
+    sweep(&g);
+    grow_free(&g);
+}
+
+/* An earlier run that aimed higher left a longer file: its footer is cut
+ * off only once the new end holds one, and the space reads zeros. */
+static void test_vhd_fixed_after_larger_attempt(void **state)
+{
+    struct grow g = { .name = "grow-fixed2.vhd", .min_writes = 3 };
+    uint8_t *longer;
+
+    (void)state;
+    build_fixed(&g, VDSSHIM_FORMAT_VHD, 3 * MiB, 5 * MiB);
+    /* The state a cut leaves after step (1) of a run to 9 MiB: the old
+     * footer still at 3 MiB, the same footer again at 9 MiB. */
+    longer = calloc(1, 9 * MiB + 512);
+    memcpy(longer, g.raw, g.size);
+    memcpy(longer + 9 * MiB, g.raw + 3 * MiB, 512);
+    free(g.raw);
+    g.raw = longer;
+    g.size = 9 * MiB + 512;
+    sweep(&g);
+    grow_free(&g);
+}
+
+/* Fixed VHDX: the new blocks are allocated (FULLY_PRESENT, zeros) before
+ * the size says they exist. (Moving a fixed disk's BAT needs more than
+ * 128 GiB of new blocks: cli_images.sh does that once, on a sparse file.) */
+static void test_vhdx_fixed(void **state)
+{
+    struct grow g = { .name = "grow-fixed.vhdx" };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_io *disk;
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    const uint8_t *d;
+    size_t n;
+
+    (void)state;
+    build_fixed(&g, VDSSHIM_FORMAT_VHDX, 6 * MiB, 20 * MiB);
+    sweep(&g);
+    assert_status(run_expand(&g, plan, &disk, &c), VDSSHIM_OK);
+    d = vdsshim_io_mem_data(disk, &n);
+    img = open_mem_image(d, n, 0);
+    vdsshim_get_info(img, &info);
+    assert_int_equal(info.type, VDSSHIM_DISK_FIXED);
+    assert_int_equal(info.blocks_allocated, 20);
+    assert_true(n >= g.size + 14 * MiB);
+    vdsshim_close(img);
+    vdsshim_io_close(disk);
+    grow_free(&g);
+}
+
 static void test_refusals(void **state)
 {
     struct vdsshim_create_params p = { 0 };
@@ -353,15 +457,9 @@ static void test_refusals(void **state)
     vdsshim_close(img);
     grow_free(&g);
 
-    /* Fixed and differencing disks. */
+    /* Differencing disks: their size is their parent's. */
     p.format = VDSSHIM_FORMAT_VHD;
-    p.type = VDSSHIM_DISK_FIXED;
     p.virtual_size = 4 * MiB;
-    remove("fixed.vhd");
-    assert_status(vdsshim_create("fixed.vhd", &p, &diag), VDSSHIM_OK);
-    assert_status(vdsshim_open("fixed.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    assert_status(vdsshim_expand(img, 8 * MiB, NULL, &diag), VDSSHIM_E_WRONG_TYPE);
-    vdsshim_close(img);
     p.type = VDSSHIM_DISK_DYNAMIC;
     remove("base.vhd");
     remove("kid.vhd");
@@ -373,7 +471,6 @@ static void test_refusals(void **state)
     assert_status(vdsshim_open("kid.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
     assert_status(vdsshim_expand(img, 8 * MiB, NULL, &diag), VDSSHIM_E_WRONG_TYPE);
     vdsshim_close(img);
-    remove("fixed.vhd");
     remove("base.vhd");
     remove("kid.vhd");
 }
@@ -388,6 +485,9 @@ int main(void)
         cmocka_unit_test(test_vhdx_in_place),
         cmocka_unit_test(test_vhdx_bat_moves),
         cmocka_unit_test(test_vhdx_bat_moves_log_in_use),
+        cmocka_unit_test(test_vhd_fixed),
+        cmocka_unit_test(test_vhd_fixed_after_larger_attempt),
+        cmocka_unit_test(test_vhdx_fixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,17 +51,26 @@ for p in d.vhd d.vhdx; do
 done
 
 # --- expand -----------------------------------------------------------------
-for f in e.vhd e.vhdx; do
-    qemu-img create -q -f "$(fmt_of $f)" $( [ $f = e.vhdx ] && echo "-o block_size=1M" ) "$f" 64M
+# e.*: dynamic; fe.*: fixed (its new blocks allocated, its footer moved to the new end).
+for f in e.vhd e.vhdx fe.vhd fe.vhdx; do
+    case $f in
+        e.vhdx) opts="-o block_size=1M" ;;
+        fe.vhd) opts="-o subformat=fixed,force_size=on" ;;
+        fe.vhdx) opts="-o subformat=fixed,block_size=1M" ;;
+        *) opts="" ;;
+    esac
+    qemu-img create -q -f "$(fmt_of $f)" $opts "$f" 64M
     qemu-io -f "$(fmt_of $f)" -c "write -P 0x5e 0 3M" -c "write -P 0x17 63M 1M" "$f" >/dev/null
     qemu-img convert -f "$(fmt_of $f)" -O raw "$f" before.raw
     old=$(vsize "$f")
     cp "$f" "pristine-$f"
-    new=$([ $f = e.vhd ] && echo 2000M || echo 130G)    # the VHDX BAT (1 MiB: 128 GiB of 1 MiB blocks) outgrows its region
+    # The dynamic VHDX's BAT (1 MiB: 128 GiB of 1 MiB blocks) outgrows its region; a fixed
+    # VHDX allocates what it grows by, so it stays small here (the engine sweeps move its BAT).
+    case $f in e.vhd) new=2000M ;; e.vhdx) new=130G ;; fe.vhd) new=300M ;; fe.vhdx) new=200M ;; esac
     expect_rc "expand $f to $new" 0 "${VDSSHIM[@]}" expand --quiet "$f" "$new"
     bytes=$(( ${new%?} * (1 << $([ "${new: -1}" = G ] && echo 30 || echo 20)) ))
     check "... qemu-img sees the new size" [ "$(vsize "$f")" = "$bytes" ]
-    if [ $f = e.vhdx ]; then check "... qemu-img check finds no errors (no log left to replay)" quietly qemu-img check -f vhdx "$f"; fi
+    if [ "$(fmt_of $f)" = vhdx ]; then check "... qemu-img check finds no errors (no log left to replay)" quietly qemu-img check -f vhdx "$f"; fi
     # compare reads the larger image's extra space as zeros, by block status (fast at 130 GiB).
     check "... qemu-img compare: the old content, then zeros" quietly qemu-img compare -f raw -F "$(fmt_of $f)" before.raw "$f"
     qemu-io -f "$(fmt_of $f)" -c "write -P 0x44 $((bytes - 1048576)) 1M" "$f" >/dev/null
@@ -78,7 +87,7 @@ for f in e.vhd e.vhdx; do
         rc=$?
         [ $rc -eq 0 ] && break      # k is past the last write: the run completed
         mv cut.img "cut.$(fmt_of $f)"
-        if [ $f = e.vhdx ]; then quietly qemu-img check -r all -f vhdx "cut.vhdx"; fi
+        if [ "$(fmt_of $f)" = vhdx ]; then quietly qemu-img check -r all -f vhdx "cut.vhdx"; fi
         s=$(vsize "cut.$(fmt_of $f)")
         if [ "$s" != "$old" ] && [ "$s" != "$bytes" ]; then bad=$((bad + 1)); echo "# write $k: size $s"; fi
         quietly qemu-img compare -f raw -F "$(fmt_of $f)" before.raw "cut.$(fmt_of $f)" || { bad=$((bad + 1)); echo "# write $k: content differs"; }
@@ -93,7 +102,22 @@ for f in e.vhd e.vhdx; do
 done
 cp pristine-e.vhd fixed-test.vhd
 expect_rc "expanding a differencing disk is refused (exit 7)" 7 "${VDSSHIM[@]}" expand child-d.vhd 200M
-expect_rc "expanding a fixed disk is refused (exit 7)" 7 "${VDSSHIM[@]}" expand f.vhd 200M
+# A fixed VHDX grown past what its BAT region holds (130 GiB of 1 MiB blocks,
+# a sparse file here): the BAT moves, the new blocks follow it.
+qemu-img create -q -f vhdx -o subformat=fixed,block_size=1M fbig.vhdx 8M
+qemu-io -f vhdx -c "write -P 0x3c 0 1M" -c "write -P 0x3d 7M 1M" fbig.vhdx >/dev/null
+expect_rc "expand a fixed VHDX to 130G (its BAT moves)" 0 "${VDSSHIM[@]}" expand --quiet fbig.vhdx 130G
+check "... qemu-img check finds no errors" quietly qemu-img check -f vhdx fbig.vhdx
+check "... qemu-img sees the new size" [ "$(vsize fbig.vhdx)" = $((130 << 30)) ]
+check "... the old data, zeros in the new space, and the last MiB written by qemu reads back" \
+    bash -c "qemu-io -f vhdx -c 'read -P 0x3c 0 1M' -c 'read -P 0x3d 7M 1M' -c 'read -P 0 8M 1M' \
+             -c 'read -P 0 $((130 << 30) - (1 << 20)) 1M' -c 'write -P 0x3e $((130 << 30) - (1 << 20)) 1M' \
+             -c 'read -P 0x3e $((130 << 30) - (1 << 20)) 1M' fbig.vhdx | grep -c '^read 1048576' | grep -qx 5"
+check "... vdsshim check agrees" quietly "${VDSSHIM[@]}" check fbig.vhdx
+rm -f fbig.vhdx
+check "fe.vhd: still fixed, its data and a footer" [ "$(file_size fe.vhd)" -eq $((300 << 20 | 512)) ]
+check "fe.vhdx: every block allocated (qemu-img map: no hole)" \
+    bash -c "! qemu-img map --output=json fe.vhdx | grep -q '\"data\": false'"
 
 # --- merge ------------------------------------------------------------------
 for ext in vhd vhdx; do

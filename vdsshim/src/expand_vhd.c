@@ -1,9 +1,20 @@
 /*
- * Growing a dynamic VHD. The BAT grows in place; blocks that sit where it
- * grows move to the end first, one at a time (copy, flush, BAT entry,
- * flush). Then the new entries, the dynamic header's entry count, the footer
- * at the end and last its copy at offset 0: until that copy lands, readers
- * see the old size, and ours take the footer at the end (vhd.c).
+ * Growing a VHD.
+ *
+ * Dynamic: the BAT grows in place; blocks that sit where it grows move to
+ * the end first, one at a time (copy, flush, BAT entry, flush). Then the new
+ * entries, the dynamic header's entry count, the footer at the end and last
+ * its copy at offset 0: until that copy lands, readers see the old size, and
+ * ours take the footer at the end (vhd.c).
+ *
+ * Fixed: the data is the file's first Current Size bytes and the footer the
+ * last 512, so the old footer becomes guest data that must read as zeros.
+ * Every reader takes the footer at the end, so that one must always be valid:
+ * (1) the unchanged footer is written at the new end (the file now reads as
+ * before: bytes between the data and the last sector are not the disk's),
+ * (2) the old data end up to the new size is zeroed, (3) the footer with the
+ * new size replaces (1), one sector. A cut anywhere leaves the old size or
+ * the new one, and zeros past the old data.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,15 +93,79 @@ static int clear_range(struct vdsshim_image *img, struct vhd *vhd, uint64_t star
     return st;
 }
 
+/* The footer for new_size, encoded. A "vpc " or "qemu" disk is sized by
+ * C*H*S (vhd_sized_by_chs), which rarely equals the new size; as "win "
+ * every reader takes Current Size, as for the disks we create. */
+static void footer_for_size(const struct vhd *vhd, uint64_t new_size, struct vhd_footer *f, uint8_t *raw)
+{
+    *f = vhd->footer;
+    f->current_size = new_size;
+    vhd_geometry(new_size, f);
+    if (vhd_sized_by_chs(f->creator_app)) memcpy(f->creator_app, "win ", 4);
+    vhd_footer_encode(f, raw);
+}
+
+static int expand_fixed(struct vdsshim_image *img, struct vhd *vhd, uint64_t new_size, struct progress *progress,
+                        struct vdsshim_diag *diag)
+{
+    uint64_t old = vhd->footer.current_size, prev_end = vhd->file_size, zero_end, at;
+    uint8_t footer[VHD_FOOTER_SIZE], *zeros;
+    struct vhd_footer f;
+    int st;
+
+    /* (1) The same footer at the new end; a longer file (an earlier run that
+     * aimed higher) is cut to it once that footer is durable. */
+    if ((st = vdsshim_io_write(img->io, vhd->footer_raw, VHD_FOOTER_SIZE, new_size)))
+        return diag_io(diag, img->io, st, new_size, "cannot write the footer");
+    if ((st = flush(img, diag))) return st;
+    if (prev_end > new_size + VHD_FOOTER_SIZE)
+    {
+        if ((st = vdsshim_io_truncate(img->io, new_size + VHD_FOOTER_SIZE)))
+            return diag_io(diag, img->io, st, new_size, "cannot set the file size");
+        if ((st = flush(img, diag))) return st;
+    }
+    vhd->file_size = img->info.file_size = new_size + VHD_FOOTER_SIZE;
+    if ((st = progress_report(progress, 0, 30, 1, 1))) return st;
+
+    /* (2) Zeros from the old data's end: the old footer, and anything an
+     * earlier run or another tool left before the old end of the file. */
+    zero_end = prev_end < new_size ? prev_end : new_size;
+    if (zero_end > old)
+    {
+        if (!(zeros = io_buffer_alloc(ENGINE_IO_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        memset(zeros, 0, ENGINE_IO_CHUNK);
+        for (at = old, st = VDSSHIM_OK; at < zero_end && !st; at += ENGINE_IO_CHUNK)
+        {
+            size_t n = zero_end - at < ENGINE_IO_CHUNK ? (size_t)(zero_end - at) : ENGINE_IO_CHUNK;
+            if ((st = vdsshim_io_write(img->io, zeros, n, at))) st = diag_io(diag, img->io, st, at, "cannot zero the new space");
+        }
+        io_buffer_free(zeros);
+        if (st || (st = flush(img, diag))) return st;
+    }
+    if ((st = progress_report(progress, 30, 90, 1, 1))) return st;
+
+    /* (3) The new size, in the one sector every reader takes. */
+    footer_for_size(vhd, new_size, &f, footer);
+    if ((st = vdsshim_io_write(img->io, footer, VHD_FOOTER_SIZE, new_size)))
+        return diag_io(diag, img->io, st, new_size, "cannot write the footer");
+    if ((st = flush(img, diag))) return st;
+    vhd->footer = f;
+    memcpy(vhd->footer_raw, footer, VHD_FOOTER_SIZE);
+    img->info.virtual_size = new_size;
+    return VDSSHIM_OK;
+}
+
 int vhd_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag)
 {
     struct vhd *vhd = img->fmt;
     uint32_t old = vhd->hdr.max_entries, i;
-    uint64_t need = (new_size + vhd->hdr.block_size - 1) / vhd->hdr.block_size;
+    uint64_t need;
     uint8_t sector[VHD_DYNHDR_SIZE], footer[VHD_FOOTER_SIZE];
-    struct vhd_footer f = vhd->footer;
+    struct vhd_footer f;
     int st;
 
+    if (vhd->footer.disk_type == VDSSHIM_DISK_FIXED) return expand_fixed(img, vhd, new_size, progress, diag);
+    need = (new_size + vhd->hdr.block_size - 1) / vhd->hdr.block_size;
     if (need > 0xffffffffu - 1)
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%llu bytes need more BAT entries than a VHD holds",
                         (unsigned long long)new_size);
@@ -135,13 +210,7 @@ int vhd_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *pr
     }
     if ((st = progress_report(progress, 80, 90, 1, 1))) return st;
 
-    f.current_size = new_size;
-    vhd_geometry(new_size, &f);
-    /* A "vpc " or "qemu" disk is sized by C*H*S (vhd_sized_by_chs), which
-     * rarely equals the new size; as "win " every reader takes Current
-     * Size, as for the disks we create. */
-    if (vhd_sized_by_chs(f.creator_app)) memcpy(f.creator_app, "win ", 4);
-    vhd_footer_encode(&f, footer);
+    footer_for_size(vhd, new_size, &f, footer);
     if ((st = vdsshim_io_write(img->io, footer, VHD_FOOTER_SIZE, vhd->file_size - VHD_FOOTER_SIZE)))
         return diag_io(diag, img->io, st, vhd->file_size - VHD_FOOTER_SIZE, "cannot write the footer");
     if ((st = flush(img, diag))) return st;

@@ -1,10 +1,13 @@
 /*
- * Growing a dynamic VHDX. The new BAT entries are zeros (NOT_PRESENT). When
- * the BAT region has room they are logged in place; otherwise a larger BAT
- * is written at the end of the file first, and one log entry then switches
- * both region tables to it together with the new Virtual Disk Size, so the
- * image has the old or the new size at every point (region table updates go
- * through the log: formats.md §2.4).
+ * Growing a VHDX. A dynamic disk's new BAT entries are zeros (NOT_PRESENT);
+ * a fixed disk's are FULLY_PRESENT, pointing at new blocks at the end of the
+ * file, which is extended (reading as zeros) and made durable before any
+ * entry points there. When the BAT region has room the entries are logged
+ * in place; otherwise a larger BAT is written at the end of the file first,
+ * and one log entry then switches both region tables to it together with
+ * the new Virtual Disk Size, so the image has the old or the new size at
+ * every point (region table updates go through the log: formats.md §2.4).
+ * Entries past the old size are read by no one until the size changes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +96,10 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
     uint64_t need = npb + (npb - 1) / v->chunk_ratio, old = v->bat_entries, i;
     uint64_t bat_offset = v->bat_region.offset, meta_sector;
     uint32_t bat_length = v->bat_region.length;
-    uint64_t offsets[3];
+    uint64_t offsets[3], len = 0;
     uint8_t *sectors[3] = { NULL, NULL, NULL };
     uint64_t *bat;
+    int relocate;
     size_t n = 0;
     int st;
 
@@ -103,18 +107,38 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
     if (!(bat = realloc(v->bat, (size_t)need * 8))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     v->bat = bat;
     for (i = old; i < need; i++) bat[i] = 0;
-
-    if (need * 8 > v->bat_region.length)
+    relocate = need * 8 > v->bat_region.length;
+    if (relocate)
     {
-        /* A larger BAT at the end, durable before anything points at it. */
-        uint64_t len = round_up_mib(nsb * (v->chunk_ratio + 1) * 8), done;
-        uint8_t *raw;
-
+        len = round_up_mib(nsb * (v->chunk_ratio + 1) * 8);
         if (len > 0xffffffffull - MiB)
             return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for %llu bytes would exceed a region's 4 GiB",
                             (unsigned long long)new_size);
         bat_offset = round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
         bat_length = (uint32_t)len;
+    }
+    if (img->info.type == VDSSHIM_DISK_FIXED && npb > v->payload_blocks)
+    {
+        /* The new blocks, allocated past everything (and the new BAT). */
+        uint64_t at = relocate ? bat_offset + len
+                               : round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size
+                                                                                  : vhdx_structure_end(v));
+        uint64_t end = at + (npb - v->payload_blocks) * v->meta.block_size, b;
+
+        for (b = v->payload_blocks; b < npb; b++)
+            bat[vhdx_payload_index_ratio(v->chunk_ratio, b)]
+                = VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at + (b - v->payload_blocks) * v->meta.block_size);
+        if ((st = vdsshim_io_truncate(img->io, end))) return diag_io(diag, img->io, st, end, "cannot allocate the new blocks");
+        if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
+        v->file_size = img->info.file_size = end;
+    }
+
+    if (relocate)
+    {
+        /* A larger BAT at the end, durable before anything points at it. */
+        uint64_t done;
+        uint8_t *raw;
+
         if (!(raw = io_buffer_alloc(ENGINE_IO_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
         for (done = 0, st = VDSSHIM_OK; done < len && !st; done += ENGINE_IO_CHUNK)
         {
@@ -128,7 +152,7 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
         io_buffer_free(raw);
         if (st) return st;
         if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
-        v->file_size = img->info.file_size = bat_offset + len;
+        if (bat_offset + len > v->file_size) v->file_size = img->info.file_size = bat_offset + len;
         if ((st = region_sectors(img, v, bat_offset, bat_length, sectors, diag))) goto done;
         offsets[n++] = VHDX_REGION1_OFFSET;
         offsets[n++] = VHDX_REGION2_OFFSET;

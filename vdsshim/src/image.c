@@ -210,11 +210,10 @@ int vdsshim_expand(struct vdsshim_image *img, uint64_t new_size, const struct vd
         progress.fn = opts->progress;
         progress.ctx = opts->progress_ctx;
     }
-    /* Expanding a parent would change what its children read; a fixed disk's
-     * size is its file's. Windows can grow fixed disks; we do not [U]. */
-    if (img->info.type != VDSSHIM_DISK_DYNAMIC)
-        return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "only dynamic disks can be expanded; this one is %s",
-                        img->info.type == VDSSHIM_DISK_FIXED ? "fixed" : "differencing");
+    /* Fixed and dynamic disks grow, as ExpandVirtualDisk's and IVdsOpenVDisk::Expand's
+     * pages say; a differencing one cannot: its parent's size is its own (<147>). */
+    if (img->info.type == VDSSHIM_DISK_DIFFERENCING)
+        return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "a differencing disk cannot be expanded: its size is its parent's");
     if (!(img->flags & VDSSHIM_OPEN_WRITE))
         return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
     if (new_size < img->info.virtual_size || new_size % img->info.logical_sector_size)

@@ -36,7 +36,7 @@ static const char usage_text[] =
     "            [--block-size N] [--sector-size 512|4096] [--parent PARENT] FILE\n"
     "  merge     copy a differencing disk's data into its parent: merge [--depth N] CHILD\n"
     "            (N levels: the child and N-1 parents go into parent N; default 1)\n"
-    "  expand    grow a dynamic disk's virtual size: expand FILE NEWSIZE\n"
+    "  expand    grow a dynamic or fixed disk's virtual size: expand FILE NEWSIZE\n"
     "\n"
     "sizes take K, M, G or T (powers of 1024). create defaults: the format from the\n"
     "file name (.vhdx or .vhd), dynamic, blocks of 2 MiB (VHD) or 32 MiB (VHDX; 2 MiB\n"
