@@ -26,9 +26,10 @@ status_map[] =
     { VDSSHIM_E_PARENT_NOT_FOUND, VDSSHIM_ERROR_VHD_PARENT_VHD_NOT_FOUND, "[V] §4.3" },
     { VDSSHIM_E_PARENT_MISMATCH, VDSSHIM_ERROR_VHD_CHILD_PARENT_ID_MISMATCH, "[U] ERROR_VHD_CHILD_PARENT_ID_MISMATCH" },
     { VDSSHIM_E_IN_USE, (HRESULT)0x80070020, "[U] HRESULT_FROM_WIN32(ERROR_SHARING_VIOLATION)" },
-    { VDSSHIM_E_READONLY, E_ACCESSDENIED, "[U] an open without the access the operation needs" },
+    { VDSSHIM_E_READONLY, E_ACCESSDENIED, "[U] an open without the access the operation needs (ReadWriteDepth 0 too)" },
     { VDSSHIM_E_CANCELLED, VDS_E_OPERATION_CANCELED, "[V] §5.2: a cancelled task's result" },
-    { VDSSHIM_E_EXISTS, (HRESULT)0x80070050, "[U] HRESULT_FROM_WIN32(ERROR_FILE_EXISTS): CreateVDisk over a file" },
+    { VDSSHIM_E_EXISTS, (HRESULT)0x80070050, "[U] HRESULT_FROM_WIN32(ERROR_FILE_EXISTS); CreateVDisk over an existing "
+                                             "disk returns that disk instead (create_vdisk.c)" },
 };
 
 HRESULT hr_from_status(int status, const struct vdsshim_diag *diag)

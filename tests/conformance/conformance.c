@@ -153,7 +153,7 @@ static IVdsService *load_service(void)
 
     hr = CoCreateInstance(&CLSID_VdsLoader, NULL, clsctx, &IID_IVdsServiceLoader, (void **)&loader);
     ok_hr(hr, S_OK, "CoCreateInstance(CLSID_VdsLoader)");
-    if (FAILED(hr)) return NULL;
+    if (hr != S_OK) return NULL;
     ok(refcount((IUnknown *)loader) == 1, "loader starts with one reference");
     hr = IVdsServiceLoader_LoadService(loader, NULL, NULL);
     ok_null_out(hr, "LoadService(NULL out)");
@@ -162,7 +162,7 @@ static IVdsService *load_service(void)
     ok(service == NULL, "LoadService(remote) clears the out-pointer");
     hr = IVdsServiceLoader_LoadService(loader, (WCHAR *)L"", &service);
     ok_hr(hr, S_OK, "LoadService(\"\")");
-    if (SUCCEEDED(hr)) IVdsService_Release(service);
+    if (hr == S_OK) IVdsService_Release(service);
     hr = IVdsServiceLoader_LoadService(loader, NULL, &service);
     ok_hr(hr, S_OK, "LoadService(NULL)");
     return hr == S_OK ? service : NULL;     /* the loader stays: test_attachment_lifetime loads again */
@@ -185,7 +185,7 @@ static void test_service(IVdsService *service)
     memset(&prop, 0x55, sizeof(prop));
     hr = IVdsService_GetProperties(service, &prop);
     ok_hr(hr, S_OK, "IVdsService::GetProperties");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         ok(prop.pwszVersion && !wcscmp(prop.pwszVersion, L"1.0") && prop.ulFlags == 0, "service version 1.0, flags 0");
         CoTaskMemFree(prop.pwszVersion);
@@ -193,7 +193,7 @@ static void test_service(IVdsService *service)
     ok_null_out(IVdsService_GetProperties(service, NULL), "IVdsService::GetProperties(NULL)");
     hr = IVdsService_QueryInterface(service, &IID_IVdsServiceInitialization, (void **)&init);
     ok_hr(hr, S_OK, "QueryInterface(IVdsServiceInitialization)");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         ok_hr(IVdsServiceInitialization_Initialize(init, NULL), S_OK, "Initialize(NULL)");
         IVdsServiceInitialization_Release(init);
@@ -259,7 +259,7 @@ static IVdsVdProvider *test_providers(IVdsService *service)
         HRESULT hr = IVdsService_QueryProviders(service, cases[i].mask, &e);
 
         ok_hr(hr, cases[i].hr, "QueryProviders(mask)");
-        if (FAILED(hr))
+        if (hr != S_OK)
         {
             ok(e == NULL, "QueryProviders %u: out-pointer cleared on failure", i);
             continue;
@@ -316,7 +316,7 @@ IVdsVDisk *add_vdisk(IVdsVdProvider *prov, const WCHAR *name, ULONG device)
     path_of(name, path);
     hr = IVdsVdProvider_AddVDisk(prov, &type, path, &vdisk);
     ok_hr(hr, S_OK, "AddVDisk");
-    return SUCCEEDED(hr) ? vdisk : NULL;
+    return hr == S_OK ? vdisk : NULL;
 }
 
 static void test_add_vdisk(IVdsVdProvider *prov)
@@ -344,7 +344,7 @@ static void test_add_vdisk(IVdsVdProvider *prov)
     if (b) IVdsVDisk_Release(b);
     hr = IVdsVdProvider_QueryVDisks(prov, &e);
     ok_hr(hr, S_OK, "QueryVDisks");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         ok_hr(IEnumVdsObject_Next(e, 1, &obj, &fetched), S_OK, "QueryVDisks lists the added disk");
         if (fetched) IUnknown_Release(obj);
@@ -372,7 +372,7 @@ static void test_vdisk_basics(IVdsVdProvider *prov)
     memset(&props, 0x55, sizeof(props));
     hr = IVdsVDisk_GetProperties(vdisk, &props);
     ok_hr(hr, S_OK, "IVdsVDisk::GetProperties");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         ok(props.State == VDS_VST_ADDED, "state %d is VDS_VST_ADDED", props.State);
         ok(props.VirtualDeviceType.DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, "device type VHDX");
@@ -393,13 +393,13 @@ static void test_vdisk_basics(IVdsVdProvider *prov)
     ok_null_out(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, NULL), "Open(NULL out)");
     hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_GET_INFO, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
     ok_hr(hr, S_OK, "Open(GET_INFO)");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         IVdsAsync *async = (void *)0xdeadbeef;
 
         hr = IVdsVDisk_GetProperties(vdisk, &props);
-        ok(SUCCEEDED(hr) && props.State == VDS_VST_OPEN, "state %d is VDS_VST_OPEN", props.State);
-        if (SUCCEEDED(hr)) CoTaskMemFree(props.pPath);
+        ok(hr == S_OK && props.State == VDS_VST_OPEN, "state %d is VDS_VST_OPEN", props.State);
+        if (hr == S_OK) CoTaskMemFree(props.pPath);
         ok_hr(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &second), VDS_E_VD_DISK_ALREADY_OPEN, "a second Open");
         ok(second == NULL, "a refused Open clears the out-pointer");
         /* What the OS decides is the task's result (MS-VDS §3.4.5.2.41.4). */
@@ -418,8 +418,8 @@ static void test_vdisk_basics(IVdsVdProvider *prov)
         ok(refcount((IUnknown *)open) == 1, "the open handle has one reference");
         IVdsOpenVDisk_Release(open);
         hr = IVdsVDisk_GetProperties(vdisk, &props);
-        ok(SUCCEEDED(hr) && props.State == VDS_VST_ADDED, "back to VDS_VST_ADDED after release");
-        if (SUCCEEDED(hr)) CoTaskMemFree(props.pPath);
+        ok(hr == S_OK && props.State == VDS_VST_ADDED, "back to VDS_VST_ADDED after release");
+        if (hr == S_OK) CoTaskMemFree(props.pPath);
     }
     IVdsVDisk_Release(vdisk);
 }
@@ -442,7 +442,7 @@ static HRESULT compact(IVdsVdProvider *prov, const WCHAR *name, ULONG device, BO
     *before = file_size(path);
     hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
     ok_hr(hr, S_OK, "Open(ALL)");
-    if (FAILED(hr)) goto done;
+    if (hr != S_OK) goto done;
     async = (void *)0xdeadbeef;
     ok_hr(IVdsOpenVDisk_Compact(open, 1, 0, &async), E_INVALIDARG, "Compact(flag 1)");
     ok(async == NULL, "Compact(flag 1) clears ppAsync");
@@ -583,7 +583,9 @@ static void test_release_during_run(IVdsVdProvider *prov)
     if (!vdisk) return;
     path_of(L"orphan.vhdx", path);
     before = file_size(path);
-    if (SUCCEEDED(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &open)))
+    hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &open);
+    ok_hr(hr, S_OK, "Open(ALL) of orphan.vhdx");
+    if (hr == S_OK)
     {
         ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &async), S_OK, "Compact, then release everything");
         IVdsAsync_Release(async);
@@ -592,11 +594,11 @@ static void test_release_during_run(IVdsVdProvider *prov)
     /* The job holds the disk open until it is done: a new Open succeeds after. */
     for (i = 0; i < 3000; i++)
     {
-        if (SUCCEEDED(hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_GET_INFO, 0, 1, &open))) break;
+        if ((hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_GET_INFO, 0, 1, &open)) == S_OK) break;
         Sleep(10);
     }
     ok_hr(hr, S_OK, "the disk reopens once the orphaned job is done");
-    if (SUCCEEDED(hr)) IVdsOpenVDisk_Release(open);
+    if (hr == S_OK) IVdsOpenVDisk_Release(open);
     ok(file_size(path) < before, "the orphaned compaction finished: %llu -> %llu", before, file_size(path));
     IVdsVDisk_Release(vdisk);
 }
@@ -698,7 +700,7 @@ static void test_proxy_strings(void)
     WaitForSingleObject(srv.ready, INFINITE);
     hr = CoGetInterfaceAndReleaseStream(srv.stream, &IID_IVdsVDisk, (void **)&proxy);
     ok_hr(hr, S_OK, "unmarshal an IVdsVDisk from another apartment (vdsshim_ps.dll)");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         ok(proxy != &stub_vdisk, "the call goes through a proxy");
         hr = IVdsVDisk_GetDeviceName(proxy, &name);
@@ -746,7 +748,7 @@ static void test_differencing(IVdsVdProvider *prov)
     memset(&props, 0x55, sizeof(props));
     hr = IVdsVDisk_GetProperties(vdisk, &props);
     ok_hr(hr, S_OK, "GetProperties of a differencing disk whose parent is missing");
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         size_t n = props.pParentPath ? wcslen(props.pParentPath) : 0;
         ok(props.bIsChild == TRUE, "bIsChild is TRUE");
@@ -806,17 +808,16 @@ static DWORD WINAPI hammer_thread(void *arg)
 /* Wait, QueryStatus and Cancel from several threads at once; a second Compact refused. */
 static void test_async_concurrency(IVdsVdProvider *prov)
 {
-    IVdsVDisk *vdisk = add_vdisk(prov, L"busy.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsVDisk *vdisk;
     struct hammer h[6];
     HANDLE threads[6];
     IVdsOpenVDisk *open;
     IVdsAsync *async, *second = (void *)0xdeadbeef;
     int i;
 
-    if (!vdisk) return;
-    if (FAILED(IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &open)))
+    if (!(open = open_disk(prov, L"busy.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
     {
-        IVdsVDisk_Release(vdisk);
+        if (vdisk) IVdsVDisk_Release(vdisk);
         return;
     }
     ok_hr(IVdsOpenVDisk_Compact(open, 0, 0, &async), S_OK, "Compact of busy.vhdx");

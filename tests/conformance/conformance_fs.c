@@ -19,21 +19,21 @@ static HRESULT compact_one(IVdsVdProvider *prov, const WCHAR *name, BOOL attach_
     if (!vdisk) return E_FAIL;
     hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
     ok_hr(hr, S_OK, "Open(ALL)");
-    if (SUCCEEDED(hr) && attach_ro)
+    if (hr == S_OK && attach_ro)
     {
         hr = IVdsOpenVDisk_Attach(open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &async);
         ok_hr(hr, S_OK, "Attach(read-only)");
-        if (SUCCEEDED(hr))
+        if (hr == S_OK)
         {
-            IVdsAsync_Wait(async, &task, &out);
+            ok_hr(wait_task(async, &out), S_OK, "the attach task");
             IVdsAsync_Release(async);
         }
     }
-    if (SUCCEEDED(hr))
+    if (hr == S_OK)
     {
         hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
         ok_hr(hr, S_OK, attach_ro ? "Compact while attached read-only" : "Compact while detached");
-        if (SUCCEEDED(hr))
+        if (hr == S_OK)
         {
             memset(&out, 0x55, sizeof(out));
             ok_hr(IVdsAsync_Wait(async, &task, &out), S_OK, "Wait");
@@ -88,8 +88,8 @@ void test_file_closed_after_wait(IVdsVdProvider *prov)
     path_of(L"fs-offline.vhdx", path);
     hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);
     ok_hr(hr, S_OK, "Open(ALL)");
-    if (SUCCEEDED(hr)) hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
-    if (SUCCEEDED(hr))
+    if (hr == S_OK) hr = IVdsOpenVDisk_Compact(open, 0, 0, &async);
+    if (hr == S_OK)
     {
         ok_hr(IVdsAsync_Wait(async, &task, &out), S_OK, "Wait");
         ok_hr(task, S_OK, "the compaction's result");

@@ -407,7 +407,7 @@ void test_merge(IVdsVdProvider *prov)
     if (vdisk) IVdsVDisk_Release(vdisk);
 }
 
-/* A differencing disk compacted through COM: run.sh compares it with qemu. */
+/* A differencing disk compacted through COM: run.sh reads the chain back (qemu reads no differencing VHDX). */
 void test_compact_child(IVdsVdProvider *prov)
 {
     IVdsVDisk *vdisk;
