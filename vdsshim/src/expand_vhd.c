@@ -114,16 +114,14 @@ static int expand_fixed(struct vdsshim_image *img, struct vhd *vhd, uint64_t new
     int st;
 
     /* (1) The same footer at the new end; a longer file (an earlier run that
-     * aimed higher) is cut to it once that footer is durable. */
+     * aimed higher) is cut to it once that footer is durable. The cut needs
+     * no flush of its own: until it lands the old end still holds a footer
+     * of the old size, and nothing below writes there. */
     if ((st = vdsshim_io_write(img->io, vhd->footer_raw, VHD_FOOTER_SIZE, new_size)))
         return diag_io(diag, img->io, st, new_size, "cannot write the footer");
     if ((st = flush(img, diag))) return st;
-    if (prev_end > new_size + VHD_FOOTER_SIZE)
-    {
-        if ((st = vdsshim_io_truncate(img->io, new_size + VHD_FOOTER_SIZE)))
-            return diag_io(diag, img->io, st, new_size, "cannot set the file size");
-        if ((st = flush(img, diag))) return st;
-    }
+    if (prev_end > new_size + VHD_FOOTER_SIZE && (st = vdsshim_io_truncate(img->io, new_size + VHD_FOOTER_SIZE)))
+        return diag_io(diag, img->io, st, new_size, "cannot set the file size");
     vhd->file_size = img->info.file_size = new_size + VHD_FOOTER_SIZE;
     if ((st = progress_report(progress, 0, 30, 1, 1))) return st;
 

@@ -128,8 +128,9 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
         for (b = v->payload_blocks; b < npb; b++)
             bat[vhdx_payload_index_ratio(v->chunk_ratio, b)]
                 = VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at + (b - v->payload_blocks) * v->meta.block_size);
+        /* No flush of its own: the new BAT's flush, or the log entry's, comes
+         * before anything points there (and replay grows the file anyway). */
         if ((st = vdsshim_io_truncate(img->io, end))) return diag_io(diag, img->io, st, end, "cannot allocate the new blocks");
-        if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
         v->file_size = img->info.file_size = end;
     }
 
