@@ -93,6 +93,12 @@ rc=$?
 cat conformance.log
 check "conformance.exe exits 0" [ "$rc" -eq 0 ]
 
+# A client built the SDK way (<initguid.h>, <vds.h>, -Werror) walks the chain too.
+"$WINE" "$(dirname "$EXE")/sdk_client.exe" "$(winepath -w "$WORK" 2>/dev/null)" "$MODE" </dev/null >sdk_client.log 2>&1
+rc=$?
+cat sdk_client.log
+check "sdk_client.exe (written against the SDK's vds.h) exits 0" [ "$rc" -eq 0 ]
+
 for f in dyn.vhdx attach.vhdx orphan.vhdx cancel.vhdx busy.vhdx; do
     check "$f: qemu-img check is clean after the COM compaction" quietly qemu-img check "$f"
 done

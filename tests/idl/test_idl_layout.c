@@ -1,7 +1,8 @@
 /*
- * The widl-generated header against vds-reference.md: every GUID, the
- * layout of every structure a client and the provider exchange, and the
- * vtable slot (= DCOM opnum) of every method of the chain.
+ * The widl-generated header against vds-reference.md and [MS-VDS]: every
+ * GUID, the layout of every structure a client and the provider exchange
+ * (and of the software provider's, for SDK clients), and the vtable slot
+ * (= DCOM opnum) of every method.
  */
 #include <windows.h>
 #include <stddef.h>
@@ -30,6 +31,13 @@ static const struct { const IID *iid; const char *text; } guids[] =
     { &IID_IVdsDisk, "07E5C822-F00C-47A1-8FCE-B244DA56FD06" },
     { &IID_IVdsVolume, "88306BB2-E71F-478C-86A2-79DA200A0F11" },
     { &IID_IVdsAdviseSink, "8326CD1D-CF59-4936-B786-5EFC08798E25" },
+    /* [MS-VDS] §1.9's table, typed in. */
+    { &IID_IVdsSwProvider, "9AA58360-CE33-4F92-B658-ED24B14425B8" },
+    { &IID_IVdsPack, "3B69D7F5-9D94-4648-91CA-79939BA263BF" },
+    { &IID_IVdsDisk2, "40F73C8B-687D-4A13-8D96-3D7F2E683936" },
+    { &IID_IVdsAdvancedDisk, "6E6F6B40-977C-4069-BDDD-AC710059F8C0" },
+    { &IID_IVdsVolumeMF, "EE2D5DED-6236-4169-931D-B9778CE03DC6" },
+    { &IID_IVdsVolumePlex, "4DAA0135-E1D1-40F1-AAA5-3CC1E53221C3" },
 };
 
 static void test_guids(void **state)
@@ -90,6 +98,55 @@ static void test_struct_layouts(void **state)
     assert_int_equal(VIRTUAL_DISK_ACCESS_METAOPS, 0x00200000);   /* from mingw's virtdisk.h */
 }
 
+/* The software provider's structures, x64: offsets worked out by hand from
+ * [MS-VDS] §2.2's member lists and the C alignment rules, not from widl. */
+static void test_sdk_struct_layouts(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(VDS_DISK_PROP), 128);
+    assert_int_equal(offsetof(VDS_DISK_PROP, ullSize), 40);
+    assert_int_equal(offsetof(VDS_DISK_PROP, BusType), 64);
+    assert_int_equal(offsetof(VDS_DISK_PROP, PartitionStyle), 68);
+    assert_int_equal(offsetof(VDS_DISK_PROP, dwSignature), 72);
+    assert_int_equal(offsetof(VDS_DISK_PROP, DiskGuid), 72);
+    assert_int_equal(offsetof(VDS_DISK_PROP, pwszDiskAddress), 88);
+    assert_int_equal(offsetof(VDS_DISK_PROP, pwszDevicePath), 120);
+    assert_int_equal(sizeof(VDS_PARTITION_PROP), 144);
+    assert_int_equal(offsetof(VDS_PARTITION_PROP, ullOffset), 16);
+    assert_int_equal(offsetof(VDS_PARTITION_PROP, Mbr), 32);
+    assert_int_equal(offsetof(VDS_PARTITION_PROP, Gpt.attributes), 64);
+    assert_int_equal(offsetof(VDS_PARTITION_PROP, Gpt.name), 72);
+    assert_int_equal(sizeof(VDS_PARTITION_INFO_MBR), 8);
+    assert_int_equal(offsetof(VDS_PARTITION_INFO_MBR, hiddenSectors), 4);
+    assert_int_equal(sizeof(VDS_DISK_EXTENT), 80);
+    assert_int_equal(offsetof(VDS_DISK_EXTENT, ullOffset), 24);
+    assert_int_equal(offsetof(VDS_DISK_EXTENT, memberIdx), 72);
+    assert_int_equal(sizeof(VDS_VOLUME_PROP), 56);
+    assert_int_equal(offsetof(VDS_VOLUME_PROP, ullSize), 32);
+    assert_int_equal(offsetof(VDS_VOLUME_PROP, pwszName), 48);
+    assert_int_equal(sizeof(VDS_PACK_PROP), 32);
+    assert_int_equal(offsetof(VDS_PACK_PROP, status), 24);
+    assert_int_equal(sizeof(VDS_VOLUME_PLEX_PROP), 48);
+    assert_int_equal(offsetof(VDS_VOLUME_PLEX_PROP, ulNumberOfMembers), 44);
+    assert_int_equal(sizeof(CREATE_PARTITION_PARAMETERS), 96);
+    assert_int_equal(offsetof(CREATE_PARTITION_PARAMETERS, GptPartInfo.name), 48);  /* union at 8, name at 40 in it */
+    assert_int_equal(sizeof(VDS_FILE_SYSTEM_PROP), 56);
+    assert_int_equal(offsetof(VDS_FILE_SYSTEM_PROP, ullTotalAllocationUnits), 24);
+    assert_int_equal(offsetof(VDS_FILE_SYSTEM_PROP, pwszLabel), 48);
+    assert_int_equal(sizeof(VDS_NOTIFICATION), 48);
+    assert_int_equal(offsetof(VDS_NOTIFICATION, Volume.ulPercentCompleted), 44);
+    assert_int_equal(sizeof(VDS_LUN_INFORMATION), 96);
+    assert_int_equal(offsetof(VDS_LUN_INFORMATION, m_diskSignature), 48);
+    assert_int_equal(offsetof(VDS_LUN_INFORMATION, m_rgInterconnects), 88);
+    assert_int_equal(sizeof(VDS_INPUT_DISK), 48);
+    assert_int_equal(VDS_VT_MIRROR, 13);
+    assert_int_equal(VDS_NTT_SERVICE, 200);
+    assert_int_equal(VDS_DET_UNUSABLE, 0x7fff);
+    assert_int_equal(VDS_DF_CURRENT_READ_ONLY, 0x8000);
+    assert_int_equal(VDS_NF_SERVICE_OUT_OF_SYNC, 301);
+    assert_int_equal(VDSBusTypeFileBackedVirtual, 15);
+}
+
 #define SLOT(vtbl, method) (offsetof(vtbl, method) / sizeof(void *))
 
 /* §2: slot numbers of every method, so a client's vtable calls land right. */
@@ -123,6 +180,24 @@ static void test_vtable_slots(void **state)
     assert_int_equal(SLOT(IVdsOpenVDiskVtbl, Compact), 6);
     assert_int_equal(SLOT(IVdsOpenVDiskVtbl, Merge), 7);
     assert_int_equal(SLOT(IVdsOpenVDiskVtbl, Expand), 8);
+    /* The software provider's interfaces ([MS-VDS] Appendix A's opnums). */
+    assert_int_equal(SLOT(IVdsAdviseSinkVtbl, OnNotify), 3);
+    assert_int_equal(SLOT(IVdsSwProviderVtbl, CreatePack), 4);
+    assert_int_equal(SLOT(IVdsPackVtbl, QueryDisks), 6);
+    assert_int_equal(SLOT(IVdsPackVtbl, ReplaceDisk), 10);     /* Opnum10NotUsedOnWire */
+    assert_int_equal(SLOT(IVdsPackVtbl, Recover), 12);
+    assert_int_equal(SLOT(IVdsDiskVtbl, GetIdentificationData), 5);
+    assert_int_equal(SLOT(IVdsDiskVtbl, ClearFlags), 9);
+    assert_int_equal(SLOT(IVdsDisk2Vtbl, SetSANMode), 3);
+    assert_int_equal(SLOT(IVdsAdvancedDiskVtbl, QueryPartitions), 4);
+    assert_int_equal(SLOT(IVdsAdvancedDiskVtbl, FormatPartition), 11);
+    assert_int_equal(SLOT(IVdsAdvancedDiskVtbl, Clean), 12);
+    assert_int_equal(SLOT(IVdsVolumeVtbl, Extend), 6);
+    assert_int_equal(SLOT(IVdsVolumeVtbl, ClearFlags), 13);
+    assert_int_equal(SLOT(IVdsVolumeMFVtbl, QueryAccessPaths), 6);
+    assert_int_equal(SLOT(IVdsVolumeMFVtbl, ClearFileSystemFlags), 12);
+    assert_int_equal(SLOT(IVdsVolumePlexVtbl, QueryExtents), 5);
+    assert_int_equal(SLOT(IVdsVolumePlexVtbl, Repair), 6);
 }
 
 int main(void)
@@ -131,6 +206,7 @@ int main(void)
     {
         cmocka_unit_test(test_guids),
         cmocka_unit_test(test_struct_layouts),
+        cmocka_unit_test(test_sdk_struct_layouts),
         cmocka_unit_test(test_vtable_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
