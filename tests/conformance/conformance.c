@@ -917,6 +917,7 @@ int wmain(int argc, WCHAR **argv)
             test_cancel_rules(prov);
             test_compact_child(prov);
             test_atomic_state(prov);
+            test_atomic_open_attach(prov);
             test_async_concurrency(prov);
             IVdsVdProvider_Release(prov);
         }

@@ -80,6 +80,7 @@ void test_merge(IVdsVdProvider *prov);
 void test_detach_and_delete(IVdsVdProvider *prov);
 void test_busy_states(IVdsVdProvider *prov);
 void test_atomic_state(IVdsVdProvider *prov);
+void test_atomic_open_attach(IVdsVdProvider *prov);
 void test_cancel_rules(IVdsVdProvider *prov);
 void test_compact_child(IVdsVdProvider *prov);
 /* conformance_attach.c: attachments that outlive handles and services, device names. */

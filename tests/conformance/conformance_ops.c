@@ -588,6 +588,112 @@ static DWORD WINAPI racer_thread(void *arg)
     return 0;
 }
 
+/* Two Opens of one VDisk, and two Attaches of one handle, at the same moment:
+ * the handle that exists, and the attachment, stay until released, so
+ * exactly one of each pair wins whatever the timing. */
+struct pair_racer
+{
+    IVdsVDisk *vdisk;
+    IVdsOpenVDisk *open;
+    HANDLE go;
+    HRESULT hr;
+    IVdsOpenVDisk *opened;
+    IVdsAsync *async;
+};
+
+static DWORD WINAPI open_racer(void *arg)
+{
+    struct pair_racer *r = arg;
+
+    CoInitializeEx(NULL, COINIT_MULTITHREADED);
+    WaitForSingleObject(r->go, INFINITE);
+    r->hr = IVdsVDisk_Open(r->vdisk, VIRTUAL_DISK_ACCESS_ALL, 0, 1, &r->opened);
+    CoUninitialize();
+    return 0;
+}
+
+static DWORD WINAPI attach_racer(void *arg)
+{
+    struct pair_racer *r = arg;
+
+    CoInitializeEx(NULL, COINIT_MULTITHREADED);
+    WaitForSingleObject(r->go, INFINITE);
+    r->hr = IVdsOpenVDisk_Attach(r->open, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, 0, &r->async);
+    CoUninitialize();
+    return 0;
+}
+
+/* Run two racers; the HRESULTs in r[0].hr, r[1].hr. */
+static void race(LPTHREAD_START_ROUTINE fn, struct pair_racer r[2])
+{
+    HANDLE go = CreateEventW(NULL, TRUE, FALSE, NULL), threads[2];
+    int i;
+
+    for (i = 0; i < 2; i++)
+    {
+        r[i].go = go;
+        threads[i] = CreateThread(NULL, 0, fn, &r[i], 0, NULL);
+    }
+    SetEvent(go);
+    WaitForMultipleObjects(2, threads, TRUE, INFINITE);
+    for (i = 0; i < 2; i++) CloseHandle(threads[i]);
+    CloseHandle(go);
+}
+
+void test_atomic_open_attach(IVdsVdProvider *prov)
+{
+    enum { ROUNDS = 100 };
+    IVdsVDisk *vdisk = add_vdisk(prov, L"race.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    unsigned round, opens = 0, attaches = 0;
+
+    if (!vdisk) return;
+    for (round = 0; round < ROUNDS; round++)
+    {
+        struct pair_racer r[2];
+        IVdsOpenVDisk *winner = NULL;
+        VDS_ASYNC_OUTPUT out;
+        int i, won = 0, lost = 0;
+
+        memset(r, 0, sizeof(r));
+        r[0].vdisk = r[1].vdisk = vdisk;
+        race(open_racer, r);
+        for (i = 0; i < 2; i++)
+        {
+            if (r[i].hr == S_OK && r[i].opened) { won++; winner = r[i].opened; }
+            else if (r[i].hr == VDS_E_VD_DISK_ALREADY_OPEN && !r[i].opened) lost++;
+        }
+        if (won == 1 && lost == 1) opens++;
+        else printf("# open round %u: %#lx and %#lx\n", round, (unsigned long)r[0].hr, (unsigned long)r[1].hr);
+        for (i = 0; i < 2; i++) if (r[i].opened && r[i].opened != winner) IVdsOpenVDisk_Release(r[i].opened);
+        if (!winner) continue;
+
+        memset(r, 0, sizeof(r));
+        r[0].open = r[1].open = winner;
+        race(attach_racer, r);
+        won = lost = 0;
+        for (i = 0; i < 2; i++)
+        {
+            if (r[i].hr == S_OK && r[i].async)
+            {
+                won++;
+                if (wait_task(r[i].async, &out) != S_OK) won = 99;
+                IVdsAsync_Release(r[i].async);
+            }
+            else if (r[i].hr == VDS_E_VD_ALREADY_ATTACHED && !r[i].async) lost++;
+        }
+        if (won == 1 && lost == 1) attaches++;
+        else printf("# attach round %u: %#lx and %#lx\n", round, (unsigned long)r[0].hr, (unsigned long)r[1].hr);
+        if (won) IVdsOpenVDisk_Detach(winner, 0, 0);
+        IVdsOpenVDisk_Release(winner);
+    }
+    ok(opens == ROUNDS, "two Opens at once: one S_OK, one VDS_E_VD_DISK_ALREADY_OPEN in %u of %u rounds", opens,
+       (unsigned)ROUNDS);
+    ok(attaches == ROUNDS, "two Attaches at once: one S_OK, one VDS_E_VD_ALREADY_ATTACHED in %u of %u rounds",
+       attaches, (unsigned)ROUNDS);
+    ok(vdisk_state(vdisk) == VDS_VST_ADDED, "after the races: detached and closed (VDS_VST_ADDED)");
+    IVdsVDisk_Release(vdisk);
+}
+
 void test_atomic_state(IVdsVdProvider *prov)
 {
     enum { ROUNDS = 200 };
