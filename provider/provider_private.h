@@ -32,6 +32,10 @@ HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *typ
 HRESULT vdisk_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, IVdsVDisk **out);
 const WCHAR *vdisk_path(IVdsVDisk *iface);
 const VIRTUAL_STORAGE_TYPE *vdisk_type(IVdsVDisk *iface);
+/* Whether name is the device name this VDisk reports while attached. */
+BOOL vdisk_is_device(IVdsVDisk *iface, const WCHAR *name);
+/* The prefix of those names: "\\?\VdsshimVDisk{". */
+#define VDISK_DEVICE_PREFIX L"\\\\?\\VdsshimVDisk{"
 /* The provider keeps itself, and so every VDisk, alive while a disk is
  * attached: an attachment outlives its handles and clients (vd_provider.c). */
 void vd_provider_attachment(BOOL attached);

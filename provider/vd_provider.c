@@ -268,6 +268,24 @@ static HRESULT check_type(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path)
     return vdisk_type_matches(type, info.format) ? S_OK : VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
 }
 
+/* AddVDisk given what GetDeviceName returned: the attached VDisk of that
+ * name, or VDS_E_OBJECT_NOT_FOUND (no such device, or detached since) [U]. */
+static HRESULT find_device(IVdsVdProvider *iface, const WCHAR *name, IVdsVDisk **out)
+{
+    struct vd_provider *p = impl_from_IVdsVdProvider(iface);
+    ULONG i;
+
+    EnterCriticalSection(&p->cs);
+    for (i = 0; i < p->count && !*out; i++)
+        if (vdisk_is_device(p->vdisks[i], name))
+        {
+            *out = p->vdisks[i];
+            IVdsVDisk_AddRef(*out);
+        }
+    LeaveCriticalSection(&p->cs);
+    return *out ? S_OK : VDS_E_OBJECT_NOT_FOUND;
+}
+
 static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
                                       IVdsVDisk **out)
 {
@@ -282,6 +300,8 @@ static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYP
         return E_INVALIDARG;
     if (type->DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN && !is_microsoft_type(type))
         return E_INVALIDARG;
+    /* The device name an attached VDisk reports names that VDisk (vdisk.c). */
+    if (!_wcsnicmp(path, VDISK_DEVICE_PREFIX, wcslen(VDISK_DEVICE_PREFIX))) return find_device(iface, path, out);
     if (FAILED(hr = check_type(type, path))) return hr;
     return vd_provider_vdisk(iface, type, path, out);
 }

@@ -262,17 +262,34 @@ static HRESULT WINAPI vdisk_Open(IVdsVDisk *iface, VIRTUAL_DISK_ACCESS_MASK acce
 
 /* The name GetDeviceName and GetProperties give while the disk is attached:
  * logical attach surfaces no Win32 device, so a stable name made from the
- * VDisk's id stands for it [U: vds-reference.md §5.4 has the real device's
- * name; CreateFile on this one fails with ERROR_FILE_NOT_FOUND]. */
+ * VDisk's id stands for it, and AddVDisk takes it back to the VDisk
+ * (vd_provider.c) [U: vds-reference.md §5.4 has the real device's name;
+ * CreateFile on this one fails with ERROR_FILE_NOT_FOUND]. */
+static void format_device_name(const struct vdisk *v, WCHAR name[64])
+{
+    swprintf(name, 64, L"\\\\?\\VdsshimVDisk{%08lX-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
+             (unsigned long)v->id.Data1, v->id.Data2, v->id.Data3, v->id.Data4[0], v->id.Data4[1], v->id.Data4[2],
+             v->id.Data4[3], v->id.Data4[4], v->id.Data4[5], v->id.Data4[6], v->id.Data4[7]);
+}
+
 static WCHAR *device_name(const struct vdisk *v)
 {
     WCHAR *name = CoTaskMemAlloc(64 * sizeof(WCHAR));
 
-    if (name) swprintf(name, 64, L"\\\\?\\VdsshimVDisk{%08lX-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
-                       (unsigned long)v->id.Data1, v->id.Data2, v->id.Data3, v->id.Data4[0], v->id.Data4[1],
-                       v->id.Data4[2], v->id.Data4[3], v->id.Data4[4], v->id.Data4[5], v->id.Data4[6],
-                       v->id.Data4[7]);
+    if (name) format_device_name(v, name);
     return name;
+}
+
+BOOL vdisk_is_device(IVdsVDisk *iface, const WCHAR *name)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+    struct vdisk_state state;
+    WCHAR mine[64];
+
+    vdisk_snapshot(iface, &state);
+    if (!state.attached) return FALSE;
+    format_device_name(v, mine);
+    return !_wcsicmp(mine, name);
 }
 
 static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES *props)

@@ -40,6 +40,8 @@ static IVdsVDisk *listed_vdisk(IVdsVdProvider *prov, const WCHAR *path)
     return found;
 }
 
+static WCHAR last_device_name[64];
+
 /* A second service from the same loader, and its virtual-disk provider. */
 static IVdsVdProvider *second_provider(IVdsService **service)
 {
@@ -62,9 +64,12 @@ static IVdsVdProvider *second_provider(IVdsService **service)
     return prov;
 }
 
-static void check_device_name(IVdsVDisk *vdisk, BOOL attached, const char *when)
+/* The name, the same in GetProperties, and AddVDisk takes it back to this VDisk. */
+static void check_device_name(IVdsVdProvider *prov, IVdsVDisk *vdisk, BOOL attached, const char *when)
 {
+    VIRTUAL_STORAGE_TYPE unknown = { VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
     WCHAR *name = (void *)0xdeadbeef;
+    IVdsVDisk *named = (void *)0xdeadbeef;
     VDS_VDISK_PROPERTIES props;
     HRESULT hr;
 
@@ -79,6 +84,30 @@ static void check_device_name(IVdsVDisk *vdisk, BOOL attached, const char *when)
            name ? name : L"(null)");
     else
         ok(name == NULL && props.pDeviceName == NULL, "%s: no device name", when);
+    if (name)
+    {
+        IUnknown *a = NULL, *b = NULL;
+
+        hr = IVdsVdProvider_AddVDisk(prov, &unknown, name, &named);
+        ok_hr(hr, S_OK, "AddVDisk of the device name");
+        if (hr == S_OK)
+        {
+            IVdsVDisk_QueryInterface(vdisk, &IID_IUnknown, (void **)&a);
+            IVdsVDisk_QueryInterface(named, &IID_IUnknown, (void **)&b);
+            ok(a && a == b, "%s: the device name names this VDisk", when);
+            if (a) IUnknown_Release(a);
+            if (b) IUnknown_Release(b);
+            IVdsVDisk_Release(named);
+        }
+        /* Kept to try once detached. */
+        wcscpy(last_device_name, name);
+    }
+    else if (last_device_name[0])
+    {
+        ok_hr(IVdsVdProvider_AddVDisk(prov, &unknown, last_device_name, &named), VDS_E_OBJECT_NOT_FOUND,
+              "AddVDisk of the device name once detached");
+        ok(named == NULL, "... clears the out-pointer");
+    }
     CoTaskMemFree(name);
     CoTaskMemFree(props.pPath);
     CoTaskMemFree(props.pDeviceName);
@@ -99,12 +128,12 @@ void test_attachment_lifetime(IVdsVdProvider *prov)
         if (vdisk) IVdsVDisk_Release(vdisk);
         return;
     }
-    check_device_name(vdisk, FALSE, "detached");
+    check_device_name(prov, vdisk, FALSE, "detached");
     ok_hr(attach(open, TRUE), S_OK, "attach, then release the handle");
-    check_device_name(vdisk, TRUE, "attached");
+    check_device_name(prov, vdisk, TRUE, "attached");
     IVdsOpenVDisk_Release(open);
     ok(vdisk_state(vdisk) == VDS_VST_ATTACHED_NOT_OPEN, "the last handle gone: VDS_VST_ATTACHED_NOT_OPEN");
-    check_device_name(vdisk, TRUE, "attached, not open");
+    check_device_name(prov, vdisk, TRUE, "attached, not open");
 
     /* Another service object sees the same disk, still attached. */
     if ((prov2 = second_provider(&service2)))
@@ -131,7 +160,7 @@ void test_attachment_lifetime(IVdsVdProvider *prov)
               VDS_E_VD_ALREADY_ATTACHED, "... still attached: a new Attach is refused");
         ok_hr(IVdsOpenVDisk_Detach(open, 0, 0), S_OK, "Detach through the new handle");
         ok(vdisk_state(vdisk) == VDS_VST_OPEN, "detached: VDS_VST_OPEN");
-        check_device_name(vdisk, FALSE, "detached again");
+        check_device_name(prov, vdisk, FALSE, "detached again");
         IVdsOpenVDisk_Release(open);
     }
     ok(vdisk_state(vdisk) == VDS_VST_ADDED, "released: VDS_VST_ADDED");
