@@ -26,11 +26,6 @@ static const uint8_t parent_loc_type[16] = VHDX_PARENT_LOC_TYPE;
 static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
 static const uint8_t region_meta[16] = VHDX_REGION_META_GUID;
 
-static uint64_t round_up_mib(uint64_t v)
-{
-    return (v + MiB - 1) / MiB * MiB;
-}
-
 /* Append one UTF-16LE key/value pair to a parent locator item under construction. */
 static int locator_add(uint8_t *item, uint32_t cap, uint32_t *used, uint16_t index, const char *key,
                        const char *value)
@@ -133,7 +128,7 @@ int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdssh
     uint64_t chunk_ratio = ((1ull << 23) * s->p.logical_sector_size) / s->p.block_size;
     uint64_t npb = (s->p.virtual_size + s->p.block_size - 1) / s->p.block_size;
     uint64_t nsb = (npb + chunk_ratio - 1) / chunk_ratio;
-    uint64_t entries = nsb * (chunk_ratio + 1), bat_len = round_up_mib(entries * 8), end = BAT_AT + bat_len, i;
+    uint64_t entries = nsb * (chunk_ratio + 1), bat_len = vhdx_round_up_mib(entries * 8), end = BAT_AT + bat_len, i;
     uint8_t *bat = NULL, *meta = NULL, *buf = NULL;
     struct vhdx_region_table t;
     struct vhdx_header h;

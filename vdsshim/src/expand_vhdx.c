@@ -16,11 +16,6 @@
 
 static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
 
-static uint64_t round_up_mib(uint64_t v)
-{
-    return (v + MiB - 1) / MiB * MiB;
-}
-
 /* The 4 KiB sector at off as the file reads it, for patching into the log. */
 static int load_sector(struct vdsshim_image *img, struct vhdx *v, uint64_t off, uint8_t **out,
                        struct vdsshim_diag *diag)
@@ -110,18 +105,18 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
     relocate = need * 8 > v->bat_region.length;
     if (relocate)
     {
-        len = round_up_mib(nsb * (v->chunk_ratio + 1) * 8);
+        len = vhdx_round_up_mib(nsb * (v->chunk_ratio + 1) * 8);
         if (len > 0xffffffffull - MiB)
             return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for %llu bytes would exceed a region's 4 GiB",
                             (unsigned long long)new_size);
-        bat_offset = round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
+        bat_offset = vhdx_round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
         bat_length = (uint32_t)len;
     }
     if (img->info.type == VDSSHIM_DISK_FIXED && npb > v->payload_blocks)
     {
         /* The new blocks, allocated past everything (and the new BAT). */
         uint64_t at = relocate ? bat_offset + len
-                               : round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size
+                               : vhdx_round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size
                                                                                   : vhdx_structure_end(v));
         uint64_t end = at + (npb - v->payload_blocks) * v->meta.block_size, b;
 

@@ -16,11 +16,6 @@ static struct vhdx *vhdx_from_image(struct vdsshim_image *img)
     return img->fmt;
 }
 
-static uint64_t round_up_mib(uint64_t v)
-{
-    return (v + MiB - 1) / MiB * MiB;
-}
-
 /* Headers: the valid one with the higher sequence; equal ones must be identical (Disk2vhd). */
 static int vhdx_load_headers(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag *diag)
 {
@@ -264,7 +259,7 @@ uint64_t vhdx_structure_end(const struct vhdx *v)
         if (VHDX_BAT_OFFSET(v->bat[i]))
             MAX_END(VHDX_BAT_OFFSET(v->bat[i]) + (i % (v->chunk_ratio + 1) == v->chunk_ratio ? MiB : v->meta.block_size));
 #undef MAX_END
-    return round_up_mib(end);
+    return vhdx_round_up_mib(end);
 }
 
 int vhdx_write_bat(struct vdsshim_image *img, struct vhdx *v, const uint8_t *dirty, uint64_t flushed_size,

@@ -173,6 +173,12 @@ struct vhdx
     uint8_t *sb_cache;
 };
 
+/* VHDX places every region and block on 1 MiB boundaries (formats.md §2). */
+static inline uint64_t vhdx_round_up_mib(uint64_t v)
+{
+    return (v + MiB - 1) / MiB * MiB;
+}
+
 /* Index helpers. */
 static inline uint64_t vhdx_payload_index_ratio(uint64_t chunk_ratio, uint64_t block)
 {

@@ -12,11 +12,6 @@
 
 #define UNIT 512u
 
-static uint64_t round_up_mib(uint64_t v)
-{
-    return (v + MiB - 1) / MiB * MiB;
-}
-
 static int flush(struct vdsshim_image *img, struct vdsshim_diag *diag)
 {
     int st = vdsshim_io_flush(img->io);
@@ -100,7 +95,7 @@ static int allocate_block(struct vdsshim_image *img, struct vhdx *v, uint64_t bl
                           const uint8_t *buf, size_t n, const uint8_t *units, struct vdsshim_diag *diag)
 {
     uint32_t bs = v->meta.block_size;
-    uint64_t at = round_up_mib(v->file_size), idx = vhdx_payload_index(v, block), done, old = v->bat[idx];
+    uint64_t at = vhdx_round_up_mib(v->file_size), idx = vhdx_payload_index(v, block), done, old = v->bat[idx];
     uint64_t vsize = v->meta.virtual_size, nsec = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
     uint8_t *chunk, *dirty;
     int st = VDSSHIM_OK;
