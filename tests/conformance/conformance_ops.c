@@ -588,6 +588,23 @@ static DWORD WINAPI racer_thread(void *arg)
     return 0;
 }
 
+/* Polls QueryStatus until the task has ended or ms have passed: a task that
+ * never ends fails its check instead of hanging the suite (and says so). */
+static BOOL task_done_within(IVdsAsync *async, DWORD ms)
+{
+    DWORD start = GetTickCount();
+    HRESULT status;
+    ULONG pct;
+
+    do
+    {
+        if (IVdsAsync_QueryStatus(async, &status, &pct) != S_OK) return FALSE;
+        if (status != VDS_E_OPERATION_PENDING) return TRUE;
+        Sleep(5);
+    } while (GetTickCount() - start < ms);
+    return FALSE;
+}
+
 /* Two Opens of one VDisk, and two Attaches of one handle, at the same moment:
  * the handle that exists, and the attachment, stay until released, so
  * exactly one of each pair wins whatever the timing. */
@@ -635,7 +652,9 @@ static void race(LPTHREAD_START_ROUTINE fn, struct pair_racer r[2])
         threads[i] = CreateThread(NULL, 0, fn, &r[i], 0, NULL);
     }
     SetEvent(go);
-    WaitForMultipleObjects(2, threads, TRUE, INFINITE);
+    if (WaitForMultipleObjects(2, threads, TRUE, 120000) != WAIT_OBJECT_0)
+        ok(0, "two racing calls did not both return within 120 s (%#lx, %#lx so far)", (unsigned long)r[0].hr,
+           (unsigned long)r[1].hr);
     for (i = 0; i < 2; i++) CloseHandle(threads[i]);
     CloseHandle(go);
 }
@@ -676,7 +695,7 @@ void test_atomic_open_attach(IVdsVdProvider *prov)
             if (r[i].hr == S_OK && r[i].async)
             {
                 won++;
-                if (wait_task(r[i].async, &out) != S_OK) won = 99;
+                if (!task_done_within(r[i].async, 120000) || wait_task(r[i].async, &out) != S_OK) won = 99;
                 IVdsAsync_Release(r[i].async);
             }
             else if (r[i].hr == VDS_E_VD_ALREADY_ATTACHED && !r[i].async) lost++;
@@ -719,7 +738,13 @@ void test_atomic_state(IVdsVdProvider *prov)
             threads[i] = CreateThread(NULL, 0, racer_thread, &r[i], 0, NULL);
         }
         SetEvent(go);
-        WaitForMultipleObjects(2, threads, TRUE, INFINITE);
+        /* Bounded: a call that never returns is reported where it hangs. */
+        if (WaitForMultipleObjects(2, threads, TRUE, 120000) != WAIT_OBJECT_0)
+        {
+            release_jobs(hold);
+            ok(0, "round %u: the two Compacts did not both return within 120 s", round);
+            break;
+        }
         release_jobs(hold);
         for (i = 0; i < 2; i++)
         {
@@ -727,12 +752,18 @@ void test_atomic_state(IVdsVdProvider *prov)
             if (r[i].hr == S_OK)
             {
                 winners++;
-                if (wait_task(r[i].async, &out) != S_OK) winners = 99;
+                if (!task_done_within(r[i].async, 120000))
+                {
+                    ok(0, "round %u: the winning compaction did not end within 120 s of its release", round);
+                    winners = 99;
+                }
+                else if (wait_task(r[i].async, &out) != S_OK) winners = 99;
                 IVdsAsync_Release(r[i].async);
             }
             else if (r[i].hr == VDS_E_VD_ALREADY_COMPACTING && r[i].async == NULL) losers++;
         }
         CloseHandle(go);
+        if (winners == 99) break;
         if (winners == 1 && losers == 1) exact++;
         else printf("# round %u: %#lx and %#lx\n", round, (unsigned long)r[0].hr, (unsigned long)r[1].hr);
     }
