@@ -40,18 +40,15 @@ static HRESULT create_run(struct async_job *job, int (*progress)(void *, unsigne
     st = vdsshim_create(cj->path_utf8, &cj->params, &diag);
     if (st == VDSSHIM_E_EXISTS)
     {
-        struct vdsshim_image *img;
         struct vdsshim_info info;
 
         TRACE("%s exists: not re-created\n", debugstr_w(cj->path));
         memset(&diag, 0, sizeof(diag));
-        if ((st = vdsshim_open(cj->path_utf8, VDSSHIM_OPEN_NO_PARENTS, &img, &diag)))
+        if ((st = vdisk_peek(cj->path_utf8, &info, &diag)))
         {
             WARN("%s exists and is not a virtual disk: %s\n", debugstr_w(cj->path), diag.msg);
             return hr_from_status(st, &diag);
         }
-        vdsshim_get_info(img, &info);
-        vdsshim_close(img);
         if (!vdisk_type_matches(&cj->type, info.format)) return VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
     }
     else if (st)

@@ -415,25 +415,20 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
     }
     st = vdsshim_open(path, open_flags, &o->img, &diag);
     free(path);
-    if (!st)
-    {
-        vdsshim_get_info(o->img, &info);
-        /* A file of another format than the type the VDisk was added with. */
-        if (!vdisk_type_matches(type, info.format))
-        {
-            vdsshim_close(o->img);
-            st = VDSSHIM_E_UNKNOWN_FORMAT;
-            hr = VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
-            WARN("%s is not a %s file\n", debugstr_w(vdisk_path(vdisk)),
-                 type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHD ? "VHD" : "VHDX");
-        }
-    }
-    else
+    if (st)
     {
         WARN("%s: %s\n", debugstr_w(vdisk_path(vdisk)), diag.msg);
         hr = hr_from_status(st, &diag);
     }
-    if (st)
+    else if (vdsshim_get_info(o->img, &info), !vdisk_type_matches(type, info.format))
+    {
+        /* A file of another format than the type the VDisk was added with. */
+        WARN("%s is not a %s file\n", debugstr_w(vdisk_path(vdisk)),
+             type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHD ? "VHD" : "VHDX");
+        vdsshim_close(o->img);
+        hr = VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
+    }
+    if (FAILED(hr))
     {
         vdisk_open_end(vdisk, NULL);
         free(o);

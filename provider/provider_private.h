@@ -73,6 +73,8 @@ HRESULT vdisk_op_begin(IVdsVDisk *iface, struct vdsshim_image *const *img, enum 
 /* The same rules, nothing changed: for a call whose task fails at once. */
 HRESULT vdisk_op_check(IVdsVDisk *iface, struct vdsshim_image *const *img, enum busy_op op);
 void vdisk_op_end(IVdsVDisk *iface, const struct vdsshim_info *info);
+/* A short read-only look at the file (no parents): its info, or the engine's refusal. */
+int vdisk_peek(const char *path, struct vdsshim_info *info, struct vdsshim_diag *diag);
 /* Whether a file of format is what type names (UNKNOWN names any). */
 BOOL vdisk_type_matches(const VIRTUAL_STORAGE_TYPE *type, enum vdsshim_format format);
 /* DetachAndDelete's end: the handle's image is gone either way (*img = NULL). */

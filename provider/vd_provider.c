@@ -253,18 +253,15 @@ done:
 static HRESULT check_type(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_image *img;
     struct vdsshim_info info;
     char *utf8;
     int st;
 
     if (type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN) return S_OK;
     if (!(utf8 = utf8_from_wide(path))) return E_OUTOFMEMORY;
-    st = vdsshim_open(utf8, VDSSHIM_OPEN_NO_PARENTS, &img, &diag);
+    st = vdisk_peek(utf8, &info, &diag);
     free(utf8);
     if (st) return S_OK;
-    vdsshim_get_info(img, &info);
-    vdsshim_close(img);
     return vdisk_type_matches(type, info.format) ? S_OK : VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
 }
 

@@ -166,6 +166,17 @@ HRESULT vdisk_op_check(IVdsVDisk *iface, struct vdsshim_image *const *img, enum 
     return hr;
 }
 
+int vdisk_peek(const char *path, struct vdsshim_info *info, struct vdsshim_diag *diag)
+{
+    struct vdsshim_image *img;
+    int st;
+
+    if ((st = vdsshim_open(path, VDSSHIM_OPEN_NO_PARENTS, &img, diag))) return st;
+    vdsshim_get_info(img, info);
+    vdsshim_close(img);
+    return VDSSHIM_OK;
+}
+
 BOOL vdisk_type_matches(const VIRTUAL_STORAGE_TYPE *type, enum vdsshim_format format)
 {
     switch (type->DeviceId)
@@ -310,16 +321,13 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
     {
         /* Not open: a short read-only look, parents not needed for sizes. */
         struct vdsshim_diag diag = { .msg = { 0 } };
-        struct vdsshim_image *img;
         char *path = utf8_from_wide(v->path);
         int st;
 
         if (!path) return E_OUTOFMEMORY;
-        st = vdsshim_open(path, VDSSHIM_OPEN_NO_PARENTS, &img, &diag);
+        st = vdisk_peek(path, &info, &diag);
         free(path);
         if (st) return hr_from_status(st, &diag);
-        vdsshim_get_info(img, &info);
-        vdsshim_close(img);
     }
     memset(props, 0, sizeof(*props));
     props->Id = v->id;

@@ -130,11 +130,14 @@ static int expand_fixed(struct vdsshim_image *img, struct vhd *vhd, uint64_t new
     zero_end = prev_end < new_size ? prev_end : new_size;
     if (zero_end > old)
     {
-        if (!(zeros = io_buffer_alloc(ENGINE_IO_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-        memset(zeros, 0, ENGINE_IO_CHUNK);
-        for (at = old, st = VDSSHIM_OK; at < zero_end && !st; at += ENGINE_IO_CHUNK)
+        /* Usually just the old footer's sector: no bigger buffer than needed. */
+        size_t chunk = zero_end - old < ENGINE_IO_CHUNK ? (size_t)(zero_end - old) : ENGINE_IO_CHUNK;
+
+        if (!(zeros = io_buffer_alloc(chunk))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        memset(zeros, 0, chunk);
+        for (at = old, st = VDSSHIM_OK; at < zero_end && !st; at += chunk)
         {
-            size_t n = zero_end - at < ENGINE_IO_CHUNK ? (size_t)(zero_end - at) : ENGINE_IO_CHUNK;
+            size_t n = zero_end - at < chunk ? (size_t)(zero_end - at) : chunk;
             if ((st = vdsshim_io_write(img->io, zeros, n, at))) st = diag_io(diag, img->io, st, at, "cannot zero the new space");
         }
         io_buffer_free(zeros);
