@@ -34,6 +34,7 @@ struct async
     HANDLE cancel_event;        /* manual reset: set once Cancel asked */
     VDS_ASYNC_OUTPUT_TYPE type;
     struct async_job *job;
+    struct client_link link;
     HRESULT result;
     ULONG percent;              /* only ever grows while running */
     BOOL signalled;
@@ -76,6 +77,7 @@ static ULONG WINAPI async_Release(IVdsAsync *iface)
         CloseHandle(a->done);
         CloseHandle(a->cancel_event);
         named_cs_delete(&a->cs);
+        client_untrack(&a->link);
         free(a);
         provider_unref();
     }
@@ -215,7 +217,7 @@ static void CALLBACK async_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
     IVdsAsync_Release(&a->IVdsAsync_iface);     /* the worker's reference */
 }
 
-HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out)
+HRESULT async_create(struct client *client, VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out)
 {
     struct async *a;
     HRESULT hr;
@@ -234,6 +236,7 @@ HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsyn
     a->type = type;
     a->job = job;
     named_cs_init(&a->cs, __FILE__ ": async.cs");
+    client_track(client, &a->link, (IUnknown *)&a->IVdsAsync_iface, &a->refcount, NULL);
     provider_ref();
     if (!TrySubmitThreadpoolCallback(async_worker, a, NULL))
     {
@@ -267,7 +270,7 @@ static void failed_destroy(struct async_job *job)
     free(CONTAINING_RECORD(job, struct failed_job, job));
 }
 
-HRESULT async_create_failed(VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsync **out)
+HRESULT async_create_failed(struct client *client, VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsync **out)
 {
     struct failed_job *job;
     HRESULT hr;
@@ -277,6 +280,6 @@ HRESULT async_create_failed(VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsyn
     job->job.run = failed_run;
     job->job.destroy = failed_destroy;
     job->hr = result;
-    if (FAILED(hr = async_create(type, &job->job, out))) free(job);
+    if (FAILED(hr = async_create(client, type, &job->job, out))) free(job);
     return hr;
 }

@@ -112,6 +112,7 @@ HRESULT create_vdisk_start(IVdsVdProvider *provider, const VIRTUAL_STORAGE_TYPE 
     }
     wcscpy(cj->path, path);
     cj->params.parent_path = cj->parent_utf8;
-    if (FAILED(hr = async_create(VDS_ASYNCOUT_CREATE_VDISK, &cj->job, async))) create_destroy(&cj->job);
+    if (FAILED(hr = async_create(vd_provider_client(provider), VDS_ASYNCOUT_CREATE_VDISK, &cj->job, async)))
+        create_destroy(&cj->job);
     return hr;
 }

@@ -9,6 +9,7 @@ struct enum_objects
     LONG refcount;
     CRITICAL_SECTION cs;
     IUnknown **objects;
+    struct client_link link;
     ULONG count;
     ULONG position;
 };
@@ -48,6 +49,7 @@ static ULONG WINAPI enum_Release(IEnumVdsObject *iface)
         for (i = 0; i < e->count; i++) IUnknown_Release(e->objects[i]);
         free(e->objects);
         DeleteCriticalSection(&e->cs);
+        client_untrack(&e->link);
         free(e);
         provider_unref();
     }
@@ -110,7 +112,7 @@ static HRESULT WINAPI enum_Clone(IEnumVdsObject *iface, IEnumVdsObject **out)
     TRACE("iface %p, out %p.\n", iface, out);
     if (!out) return E_POINTER;
     EnterCriticalSection(&e->cs);
-    if (SUCCEEDED(hr = enum_create(e->objects, e->count, out)))
+    if (SUCCEEDED(hr = enum_create(e->link.client, e->objects, e->count, out)))
         impl_from_IEnumVdsObject(*out)->position = e->position;
     LeaveCriticalSection(&e->cs);
     return hr;
@@ -129,7 +131,7 @@ static const IEnumVdsObjectVtbl enum_vtbl =
     enum_Clone,
 };
 
-HRESULT enum_create(IUnknown **objects, ULONG count, IEnumVdsObject **out)
+HRESULT enum_create(struct client *client, IUnknown **objects, ULONG count, IEnumVdsObject **out)
 {
     struct enum_objects *e;
     ULONG i;
@@ -149,6 +151,7 @@ HRESULT enum_create(IUnknown **objects, ULONG count, IEnumVdsObject **out)
         IUnknown_AddRef(objects[i]);
     }
     InitializeCriticalSection(&e->cs);
+    client_track(client, &e->link, (IUnknown *)&e->IEnumVdsObject_iface, &e->refcount, NULL);
     provider_ref();
     *out = &e->IEnumVdsObject_iface;
     return S_OK;

@@ -7,6 +7,7 @@ struct loader
 {
     IVdsServiceLoader IVdsServiceLoader_iface;
     LONG refcount;
+    struct client_link link;
 };
 
 static struct loader *impl_from_IVdsServiceLoader(IVdsServiceLoader *iface)
@@ -41,13 +42,14 @@ static ULONG WINAPI loader_Release(IVdsServiceLoader *iface)
 
     if (!ref)
     {
+        client_untrack(&loader->link);
         free(loader);
         provider_unref();
     }
     return ref;
 }
 
-static HRESULT load_service(WCHAR *machine, IVdsService **out);
+static HRESULT load_service(struct client *client, WCHAR *machine, IVdsService **out);
 
 static HRESULT WINAPI loader_LoadService(IVdsServiceLoader *iface, LPWSTR machine, IVdsService **service)
 {
@@ -57,19 +59,19 @@ static HRESULT WINAPI loader_LoadService(IVdsServiceLoader *iface, LPWSTR machin
     /* NULL or "" is this machine. The shim serves no other one: a remote name
      * gets the VDS code for "not supported" rather than an attempt (§6). */
     if (!is_local_machine(machine)) return VDS_E_NOT_SUPPORTED;
-    return load_service(machine, service);
+    return load_service(impl_from_IVdsServiceLoader(iface)->link.client, machine, service);
 }
 
 /* MS-VDS §3.4.5.2.3.1: the loader makes the service, queries its
  * IVdsServiceInitialization and calls Initialize with the machine name; a
  * failed Initialize is LoadService's result [V]. */
-static HRESULT load_service(WCHAR *machine, IVdsService **out)
+static HRESULT load_service(struct client *client, WCHAR *machine, IVdsService **out)
 {
     IVdsServiceInitialization *init;
     IVdsService *service;
     HRESULT hr;
 
-    if (FAILED(hr = service_create(&service))) return hr;
+    if (FAILED(hr = service_create(client, &service))) return hr;
     if (SUCCEEDED(hr = IVdsService_QueryInterface(service, &IID_IVdsServiceInitialization, (void **)&init)))
     {
         hr = IVdsServiceInitialization_Initialize(init, machine);
@@ -95,7 +97,7 @@ static const IVdsServiceLoaderVtbl loader_vtbl =
     loader_LoadService,
 };
 
-HRESULT loader_create(REFIID riid, void **out)
+HRESULT loader_create(struct client *client, REFIID riid, void **out)
 {
     struct loader *loader;
     HRESULT hr;
@@ -103,6 +105,7 @@ HRESULT loader_create(REFIID riid, void **out)
     if (!(loader = calloc(1, sizeof(*loader)))) return E_OUTOFMEMORY;
     loader->IVdsServiceLoader_iface.lpVtbl = &loader_vtbl;
     loader->refcount = 1;
+    client_track(client, &loader->link, (IUnknown *)&loader->IVdsServiceLoader_iface, &loader->refcount, NULL);
     provider_ref();
     hr = IVdsServiceLoader_QueryInterface(&loader->IVdsServiceLoader_iface, riid, out);
     IVdsServiceLoader_Release(&loader->IVdsServiceLoader_iface);

@@ -44,7 +44,8 @@ struct open_vdisk
 {
     IVdsOpenVDisk IVdsOpenVDisk_iface;
     LONG refcount;
-    IVdsVDisk *vdisk;
+    struct client_link link;
+    IVdsVDisk *vdisk;           /* the opening client's object for the VDisk */
     VIRTUAL_DISK_ACCESS_MASK access;
     ULONG rw_depth;
     struct vdsshim_image *img;      /* NULL once DetachAndDelete removed the file */
@@ -89,6 +90,7 @@ static ULONG WINAPI open_vdisk_Release(IVdsOpenVDisk *iface)
             vdsshim_close(o->img);
             vdisk_close(o->vdisk);
         }
+        client_untrack(&o->link);
         IVdsVDisk_Release(o->vdisk);
         free(o);
         provider_unref();
@@ -139,7 +141,7 @@ static HRESULT WINAPI open_vdisk_Attach(IVdsOpenVDisk *iface, LPWSTR sd, ATTACH_
         free(job);
         return hr;
     }
-    if (FAILED(hr = async_create(VDS_ASYNCOUT_ATTACH_VDISK, job, async)))
+    if (FAILED(hr = async_create(o->link.client, VDS_ASYNCOUT_ATTACH_VDISK, job, async)))
     {
         free(job);
         vdisk_detach(o->vdisk, &o->img);
@@ -302,7 +304,7 @@ static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, HRESULT ta
     if (FAILED(task_error))
     {
         if (FAILED(hr = vdisk_op_check(o->vdisk, &o->img, op))) return hr;
-        return async_create_failed(types[op], task_error, async);
+        return async_create_failed(o->link.client, types[op], task_error, async);
     }
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
     if (FAILED(hr = vdisk_op_begin(o->vdisk, &o->img, op, &attached)))
@@ -319,7 +321,7 @@ static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, HRESULT ta
     job->depth = depth;
     job->size = size;
     IVdsOpenVDisk_AddRef(&o->IVdsOpenVDisk_iface);      /* the job keeps the handle, and the file, alive */
-    if (FAILED(hr = async_create(types[op], &job->job, async))) image_job_destroy(&job->job);
+    if (FAILED(hr = async_create(o->link.client, types[op], &job->job, async))) image_job_destroy(&job->job);
     return hr;
 }
 
@@ -407,13 +409,16 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
         free(o);
         return E_OUTOFMEMORY;
     }
-    if (FAILED(hr = vdisk_open_begin(vdisk)))
+    vdisk_file_lock(vdisk, TRUE);
+    if (FAILED(hr = vdisk_open_begin(vdisk, access)))
     {
+        vdisk_file_lock(vdisk, FALSE);
         free(path);
         free(o);
         return hr;
     }
     st = vdsshim_open(path, open_flags, &o->img, &diag);
+    vdisk_file_lock(vdisk, FALSE);
     free(path);
     if (st)
     {
@@ -441,6 +446,7 @@ HRESULT open_vdisk_create(IVdsVDisk *vdisk, VIRTUAL_DISK_ACCESS_MASK access, OPE
     o->vdisk = vdisk;
     IVdsVDisk_AddRef(vdisk);
     vdisk_open_end(vdisk, &info);
+    client_track(vdisk_client(vdisk), &o->link, (IUnknown *)&o->IVdsOpenVDisk_iface, &o->refcount, NULL);
     provider_ref();
     *out = &o->IVdsOpenVDisk_iface;
     return S_OK;

@@ -13,32 +13,80 @@
 #include "vdsshim_io.h"
 #include "debug.h"
 
-/* Live objects, server locks and running jobs: DllCanUnloadNow says S_OK at 0. */
+/* Live objects, server locks and running jobs: DllCanUnloadNow says S_OK at
+ * 0, and the shared server (server.c) may stop (factory.c). */
 extern LONG provider_refs;
 static inline void provider_ref(void) { InterlockedIncrement(&provider_refs); }
 static inline void provider_unref(void) { InterlockedDecrement(&provider_refs); }
 
+/* The class factory of CLSID_VdsLoader (factory.c), static: it does not count. */
+IClassFactory *loader_factory(void);
+/* The server's stop: succeeds, and refuses every later activation with
+ * CO_E_SERVER_STOPPING, only while nothing lives (no object, lock or job). */
+BOOL server_try_stop(void);
+
+/*
+ * Every COM object handed out belongs to one client (client.c), which the
+ * object names in its link; a client's objects are disconnected when its
+ * process ends. key lets a client find its own COM object for a piece of
+ * shared state (the provider, a VDisk), so that it sees one identity.
+ */
+struct client;
+struct client_link
+{
+    struct client_link *next, *prev;
+    struct client *client;
+    IUnknown *object;
+    LONG *refcount;
+    const void *key;
+};
+/* The client making the current call (this process outside a call). */
+HRESULT client_of_caller(struct client **out);
+void client_release(struct client *c);
+DWORD client_pid(const struct client *c);
+/* Called by an object's constructor, and untrack from its destructor. */
+void client_track(struct client *c, struct client_link *link, IUnknown *object, LONG *refcount, const void *key);
+void client_untrack(struct client_link *link);
+/* The client's live object made with key, AddRef'd, or NULL. */
+IUnknown *client_lookup(struct client *c, const void *key);
+
 struct vd_provider;
 struct vdisk;
 
-HRESULT loader_create(REFIID riid, void **out);
-HRESULT service_create(IVdsService **out);
+HRESULT loader_create(struct client *client, REFIID riid, void **out);
+HRESULT service_create(struct client *client, IVdsService **out);
 BOOL is_local_machine(const WCHAR *machine);
-HRESULT enum_create(IUnknown **objects, ULONG count, IEnumVdsObject **out);
-HRESULT vd_provider_create(IVdsVdProvider **out);
-/* The provider's cached VDisk for path, made if there is none (AddVDisk's lookup). */
+HRESULT enum_create(struct client *client, IUnknown **objects, ULONG count, IEnumVdsObject **out);
+/* The client's COM object for the process's one provider. */
+HRESULT vd_provider_create(struct client *client, IVdsVdProvider **out);
+struct client *vd_provider_client(IVdsVdProvider *iface);
+/* The provider's cached VDisk for path, made if there is none (AddVDisk's
+ * lookup), as the COM object of the client that iface belongs to. */
 HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path,
                           IVdsVDisk **out);
-HRESULT vdisk_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, IVdsVDisk **out);
+
+/* A VDisk's shared record (vdisk.c): the provider's list holds these; each
+ * client sees one through its own IVdsVDisk. */
+struct vdisk *vdisk_record_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path);
+void vdisk_record_release(struct vdisk *v);
+const WCHAR *vdisk_record_path(const struct vdisk *v);
+/* Whether AddVDisk's type fits the known VDisk (UNKNOWN fits any). */
+BOOL vdisk_record_type_agrees(const struct vdisk *v, const VIRTUAL_STORAGE_TYPE *type);
+/* Whether name is the device name this VDisk reports while attached. */
+BOOL vdisk_record_is_device(struct vdisk *v, const WCHAR *name);
+/* client's IVdsVDisk for the record: the same object while it lives. */
+HRESULT vdisk_object(struct client *client, struct vdisk *v, IVdsVDisk **out);
+struct client *vdisk_client(IVdsVDisk *iface);
 const WCHAR *vdisk_path(IVdsVDisk *iface);
 const VIRTUAL_STORAGE_TYPE *vdisk_type(IVdsVDisk *iface);
-/* Whether name is the device name this VDisk reports while attached. */
-BOOL vdisk_is_device(IVdsVDisk *iface, const WCHAR *name);
 /* The prefix of those names: "\\?\VdsshimVDisk{". */
 #define VDISK_DEVICE_PREFIX L"\\\\?\\VdsshimVDisk{"
-/* The provider keeps itself, and so every VDisk, alive while a disk is
- * attached: an attachment outlives its handles and clients (vd_provider.c). */
-void vd_provider_attachment(BOOL attached);
+/* The provider, and with it the list of VDisks every client shares, lives
+ * while a client holds a view of it or of one of its VDisks (so also while
+ * a handle is open or a job runs), and while a disk is attached: an
+ * attachment outlives its handles and clients. One hold per view and per
+ * attachment (vd_provider.c). */
+void vd_provider_hold(BOOL hold);
 
 /*
  * The logical state machine of a VDisk, kept by the VDisk, driven by its
@@ -51,7 +99,8 @@ enum attach_state { ATTACH_NONE, ATTACH_RO, ATTACH_RW };
 enum busy_op { BUSY_NONE, BUSY_COMPACTING, BUSY_MERGING, BUSY_EXPANDING, BUSY_DELETING };
 struct vdisk_state
 {
-    BOOL open;
+    ULONG handles;              /* open IVdsOpenVDisk objects, of every client */
+    BOOL exclusive;             /* one of them wants the VDisk alone */
     enum attach_state attached;
     enum busy_op busy;
     BOOL deleted;               /* DetachAndDelete removed the file */
@@ -59,9 +108,12 @@ struct vdisk_state
     struct vdsshim_info info;   /* from the open handle, refreshed after an operation */
 };
 void vdisk_snapshot(IVdsVDisk *iface, struct vdisk_state *state);
-/* Open: VDS_E_VD_DISK_ALREADY_OPEN if a handle exists; end with the new
- * handle's info, or NULL when the engine refused the file. */
-HRESULT vdisk_open_begin(IVdsVDisk *iface);
+/* Held around a handle's open of the file, so that no look collides with it. */
+void vdisk_file_lock(IVdsVDisk *iface, BOOL lock);
+/* Open: VDS_E_VD_DISK_ALREADY_OPEN unless both the new handle and those
+ * open only look or detach (vdisk.c); end with the new handle's info, or
+ * NULL when the engine refused the file. */
+HRESULT vdisk_open_begin(IVdsVDisk *iface, VIRTUAL_DISK_ACCESS_MASK access);
 void vdisk_open_end(IVdsVDisk *iface, const struct vdsshim_info *info);
 /* The last reference to the handle went: the attachment stays (§2.2.2.19.1.1). */
 void vdisk_close(IVdsVDisk *iface);
@@ -99,9 +151,9 @@ struct async_job
     /* Optional: the payload of VDS_ASYNC_OUTPUT after success (interfaces AddRef'd per call). */
     void (*output)(struct async_job *job, VDS_ASYNC_OUTPUT *out);
 };
-HRESULT async_create(VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out);
+HRESULT async_create(struct client *client, VDS_ASYNC_OUTPUT_TYPE type, struct async_job *job, IVdsAsync **out);
 /* An async object whose task has already failed with result. */
-HRESULT async_create_failed(VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsync **out);
+HRESULT async_create_failed(struct client *client, VDS_ASYNC_OUTPUT_TYPE type, HRESULT result, IVdsAsync **out);
 
 /* Critical sections named for debugging, as Wine names its own: Wine's
  * ntdll prints DebugInfo->Spare[0] as the name in its lock-timeout

@@ -14,6 +14,7 @@ struct service
     IVdsServiceInitialization IVdsServiceInitialization_iface;
     LONG refcount;
     IVdsVdProvider *provider;
+    struct client_link link;
     volatile LONG initialized;  /* Initialize succeeded (LoadService calls it) */
 };
 
@@ -70,6 +71,7 @@ static ULONG WINAPI service_Release(IVdsService *iface)
     if (!ref)
     {
         IVdsVdProvider_Release(service->provider);
+        client_untrack(&service->link);
         free(service);
         provider_unref();
     }
@@ -113,7 +115,7 @@ static HRESULT WINAPI service_QueryProviders(IVdsService *iface, DWORD masks, IE
         return VDS_E_INVALID_QUERY_PROVIDER_FLAG;
     /* Software and hardware masks: no such providers here, an empty enumeration. */
     if (masks & VDS_QUERY_VIRTUALDISK_PROVIDERS) providers[count++] = (IUnknown *)service->provider;
-    return enum_create(providers, count, out);
+    return enum_create(service->link.client, providers, count, out);
 }
 
 static HRESULT WINAPI service_QueryMaskedDisks(IVdsService *iface, IEnumVdsObject **out)
@@ -296,14 +298,14 @@ static const IVdsServiceInitializationVtbl init_vtbl =
     init_Initialize,
 };
 
-HRESULT service_create(IVdsService **out)
+HRESULT service_create(struct client *client, IVdsService **out)
 {
     struct service *service;
     HRESULT hr;
 
     *out = NULL;
     if (!(service = calloc(1, sizeof(*service)))) return E_OUTOFMEMORY;
-    if (FAILED(hr = vd_provider_create(&service->provider)))
+    if (FAILED(hr = vd_provider_create(client, &service->provider)))
     {
         free(service);
         return hr;
@@ -311,6 +313,7 @@ HRESULT service_create(IVdsService **out)
     service->IVdsService_iface.lpVtbl = &service_vtbl;
     service->IVdsServiceInitialization_iface.lpVtbl = &init_vtbl;
     service->refcount = 1;
+    client_track(client, &service->link, (IUnknown *)&service->IVdsService_iface, &service->refcount, NULL);
     provider_ref();
     TRACE("returning iface %p.\n", &service->IVdsService_iface);
     *out = &service->IVdsService_iface;

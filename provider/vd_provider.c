@@ -1,11 +1,13 @@
 /*
  * IVdsProvider and IVdsVdProvider: the virtual-disk provider. It caches the
- * VDisk objects it hands out: adding the same path twice returns the same
- * object (§5.4, AddVDisk). There is one provider per process, shared by
+ * VDisks it knows: adding the same path twice returns the same VDisk (§5.4,
+ * AddVDisk). There is one provider per process, shared by every client and
  * every service object LoadService makes, as one vds.exe serves every
- * client on Windows; while any of its disks is attached it keeps itself
- * alive, so an attachment outlives the handles and clients that made it
- * (MS-VDS §2.2.2.19.1.1: ATTACHED_NOT_OPEN until Detach).
+ * client on Windows; each client holds it through its own COM object (its
+ * "view", client.c), the same one every time it asks. While any of its
+ * disks is attached the provider keeps itself alive, so an attachment
+ * outlives the handles and clients that made it (MS-VDS §2.2.2.19.1.1:
+ * ATTACHED_NOT_OPEN until Detach).
  */
 #include <stdlib.h>
 
@@ -15,34 +17,80 @@
 static const GUID provider_id = { 0x5d3a1c0e, 0x7b2f, 0x4c61, { 0x9a, 0x3e, 0x61, 0x76, 0x64, 0x73, 0x73, 0x68 } };
 static const GUID provider_version = { 0x5d3a1c0e, 0x7b2f, 0x4c61, { 0x9a, 0x3e, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00 } };
 
+/* The shared provider: one per process. */
 struct vd_provider
+{
+    LONG refcount;              /* one per view of it or of a VDisk, one per attachment */
+    CRITICAL_SECTION cs;
+    struct vdisk **vdisks;
+    ULONG count, capacity;
+};
+
+/* A client's COM object for the provider. */
+struct provider_view
 {
     IVdsProvider IVdsProvider_iface;
     IVdsVdProvider IVdsVdProvider_iface;
     LONG refcount;
-    CRITICAL_SECTION cs;
-    IVdsVDisk **vdisks;
-    ULONG count, capacity;
-    LONG attached;              /* disks attached: one reference held while > 0 */
+    struct client_link link;
+    struct vd_provider *p;
 };
 
 /* The process's provider, if one lives; the lock orders its end against a new LoadService. */
 static struct vd_provider *the_provider;
 static SRWLOCK the_provider_lock = SRWLOCK_INIT;
 
-static struct vd_provider *impl_from_IVdsProvider(IVdsProvider *iface)
+static struct provider_view *impl_from_IVdsProvider(IVdsProvider *iface)
 {
-    return CONTAINING_RECORD(iface, struct vd_provider, IVdsProvider_iface);
+    return CONTAINING_RECORD(iface, struct provider_view, IVdsProvider_iface);
 }
 
-static struct vd_provider *impl_from_IVdsVdProvider(IVdsVdProvider *iface)
+static struct provider_view *impl_from_IVdsVdProvider(IVdsVdProvider *iface)
 {
-    return CONTAINING_RECORD(iface, struct vd_provider, IVdsVdProvider_iface);
+    return CONTAINING_RECORD(iface, struct provider_view, IVdsVdProvider_iface);
+}
+
+static void shared_provider_release(struct vd_provider *p)
+{
+    ULONG ref, i;
+
+    AcquireSRWLockExclusive(&the_provider_lock);
+    if (!(ref = InterlockedDecrement(&p->refcount))) the_provider = NULL;
+    ReleaseSRWLockExclusive(&the_provider_lock);
+    if (ref) return;
+    for (i = 0; i < p->count; i++) vdisk_record_release(p->vdisks[i]);
+    free(p->vdisks);
+    named_cs_delete(&p->cs);
+    free(p);
+    provider_unref();
+}
+
+/* The process's provider, made if there is none, with a reference. */
+static struct vd_provider *shared_provider(void)
+{
+    struct vd_provider *p;
+
+    AcquireSRWLockExclusive(&the_provider_lock);
+    if ((p = the_provider)) InterlockedIncrement(&p->refcount);
+    else if ((p = calloc(1, sizeof(*p))))
+    {
+        p->refcount = 1;
+        named_cs_init(&p->cs, __FILE__ ": vd_provider.cs");
+        provider_ref();
+        the_provider = p;
+    }
+    ReleaseSRWLockExclusive(&the_provider_lock);
+    return p;
+}
+
+struct client *vd_provider_client(IVdsVdProvider *iface)
+{
+    return impl_from_IVdsVdProvider(iface)->link.client;
 }
 
 static HRESULT WINAPI provider_QueryInterface(IVdsProvider *iface, REFIID riid, void **out)
 {
-    struct vd_provider *p = impl_from_IVdsProvider(iface);
+    struct provider_view *p = impl_from_IVdsProvider(iface);
 
     TRACE("iface %p, riid %s, out %p.\n", iface, debugstr_guid(riid), out);
     if (!out) return E_POINTER;
@@ -65,38 +113,30 @@ static ULONG WINAPI provider_AddRef(IVdsProvider *iface)
 
 static ULONG WINAPI provider_Release(IVdsProvider *iface)
 {
-    struct vd_provider *p = impl_from_IVdsProvider(iface);
-    ULONG ref, i;
+    struct provider_view *view = impl_from_IVdsProvider(iface);
+    ULONG ref = InterlockedDecrement(&view->refcount);
 
-    AcquireSRWLockExclusive(&the_provider_lock);
-    if (!(ref = InterlockedDecrement(&p->refcount))) the_provider = NULL;
-    ReleaseSRWLockExclusive(&the_provider_lock);
     if (!ref)
     {
-        for (i = 0; i < p->count; i++) IVdsVDisk_Release(p->vdisks[i]);
-        free(p->vdisks);
-        named_cs_delete(&p->cs);
-        free(p);
+        client_untrack(&view->link);
+        shared_provider_release(view->p);
+        free(view);
         provider_unref();
     }
     return ref;
 }
 
-void vd_provider_attachment(BOOL attached)
+void vd_provider_hold(BOOL hold)
 {
     struct vd_provider *p;
 
-    /* A VDisk lives only in its provider's list: the provider exists. */
+    /* Only a VDisk holds the provider, and it got it from a live one. */
     AcquireSRWLockShared(&the_provider_lock);
     p = the_provider;
     ReleaseSRWLockShared(&the_provider_lock);
     if (!p) return;
-    if (attached)
-    {
-        if (InterlockedIncrement(&p->attached) == 1) provider_AddRef(&p->IVdsProvider_iface);
-    }
-    else if (!InterlockedDecrement(&p->attached))
-        provider_Release(&p->IVdsProvider_iface);
+    if (hold) InterlockedIncrement(&p->refcount);
+    else shared_provider_release(p);
 }
 
 static HRESULT WINAPI provider_GetProperties(IVdsProvider *iface, VDS_PROVIDER_PROP *prop)
@@ -146,14 +186,24 @@ static ULONG WINAPI vdprov_Release(IVdsVdProvider *iface)
 
 static HRESULT WINAPI vdprov_QueryVDisks(IVdsVdProvider *iface, IEnumVdsObject **out)
 {
-    struct vd_provider *p = impl_from_IVdsVdProvider(iface);
-    HRESULT hr;
+    struct provider_view *view = impl_from_IVdsVdProvider(iface);
+    struct vd_provider *p = view->p;
+    IUnknown **objects;
+    HRESULT hr = S_OK;
+    ULONG i, n = 0;
 
     TRACE("iface %p, out %p.\n", iface, out);
     if (!out) return E_POINTER;
+    *out = NULL;
     EnterCriticalSection(&p->cs);
-    hr = enum_create((IUnknown **)p->vdisks, p->count, out);
+    if (!(objects = calloc(p->count ? p->count : 1, sizeof(*objects)))) hr = E_OUTOFMEMORY;
+    /* The caller's own objects for the shared VDisks. */
+    for (i = 0; SUCCEEDED(hr) && i < p->count; i++)
+        if (SUCCEEDED(hr = vdisk_object(view->link.client, p->vdisks[i], (IVdsVDisk **)&objects[n]))) n++;
     LeaveCriticalSection(&p->cs);
+    if (SUCCEEDED(hr)) hr = enum_create(view->link.client, objects, n, out);
+    for (i = 0; i < n; i++) IUnknown_Release(objects[i]);
+    free(objects);
     return hr;
 }
 
@@ -203,52 +253,16 @@ static HRESULT WINAPI vdprov_CreateVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_
     return create_vdisk_start(iface, type, path, fixed, params, async);
 }
 
-HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path,
-                          IVdsVDisk **out)
-{
-    struct vd_provider *p = impl_from_IVdsVdProvider(iface);
-    HRESULT hr = S_OK;
-    ULONG i;
-
-    *out = NULL;
-    EnterCriticalSection(&p->cs);
-    for (i = 0; i < p->count; i++)
-        if (!_wcsicmp(vdisk_path(p->vdisks[i]), path))
-        {
-            *out = p->vdisks[i];
-            IVdsVDisk_AddRef(*out);
-            goto done;
-        }
-    if (p->count == p->capacity)
-    {
-        ULONG cap = p->capacity ? p->capacity * 2 : 4;
-        IVdsVDisk **v = realloc(p->vdisks, cap * sizeof(*v));
-        if (!v)
-        {
-            hr = E_OUTOFMEMORY;
-            goto done;
-        }
-        p->vdisks = v;
-        p->capacity = cap;
-    }
-    if (SUCCEEDED(hr = vdisk_create(type, path, &p->vdisks[p->count])))
-    {
-        *out = p->vdisks[p->count];
-        IVdsVDisk_AddRef(*out);
-        p->count++;
-    }
-done:
-    LeaveCriticalSection(&p->cs);
-    return hr;
-}
-
 /*
  * AddVDisk names the type "of virtual hard disk to open" (SDK, MS-VDS
  * §3.4.5.2.17.3). A file of the other format is refused rather than
  * reported as what it is not: ERROR_VHD_FORMAT_UNKNOWN, as
  * virtdisk-reference.md §2.1 suggests for a signature that does not match
  * [U]. A file that cannot be read now (missing, in use) is added as today:
- * Open reports its state, and checks the type again.
+ * Open reports its state, and checks the type again. Only a file the
+ * provider does not know yet is looked at: a known one may be open, by
+ * another client too, and a look would collide with that open (the file's
+ * sharing); its type is the one it was added with.
  */
 static HRESULT check_type(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path)
 {
@@ -265,29 +279,69 @@ static HRESULT check_type(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path)
     return vdisk_type_matches(type, info.format) ? S_OK : VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
 }
 
+HRESULT vd_provider_vdisk(IVdsVdProvider *iface, const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path,
+                          IVdsVDisk **out)
+{
+    struct provider_view *view = impl_from_IVdsVdProvider(iface);
+    struct vd_provider *p = view->p;
+    struct vdisk *v;
+    HRESULT hr = S_OK;
+    ULONG i;
+
+    *out = NULL;
+    EnterCriticalSection(&p->cs);
+    for (i = 0; i < p->count; i++)
+        if (!_wcsicmp(vdisk_record_path(p->vdisks[i]), path))
+        {
+            if (!vdisk_record_type_agrees(p->vdisks[i], type)) hr = VDSSHIM_ERROR_VHD_FORMAT_UNKNOWN;
+            else hr = vdisk_object(view->link.client, p->vdisks[i], out);
+            goto done;
+        }
+    /* New: a look at the file, under the lock, so no client opens it meanwhile. */
+    if (FAILED(hr = check_type(type, path))) goto done;
+    if (p->count == p->capacity)
+    {
+        ULONG cap = p->capacity ? p->capacity * 2 : 4;
+        struct vdisk **more = realloc(p->vdisks, cap * sizeof(*more));
+        if (!more)
+        {
+            hr = E_OUTOFMEMORY;
+            goto done;
+        }
+        p->vdisks = more;
+        p->capacity = cap;
+    }
+    if (!(v = vdisk_record_create(type, path))) hr = E_OUTOFMEMORY;
+    else if (SUCCEEDED(hr = vdisk_object(view->link.client, v, out))) p->vdisks[p->count++] = v;
+    else vdisk_record_release(v);
+done:
+    LeaveCriticalSection(&p->cs);
+    return hr;
+}
+
 /* AddVDisk given what GetDeviceName returned: the attached VDisk of that
  * name, or VDS_E_OBJECT_NOT_FOUND (no such device, or detached since) [U]. */
 static HRESULT find_device(IVdsVdProvider *iface, const WCHAR *name, IVdsVDisk **out)
 {
-    struct vd_provider *p = impl_from_IVdsVdProvider(iface);
+    struct provider_view *view = impl_from_IVdsVdProvider(iface);
+    struct vd_provider *p = view->p;
+    HRESULT hr = VDS_E_OBJECT_NOT_FOUND;
     ULONG i;
 
     EnterCriticalSection(&p->cs);
-    for (i = 0; i < p->count && !*out; i++)
-        if (vdisk_is_device(p->vdisks[i], name))
+    for (i = 0; i < p->count; i++)
+        if (vdisk_record_is_device(p->vdisks[i], name))
         {
-            *out = p->vdisks[i];
-            IVdsVDisk_AddRef(*out);
+            hr = vdisk_object(view->link.client, p->vdisks[i], out);
+            break;
         }
     LeaveCriticalSection(&p->cs);
-    return *out ? S_OK : VDS_E_OBJECT_NOT_FOUND;
+    return hr;
 }
 
 static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYPE *type, LPWSTR path,
                                       IVdsVDisk **out)
 {
-    HRESULT hr;
-
     TRACE("iface %p, type %p, path %s, out %p.\n", iface, type, debugstr_w(path), out);
     if (!type || !path || !out) return E_POINTER;
     *out = NULL;
@@ -299,7 +353,6 @@ static HRESULT WINAPI vdprov_AddVDisk(IVdsVdProvider *iface, VIRTUAL_STORAGE_TYP
         return E_INVALIDARG;
     /* The device name an attached VDisk reports names that VDisk (vdisk.c). */
     if (!_wcsnicmp(path, VDISK_DEVICE_PREFIX, wcslen(VDISK_DEVICE_PREFIX))) return find_device(iface, path, out);
-    if (FAILED(hr = check_type(type, path))) return hr;
     return vd_provider_vdisk(iface, type, path, out);
 }
 
@@ -334,25 +387,30 @@ static const IVdsVdProviderVtbl vdprov_vtbl =
     vdprov_GetVDiskFromDisk,
 };
 
-HRESULT vd_provider_create(IVdsVdProvider **out)
+HRESULT vd_provider_create(struct client *client, IVdsVdProvider **out)
 {
+    struct provider_view *view;
     struct vd_provider *p;
-    HRESULT hr = S_OK;
+    IUnknown *mine;
 
     *out = NULL;
-    AcquireSRWLockExclusive(&the_provider_lock);
-    if ((p = the_provider)) InterlockedIncrement(&p->refcount);
-    else if ((p = calloc(1, sizeof(*p))))
+    /* The client's view, if it holds one: one identity per client. */
+    if ((mine = client_lookup(client, &the_provider)))
     {
-        p->IVdsProvider_iface.lpVtbl = &provider_vtbl;
-        p->IVdsVdProvider_iface.lpVtbl = &vdprov_vtbl;
-        p->refcount = 1;
-        named_cs_init(&p->cs, __FILE__ ": vd_provider.cs");
-        provider_ref();
-        the_provider = p;
+        *out = &impl_from_IVdsProvider((IVdsProvider *)mine)->IVdsVdProvider_iface;
+        return S_OK;
     }
-    else hr = E_OUTOFMEMORY;
-    ReleaseSRWLockExclusive(&the_provider_lock);
-    if (p) *out = &p->IVdsVdProvider_iface;
-    return hr;
+    if (!(view = calloc(1, sizeof(*view)))) return E_OUTOFMEMORY;
+    if (!(view->p = p = shared_provider()))
+    {
+        free(view);
+        return E_OUTOFMEMORY;
+    }
+    view->IVdsProvider_iface.lpVtbl = &provider_vtbl;
+    view->IVdsVdProvider_iface.lpVtbl = &vdprov_vtbl;
+    view->refcount = 1;
+    client_track(client, &view->link, (IUnknown *)&view->IVdsProvider_iface, &view->refcount, &the_provider);
+    provider_ref();
+    *out = &view->IVdsVdProvider_iface;
+    return S_OK;
 }

@@ -1,4 +1,11 @@
-/* IVdsVDisk: a virtual disk file the provider knows, and its state. */
+/*
+ * IVdsVDisk: a virtual disk file the provider knows, and its state. The
+ * state is one shared record per file (struct vdisk, in the provider's
+ * list), so every client sees the same VDisk: one client's attach is the
+ * other's ATTACHED_NOT_OPEN. Each client holds it through its own COM
+ * object (struct vdisk_object), the same one while it lives, so that a
+ * client's death can disconnect what it held and nothing else (client.c).
+ */
 #include <stdlib.h>
 #include <stdio.h>
 
@@ -6,18 +13,55 @@
 
 struct vdisk
 {
-    IVdsVDisk IVdsVDisk_iface;
-    LONG refcount;
+    LONG refcount;              /* the provider's list, and one per object */
     VDS_OBJECT_ID id;
     VIRTUAL_STORAGE_TYPE type;
     WCHAR *path;
     CRITICAL_SECTION cs;
+    /* Orders the service's own opens of the file: GetProperties' short look
+     * and a handle's open would otherwise collide (the file's sharing). */
+    CRITICAL_SECTION file_cs;
     struct vdisk_state state;
 };
 
+struct vdisk_object
+{
+    IVdsVDisk IVdsVDisk_iface;
+    LONG refcount;
+    struct client_link link;
+    struct vdisk *v;
+};
+
+static struct vdisk_object *object_from_IVdsVDisk(IVdsVDisk *iface)
+{
+    return CONTAINING_RECORD(iface, struct vdisk_object, IVdsVDisk_iface);
+}
+
 static struct vdisk *impl_from_IVdsVDisk(IVdsVDisk *iface)
 {
-    return CONTAINING_RECORD(iface, struct vdisk, IVdsVDisk_iface);
+    return object_from_IVdsVDisk(iface)->v;
+}
+
+struct client *vdisk_client(IVdsVDisk *iface)
+{
+    return object_from_IVdsVDisk(iface)->link.client;
+}
+
+const WCHAR *vdisk_record_path(const struct vdisk *v)
+{
+    return v->path;
+}
+
+BOOL vdisk_record_type_agrees(const struct vdisk *v, const VIRTUAL_STORAGE_TYPE *type)
+{
+    BOOL agrees;
+
+    if (type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN) return TRUE;
+    if (v->type.DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN) return v->type.DeviceId == type->DeviceId;
+    EnterCriticalSection((CRITICAL_SECTION *)&v->cs);
+    agrees = !v->state.have_info || vdisk_type_matches(type, v->state.info.format);
+    LeaveCriticalSection((CRITICAL_SECTION *)&v->cs);
+    return agrees;
 }
 
 const WCHAR *vdisk_path(IVdsVDisk *iface)
@@ -28,6 +72,14 @@ const WCHAR *vdisk_path(IVdsVDisk *iface)
 const VIRTUAL_STORAGE_TYPE *vdisk_type(IVdsVDisk *iface)
 {
     return &impl_from_IVdsVDisk(iface)->type;
+}
+
+void vdisk_file_lock(IVdsVDisk *iface, BOOL lock)
+{
+    struct vdisk *v = impl_from_IVdsVDisk(iface);
+
+    if (lock) EnterCriticalSection(&v->file_cs);
+    else LeaveCriticalSection(&v->file_cs);
 }
 
 void vdisk_snapshot(IVdsVDisk *iface, struct vdisk_state *state)
@@ -61,17 +113,41 @@ static HRESULT handle_check(const struct vdisk *v, struct vdsshim_image *const *
     return busy_error(v->state.busy, wanted);
 }
 
-HRESULT vdisk_open_begin(IVdsVDisk *iface)
+/* Handles that only look or detach (GET_INFO, DETACH) share the VDisk;
+ * any other access wants it alone. MS-VDS §2.2.2.19.1.4: an attach handle
+ * opens only if every other handle is limited to DETACH or GET_INFO, and
+ * METAOPS holds the file exclusively [V]; the refusal is §2.2.3's
+ * VDS_E_VD_DISK_ALREADY_OPEN, "cannot be opened a second time" [V]. That a
+ * look-only handle cannot join an exclusive one is the file's sharing [U]. */
+static BOOL is_shared_access(VIRTUAL_DISK_ACCESS_MASK access)
+{
+    return !(access & ~(VIRTUAL_DISK_ACCESS_GET_INFO | VIRTUAL_DISK_ACCESS_DETACH));
+}
+
+HRESULT vdisk_open_begin(IVdsVDisk *iface, VIRTUAL_DISK_ACCESS_MASK access)
 {
     struct vdisk *v = impl_from_IVdsVDisk(iface);
+    BOOL shared = is_shared_access(access);
     HRESULT hr = S_OK;
 
     EnterCriticalSection(&v->cs);
-    if (v->state.open) hr = VDS_E_VD_DISK_ALREADY_OPEN;     /* MS-VDS §2.2.3 [V] */
-    else if (v->state.deleted) hr = VDS_E_OBJECT_DELETED;
-    else v->state.open = TRUE;                             /* reserved until open_end */
+    if (v->state.deleted) hr = VDS_E_OBJECT_DELETED;
+    else if (v->state.handles && (!shared || v->state.exclusive)) hr = VDS_E_VD_DISK_ALREADY_OPEN;
+    else
+    {
+        v->state.handles++;                                 /* reserved until open_end */
+        v->state.exclusive = !shared;
+    }
     LeaveCriticalSection(&v->cs);
     return hr;
+}
+
+/* One handle fewer; the last one takes the handle-held state with it. */
+static void handle_gone(struct vdisk *v)
+{
+    if (--v->state.handles) return;
+    v->state.exclusive = FALSE;
+    v->state.have_info = FALSE;
 }
 
 void vdisk_open_end(IVdsVDisk *iface, const struct vdsshim_info *info)
@@ -79,8 +155,12 @@ void vdisk_open_end(IVdsVDisk *iface, const struct vdsshim_info *info)
     struct vdisk *v = impl_from_IVdsVDisk(iface);
 
     EnterCriticalSection(&v->cs);
-    v->state.open = info != NULL;
-    if ((v->state.have_info = info != NULL)) v->state.info = *info;
+    if (!info) handle_gone(v);
+    else
+    {
+        v->state.have_info = TRUE;
+        v->state.info = *info;
+    }
     LeaveCriticalSection(&v->cs);
 }
 
@@ -89,8 +169,7 @@ void vdisk_close(IVdsVDisk *iface)
     struct vdisk *v = impl_from_IVdsVDisk(iface);
 
     EnterCriticalSection(&v->cs);
-    v->state.open = FALSE;
-    v->state.have_info = FALSE;
+    handle_gone(v);
     LeaveCriticalSection(&v->cs);
 }
 
@@ -106,7 +185,7 @@ HRESULT vdisk_attach(IVdsVDisk *iface, struct vdsshim_image *const *img, enum at
         else v->state.attached = how;
     }
     LeaveCriticalSection(&v->cs);
-    if (SUCCEEDED(hr)) vd_provider_attachment(TRUE);
+    if (SUCCEEDED(hr)) vd_provider_hold(TRUE);
     return hr;
 }
 
@@ -122,7 +201,7 @@ HRESULT vdisk_detach(IVdsVDisk *iface, struct vdsshim_image *const *img)
         else v->state.attached = ATTACH_NONE;
     }
     LeaveCriticalSection(&v->cs);
-    if (SUCCEEDED(hr)) vd_provider_attachment(FALSE);
+    if (SUCCEEDED(hr)) vd_provider_hold(FALSE);
     return hr;
 }
 
@@ -207,11 +286,11 @@ void vdisk_delete_end(IVdsVDisk *iface, struct vdsshim_image **img, BOOL deleted
     was_attached = v->state.attached != ATTACH_NONE;
     v->state.busy = BUSY_NONE;
     v->state.attached = ATTACH_NONE;
-    v->state.open = FALSE;          /* the handle lets go of the file either way */
+    handle_gone(v);                 /* the handle lets go of the file either way */
     v->state.have_info = FALSE;
     v->state.deleted = deleted;
     LeaveCriticalSection(&v->cs);
-    if (was_attached) vd_provider_attachment(FALSE);
+    if (was_attached) vd_provider_hold(FALSE);
 }
 
 static VDS_VDISK_STATE state_value(const struct vdisk_state *s)
@@ -220,8 +299,8 @@ static VDS_VDISK_STATE state_value(const struct vdisk_state *s)
     if (s->busy == BUSY_COMPACTING) return VDS_VST_COMPACTING;
     if (s->busy == BUSY_MERGING) return VDS_VST_MERGING;
     if (s->busy == BUSY_EXPANDING) return VDS_VST_EXPANDING;
-    if (s->attached) return s->open ? VDS_VST_ATTACHED : VDS_VST_ATTACHED_NOT_OPEN;
-    return s->open ? VDS_VST_OPEN : VDS_VST_ADDED;
+    if (s->attached) return s->handles ? VDS_VST_ATTACHED : VDS_VST_ATTACHED_NOT_OPEN;
+    return s->handles ? VDS_VST_OPEN : VDS_VST_ADDED;
 }
 
 static HRESULT WINAPI vdisk_QueryInterface(IVdsVDisk *iface, REFIID riid, void **out)
@@ -241,19 +320,20 @@ static HRESULT WINAPI vdisk_QueryInterface(IVdsVDisk *iface, REFIID riid, void *
 
 static ULONG WINAPI vdisk_AddRef(IVdsVDisk *iface)
 {
-    return InterlockedIncrement(&impl_from_IVdsVDisk(iface)->refcount);
+    return InterlockedIncrement(&object_from_IVdsVDisk(iface)->refcount);
 }
 
 static ULONG WINAPI vdisk_Release(IVdsVDisk *iface)
 {
-    struct vdisk *v = impl_from_IVdsVDisk(iface);
-    ULONG ref = InterlockedDecrement(&v->refcount);
+    struct vdisk_object *o = object_from_IVdsVDisk(iface);
+    ULONG ref = InterlockedDecrement(&o->refcount);
 
     if (!ref)
     {
-        named_cs_delete(&v->cs);
-        free(v->path);
-        free(v);
+        client_untrack(&o->link);
+        vdisk_record_release(o->v);
+        vd_provider_hold(FALSE);
+        free(o);
         provider_unref();
     }
     return ref;
@@ -291,14 +371,15 @@ static WCHAR *device_name(const struct vdisk *v)
     return name;
 }
 
-BOOL vdisk_is_device(IVdsVDisk *iface, const WCHAR *name)
+BOOL vdisk_record_is_device(struct vdisk *v, const WCHAR *name)
 {
-    struct vdisk *v = impl_from_IVdsVDisk(iface);
-    struct vdisk_state state;
+    enum attach_state attached;
     WCHAR mine[64];
 
-    vdisk_snapshot(iface, &state);
-    if (!state.attached) return FALSE;
+    EnterCriticalSection(&v->cs);
+    attached = v->state.attached;
+    LeaveCriticalSection(&v->cs);
+    if (!attached) return FALSE;
     format_device_name(v, mine);
     return !_wcsicmp(mine, name);
 }
@@ -312,6 +393,7 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
 
     TRACE("iface %p, props %p.\n", iface, props);
     if (!props) return E_POINTER;
+    EnterCriticalSection(&v->file_cs);
     vdisk_snapshot(iface, &state);
     if (state.have_info)
         info = state.info;
@@ -324,11 +406,20 @@ static HRESULT WINAPI vdisk_GetProperties(IVdsVDisk *iface, VDS_VDISK_PROPERTIES
         char *path = utf8_from_wide(v->path);
         int st;
 
-        if (!path) return E_OUTOFMEMORY;
+        if (!path)
+        {
+            LeaveCriticalSection(&v->file_cs);
+            return E_OUTOFMEMORY;
+        }
         st = vdisk_peek(path, &info, &diag);
         free(path);
-        if (st) return hr_from_status(st, &diag);
+        if (st)
+        {
+            LeaveCriticalSection(&v->file_cs);
+            return hr_from_status(st, &diag);
+        }
     }
+    LeaveCriticalSection(&v->file_cs);
     memset(props, 0, sizeof(*props));
     props->Id = v->id;
     props->State = state_value(&state);
@@ -405,22 +496,53 @@ static const IVdsVDiskVtbl vdisk_vtbl =
     vdisk_GetDeviceName,
 };
 
-HRESULT vdisk_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, IVdsVDisk **out)
+struct vdisk *vdisk_record_create(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path)
 {
     struct vdisk *v;
 
-    *out = NULL;
     if (!(v = calloc(1, sizeof(*v))) || !(v->path = _wcsdup(path)))
     {
         free(v);
-        return E_OUTOFMEMORY;
+        return NULL;
     }
-    v->IVdsVDisk_iface.lpVtbl = &vdisk_vtbl;
     v->refcount = 1;
     v->type = *type;
     CoCreateGuid(&v->id);
     named_cs_init(&v->cs, __FILE__ ": vdisk.cs");
+    named_cs_init(&v->file_cs, __FILE__ ": vdisk.file_cs");
     provider_ref();
-    *out = &v->IVdsVDisk_iface;
+    return v;
+}
+
+void vdisk_record_release(struct vdisk *v)
+{
+    if (InterlockedDecrement(&v->refcount)) return;
+    named_cs_delete(&v->file_cs);
+    named_cs_delete(&v->cs);
+    free(v->path);
+    free(v);
+    provider_unref();
+}
+
+HRESULT vdisk_object(struct client *client, struct vdisk *v, IVdsVDisk **out)
+{
+    struct vdisk_object *o;
+    IUnknown *mine;
+
+    if ((mine = client_lookup(client, v)))
+    {
+        *out = (IVdsVDisk *)mine;
+        return S_OK;
+    }
+    *out = NULL;
+    if (!(o = calloc(1, sizeof(*o)))) return E_OUTOFMEMORY;
+    o->IVdsVDisk_iface.lpVtbl = &vdisk_vtbl;
+    o->refcount = 1;
+    o->v = v;
+    InterlockedIncrement(&v->refcount);
+    vd_provider_hold(TRUE);     /* from a provider method: it lives */
+    client_track(client, &o->link, (IUnknown *)&o->IVdsVDisk_iface, &o->refcount, v);
+    provider_ref();
+    *out = &o->IVdsVDisk_iface;
     return S_OK;
 }

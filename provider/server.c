@@ -1,0 +1,147 @@
+/*
+ * vdsshim_server.exe: the shared Virtual Disk Service of a Wine prefix.
+ *
+ * Windows hands every CLSCTX_LOCAL_SERVER client of CLSID_VdsLoader the
+ * same service, vds.exe, so one client's attached disk is listed, opened
+ * and detached by another. Here the class is registered as a LocalServer32
+ * (register.c) and this process registers a REGCLS_MULTIPLEUSE class
+ * object: Wine's COM starts it on the first activation and connects every
+ * later one to it [V: Wine 8, two clients in turn reached one server]. A
+ * Windows service named by the AppID's LocalService would be Windows'
+ * wiring, but it needs the prefix's service manager running and cannot
+ * stop itself when idle without a second mechanism; a LocalServer32 has
+ * COM's own start-on-demand and needs nothing else (the choice, §14 of
+ * the issue).
+ *
+ * One server per prefix. Clients that start at the same moment may each
+ * launch one [V: four clients at once started three; all four reached the
+ * first to register]: a named mutex keeps the first. The others serve
+ * nothing and exit, but not at once: Wine's client waits on the process it
+ * launched and fails with E_NOINTERFACE if that process ends before the
+ * class object appears, which it looks for once a second [V: Wine 8
+ * combase rpc_get_local_class_object]. So they linger EXTRA_LINGER_MS, and
+ * take over if the holder stops meanwhile.
+ *
+ * Lifetime. Nothing keeps the server but what it serves: it stops once no
+ * object, server lock or job has lived for the grace time (5 s, or
+ * VDSSHIM_SERVER_IDLE_MS), and no disk is attached, since an attachment
+ * holds the provider alive as Windows' service stays up. Objects of clients
+ * that died are disconnected (client.c), so they do not hold it. The stop
+ * revokes the class object first, then checks-and-sets under the lock
+ * CreateInstance takes (factory.c); an activation that slipped in between
+ * makes the server register again and carry on.
+ */
+#include <stdlib.h>
+
+#include "provider_private.h"
+
+#define SERVER_MUTEX L"vdsshim-vds-server"
+#define SERVER_STOPPING_EVENT L"vdsshim-vds-server-stopping"
+#define DEFAULT_IDLE_MS 5000
+#define POLL_MS 100
+#define EXTRA_LINGER_MS 3000
+
+static DWORD idle_grace_ms(void)
+{
+    WCHAR value[16];
+    DWORD n = GetEnvironmentVariableW(L"VDSSHIM_SERVER_IDLE_MS", value, ARRAYSIZE(value));
+
+    return n && n < ARRAYSIZE(value) ? wcstoul(value, NULL, 10) : DEFAULT_IDLE_MS;
+}
+
+/* Become the prefix's server, or leave it to the one that is. */
+static BOOL become_the_server(HANDLE mutex, HANDLE stopping)
+{
+    DWORD start = GetTickCount();
+
+    for (;;)
+    {
+        DWORD r = WaitForSingleObject(mutex, POLL_MS);
+
+        if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED)
+        {
+            ResetEvent(stopping);
+            return TRUE;
+        }
+        if (r != WAIT_TIMEOUT) return FALSE;
+        /* The holder serves (or is starting to): its clients find it. One
+         * that is stopping hands over when it has gone. */
+        if (WaitForSingleObject(stopping, 0) == WAIT_OBJECT_0) start = GetTickCount();
+        else if (GetTickCount() - start >= EXTRA_LINGER_MS) return FALSE;
+    }
+}
+
+static HRESULT register_class(DWORD *cookie)
+{
+    return CoRegisterClassObject(&CLSID_VdsLoader, (IUnknown *)loader_factory(), CLSCTX_LOCAL_SERVER,
+                                 REGCLS_MULTIPLEUSE, cookie);
+}
+
+/* Serve until idle for the grace time, then stop (see the top). */
+static void serve(HANDLE stopping, DWORD cookie)
+{
+    DWORD grace = idle_grace_ms(), idle_since = GetTickCount();
+    HRESULT hr;
+
+    for (;;)
+    {
+        Sleep(POLL_MS);
+        if (provider_refs)
+        {
+            idle_since = GetTickCount();
+            continue;
+        }
+        if (GetTickCount() - idle_since < grace) continue;
+        SetEvent(stopping);
+        CoRevokeClassObject(cookie);
+        /* A client that had the factory just before makes its object now. */
+        Sleep(POLL_MS);
+        if (server_try_stop()) return;
+        TRACE("an activation came in while stopping: serving on.\n");
+        if (FAILED(hr = register_class(&cookie)))
+        {
+            ERR("cannot register the class object again: %#lx\n", (unsigned long)hr);
+            return;
+        }
+        ResetEvent(stopping);
+        idle_since = GetTickCount();
+    }
+}
+
+int WINAPI wWinMain(HINSTANCE instance, HINSTANCE previous, WCHAR *cmdline, int show)
+{
+    HANDLE mutex, stopping;
+    DWORD cookie;
+    HRESULT hr;
+
+    (void)instance;
+    (void)previous;
+    (void)cmdline;      /* -Embedding, from COM's launch */
+    (void)show;
+    debug_init();
+    if (!(mutex = CreateMutexW(NULL, FALSE, SERVER_MUTEX))
+        || !(stopping = CreateEventW(NULL, TRUE, FALSE, SERVER_STOPPING_EVENT)))
+        return 1;
+    if (!become_the_server(mutex, stopping))
+    {
+        TRACE("another server serves this prefix.\n");
+        return 0;
+    }
+    if (FAILED(hr = CoInitializeEx(NULL, COINIT_MULTITHREADED))) return 1;
+    CoInitializeSecurity(NULL, -1, NULL, NULL, RPC_C_AUTHN_LEVEL_DEFAULT, RPC_C_IMP_LEVEL_IDENTIFY, NULL,
+                         EOAC_NONE, NULL);
+    if (FAILED(hr = register_class(&cookie)))
+    {
+        ERR("cannot register the class object: %#lx\n", (unsigned long)hr);
+        CoUninitialize();
+        return 1;
+    }
+    TRACE("serving, process %lu.\n", (unsigned long)GetCurrentProcessId());
+    serve(stopping, cookie);
+    TRACE("idle: stopping.\n");
+    CoUninitialize();
+    ReleaseMutex(mutex);
+    CloseHandle(mutex);
+    CloseHandle(stopping);
+    return 0;
+}
