@@ -4,7 +4,7 @@
  * QueryProviders(virtual disk) -> AddVDisk -> Open -> [Attach read-only] ->
  * Compact -> progress from IVdsAsync::QueryStatus -> Wait.
  * Like real VDS clients it asks for CLSCTX_LOCAL_SERVER: the provider runs in
- * wine's dllhost surrogate. --inproc loads vdsshim.dll into this process.
+ * the prefix's shared server (vdsshim_server.exe). --inproc loads vdsshim.dll into this process.
  *   vdscompact [--attach-ro] [--inproc] DISK
  */
 #define COBJMACROS
@@ -20,7 +20,7 @@ static int usage(void)
     fprintf(stderr, "usage: vdscompact [--attach-ro] [--inproc] DISK\n"
                     "  --attach-ro   attach the disk read-only first (the maximum-reclaim mode)\n"
                     "  --inproc      load the provider into this process (CLSCTX_INPROC_SERVER)\n"
-                    "                instead of the out-of-process surrogate (CLSCTX_LOCAL_SERVER)\n");
+                    "                instead of the shared server (CLSCTX_LOCAL_SERVER)\n");
     return 2;
 }
 

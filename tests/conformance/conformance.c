@@ -6,7 +6,7 @@
  *   conformance.exe DIR [inproc|local]
  * DIR (a Windows path) holds the images run.sh made; the second argument picks
  * the activation (CLSCTX_INPROC_SERVER, or CLSCTX_LOCAL_SERVER through the
- * dllhost surrogate): the expectations are the same.
+ * shared server, vdsshim_server.exe): the expectations are the same.
  */
 #include "conformance.h"
 
@@ -759,9 +759,9 @@ int wmain(int argc, WCHAR **argv)
     }
     dir = argv[1];
     if (argc > 2 && !wcscmp(argv[2], L"local")) clsctx = CLSCTX_LOCAL_SERVER;
-    printf("# activation: %s\n", clsctx == CLSCTX_LOCAL_SERVER ? "CLSCTX_LOCAL_SERVER (dllhost surrogate)" : "CLSCTX_INPROC_SERVER");
+    printf("# activation: %s\n", clsctx == CLSCTX_LOCAL_SERVER ? "CLSCTX_LOCAL_SERVER (the shared server)" : "CLSCTX_INPROC_SERVER");
     /* The provider's job-holding hook (async.c): in process it reads this
-     * environment; a surrogate started by ole32 inherits it. */
+     * environment; a server started by ole32 inherits it. */
     SetEnvironmentVariableW(L"VDSSHIM_TEST_HOOKS", L"1");
     CoInitializeEx(NULL, COINIT_MULTITHREADED);
     test_proxy_strings();

@@ -165,8 +165,12 @@ void test_create_vdisk(IVdsVdProvider *prov)
         if (clsctx == CLSCTX_INPROC_SERVER)
         {
             ULONG before = refcount((IUnknown *)vdisk);
+            IVdsVDisk *again = add_vdisk(prov, L"created-nullsd.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
             VDS_VDISK_PROPERTIES p;
-            ok(before >= 2, "the provider and this client hold the new VDisk (%lu)", before);
+            /* The provider keeps the shared VDisk; this COM object is the client's own view of it. */
+            ok(before == 1, "this client alone holds its object for the new VDisk (%lu)", before);
+            ok(again == vdisk, "AddVDisk of its path gives the client the same object");
+            if (again) IVdsVDisk_Release(again);
             memset(&p, 0, sizeof(p));
             ok_hr(IVdsVDisk_GetProperties(vdisk, &p), S_OK, "GetProperties");
             CoTaskMemFree(p.pPath);

@@ -7,8 +7,9 @@ WORK=$1; DLL=$2; PSDLL=$3; EXE=$4; WINE=$5; MODE=$6; CHAIN=$7; TOOL=$8
 . "$(dirname "$0")/../integration/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 MiB=$((1 << 20))
-# The provider's job-holding hook (provider/async.c), for client and surrogate alike.
-export VDSSHIM_TEST_HOOKS=1
+# The provider's job-holding hook (provider/async.c), and a short idle time for
+# the shared server (provider/server.c), for client and server alike.
+export VDSSHIM_TEST_HOOKS=1 VDSSHIM_SERVER_IDLE_MS=1000
 
 vhdx() {   # name size qemu-io commands...
     local name=$1 size=$2 args=(); shift 2
@@ -79,8 +80,10 @@ check "... with ThreadingModel Both" \
     bash -c "'$WINE' reg query '$key' /v ThreadingModel </dev/null 2>/dev/null | grep -q Both"
 
 appid='HKCR\AppID\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}'
-check "... with an AppID whose DllSurrogate is the 64-bit dllhost.exe by full path (Wine 8)" \
-    bash -c "'$WINE' reg query '$appid' /v DllSurrogate </dev/null 2>/dev/null | grep -qi 'system32.dllhost.exe'"
+check "... and as a LocalServer32: the shared server beside the DLL" \
+    bash -c "'$WINE' reg query '${key%\\*}\\LocalServer32' </dev/null 2>/dev/null | grep -qi 'vdsshim_server.exe'"
+check "... with no surrogate AppID (one dllhost per activation)" \
+    bash -c "! '$WINE' reg query '$appid' </dev/null >/dev/null 2>&1"
 for iid in 75C8F324-F715-4FE3-A28E-F9011B61A4A1 D5D23B6D-5A55-4492-9889-397A3C2D2DBC 1E062B84-E5E6-4B4B-8A25-67B81E8F13E8 \
            E0393303-90D4-4A97-AB71-E9B671EE2729 118610B7-8D94-4030-B5B8-500889788E4E; do
     check "regsvr32 vdsshim_ps.dll: ProxyStubClsid32 for {$iid}" \
@@ -155,8 +158,8 @@ WINEDEBUG=+debugstr "$WINE" "$(dirname "$EXE")/../provider/vdscompact.exe" --inp
     </dev/null >quiet.log 2>&1
 check "... and the default level leaves traces out" bash -c "! grep -q 'vdsshim:open_vdisk_Compact' quiet.log"
 
-# A client that dies mid-compaction: the surrogate survives it, the job runs
-# to its end, the image stays valid.
+# A client that dies mid-compaction: the shared server survives it, the job
+# runs to its end, the image stays valid (clients.sh has the finer cases).
 if [ "$MODE" = local ]; then
     CLIENT=$(dirname "$EXE")/../provider/vdscompact.exe
     "$WINE" "$CLIENT" "$(winepath -w busy2.vhdx 2>/dev/null)" </dev/null >crash.log 2>&1 &
@@ -164,20 +167,25 @@ if [ "$MODE" = local ]; then
     pkill -9 -f "vdscompact.exe.*busy2.vhdx"     # only this client
     wait 2>/dev/null
     check "crash: the client was killed while the compaction ran" grep -q "compacting" crash.log
-    check "crash: the dllhost surrogate outlives its client" pgrep -f dllhost.exe
+    check "crash: the shared server outlives its client" pgrep -f 'vdsshim_server\.exe'
+    check "crash: and no dllhost surrogate runs" bash -c "! pgrep -f 'dllhost\.exe'"
     # Done means shrunk to metadata and its one data block, with a clean log (qemu can open it).
     for i in $(seq 1 300); do
         [ "$(file_size busy2.vhdx)" -le $((8 * MiB)) ] && quietly qemu-img compare -q -F raw busy2.vhdx busy2.vhdx.raw && break
         sleep 0.1
     done
-    check "crash: the orphaned job ran to its end in the surrogate" [ "$(file_size busy2.vhdx)" -le $((8 * MiB)) ]
+    check "crash: the orphaned job ran to its end in the server" [ "$(file_size busy2.vhdx)" -le $((8 * MiB)) ]
     check "crash: qemu-img check is clean" quietly qemu-img check busy2.vhdx
     check "crash: content identical" qemu-img compare -q -F raw busy2.vhdx busy2.vhdx.raw
 fi
 
+if [ "$MODE" = local ]; then
+    for i in $(seq 1 150); do pgrep -f 'vdsshim_server\.exe' >/dev/null || break; sleep 0.1; done
+    check "the shared server stopped on its own once idle (15 s allowed)" bash -c "! pgrep -f 'vdsshim_server\.exe'"
+fi
 "$WINE" regsvr32 /s /u "$DLL" </dev/null >>reg.log 2>&1
 "$WINE" regsvr32 /s /u "$PSDLL" </dev/null >>reg.log 2>&1
-check "regsvr32 /u removes the AppID too" \
+check "regsvr32 /u leaves no AppID" \
     bash -c "! '$WINE' reg query '$appid' </dev/null >/dev/null 2>&1"
 check "regsvr32 /u vdsshim_ps.dll removes the interface registrations" \
     bash -c "! '$WINE' reg query 'HKCR\Interface\{75C8F324-F715-4FE3-A28E-F9011B61A4A1}\ProxyStubClsid32' </dev/null >/dev/null 2>&1"
