@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "provider_private.h"
+#include <windows.h>
+
+#include "debug.h"
 
 static int debug_level = 1;
 

@@ -1,0 +1,394 @@
+/*
+ * virtdisk.dll conformance, in the style of Wine's dlls/virtdisk/tests:
+ * exact codes (%lu, 0x%08lx), sentinels in every out-parameter, TAP lines
+ * and a closing "N passed, N failed". Compiled against the project's SDK
+ * header; run by run.sh with the DLL as a native override of Wine's.
+ *   virtdisk_conformance.exe DIR
+ * DIR (a Windows path) holds the images run.sh made: dyn.vhdx (64 MiB,
+ * 1 MiB blocks, data and zero blocks), grow.vhdx, hold.vhdx, close.vhdx.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vdsshim_virtdisk.h"
+
+static int passed, failed;
+static const WCHAR *dir;
+
+static void ok_(int cond, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (cond) passed++;
+    else failed++;
+    printf("%s %d - ", cond ? "ok" : "not ok", passed + failed);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (!cond) printf(" (line %d)", line);
+    printf("\n");
+    fflush(stdout);
+}
+#define ok(cond, ...) ok_((cond), __LINE__, __VA_ARGS__)
+static void ok_err_(DWORD got, DWORD want, const char *what, int line)
+{
+    ok_(got == want, line, "%s: got %lu (0x%08lx), expected %lu (0x%08lx)", what, got, got, want, want);
+}
+#define ok_err(got, want, what) ok_err_((got), (want), (what), __LINE__)
+
+#define ERROR_VHD_FORMAT_UNKNOWN_W  0xC03A0004u
+#define ERROR_VHD_INVALID_TYPE_W    0xC03A001Bu
+#define SENTINEL ((HANDLE)(ULONG_PTR)0xdeadbeef)
+
+static VIRTUAL_STORAGE_TYPE unknown_type;   /* UNKNOWN/UNKNOWN, as the SDK samples pass it */
+
+static void path_of(const WCHAR *name, WCHAR *out)
+{
+    swprintf(out, MAX_PATH, L"%ls\\%ls", dir, name);
+}
+
+static DWORD open_v1(const WCHAR *name, VIRTUAL_DISK_ACCESS_MASK mask, ULONG depth, HANDLE *h)
+{
+    OPEN_VIRTUAL_DISK_PARAMETERS p = { OPEN_VIRTUAL_DISK_VERSION_1, { { depth } } };
+    WCHAR path[MAX_PATH];
+
+    path_of(name, path);
+    *h = SENTINEL;
+    return OpenVirtualDisk(&unknown_type, path, mask, OPEN_VIRTUAL_DISK_FLAG_NONE, &p, h);
+}
+
+static ULONGLONG file_size(const WCHAR *name)
+{
+    WIN32_FILE_ATTRIBUTE_DATA d;
+    WCHAR path[MAX_PATH];
+
+    path_of(name, path);
+    if (!GetFileAttributesExW(path, GetFileExInfoStandard, &d)) return 0;
+    return ((ULONGLONG)d.nFileSizeHigh << 32) | d.nFileSizeLow;
+}
+
+static DWORD get_info(HANDLE h, GET_VIRTUAL_DISK_INFO_VERSION version, GET_VIRTUAL_DISK_INFO *info, ULONG *size)
+{
+    ULONG used = 0x55;
+
+    memset(info, 0x55, *size);
+    info->Version = version;
+    return GetVirtualDiskInformation(h, size, info, &used);
+}
+
+static void test_layouts(void)
+{
+    /* The SDK's offsets (virtdisk-reference.md §2.4), which mingw's header gets wrong for CREATE V2. */
+    ok(offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version2.PhysicalSectorSizeInBytes) == 40
+       && offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version2.ParentPath) == (sizeof(void *) == 8 ? 48 : 44),
+       "CREATE V2: PhysicalSectorSizeInBytes at 40, ParentPath at %u (mingw's header: 40)",
+       (unsigned)offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version2.ParentPath));
+    ok(sizeof(CREATE_VIRTUAL_DISK_PARAMETERS) == (sizeof(void *) == 8 ? 128 : 112), "sizeof CREATE parameters %u",
+       (unsigned)sizeof(CREATE_VIRTUAL_DISK_PARAMETERS));
+    ok(sizeof(OPEN_VIRTUAL_DISK_PARAMETERS) == 44, "sizeof OPEN parameters %u", (unsigned)sizeof(OPEN_VIRTUAL_DISK_PARAMETERS));
+    ok(sizeof(ATTACH_VIRTUAL_DISK_PARAMETERS) == 24, "sizeof ATTACH parameters %u",
+       (unsigned)sizeof(ATTACH_VIRTUAL_DISK_PARAMETERS));
+    ok(sizeof(GET_VIRTUAL_DISK_INFO) == 32 && offsetof(GET_VIRTUAL_DISK_INFO, ParentLocation.ParentLocationBuffer) == 12,
+       "GET_VIRTUAL_DISK_INFO: 32 bytes, the parent location at 12");
+    ok(sizeof(VIRTUAL_DISK_PROGRESS) == 24, "sizeof VIRTUAL_DISK_PROGRESS %u", (unsigned)sizeof(VIRTUAL_DISK_PROGRESS));
+    ok(offsetof(STORAGE_DEPENDENCY_INFO, Version1Entries) == 8 && sizeof(STORAGE_DEPENDENCY_INFO_TYPE_1) == 28,
+       "STORAGE_DEPENDENCY_INFO: entries at 8, TYPE_1 28 bytes");
+}
+
+static void test_open_checks(void)
+{
+    OPEN_VIRTUAL_DISK_PARAMETERS p;
+    VIRTUAL_STORAGE_TYPE iso = { VIRTUAL_STORAGE_TYPE_DEVICE_ISO, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+    VIRTUAL_STORAGE_TYPE vhd = { VIRTUAL_STORAGE_TYPE_DEVICE_VHD, VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT };
+    VIRTUAL_STORAGE_TYPE bad_vendor = { VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, { 1, 2, 3, { 4 } } };
+    WCHAR path[MAX_PATH], missing[MAX_PATH];
+    HANDLE h;
+
+    path_of(L"dyn.vhdx", path);
+    path_of(L"test.vhd", missing);
+    /* What Wine's tests record of real Windows. */
+    ok_err(OpenVirtualDisk(NULL, NULL, VIRTUAL_DISK_ACCESS_ALL, 0, NULL, &h), ERROR_INVALID_PARAMETER, "NULL type and path");
+    ok_err(OpenVirtualDisk(&unknown_type, NULL, VIRTUAL_DISK_ACCESS_ALL, 0, NULL, &h), ERROR_INVALID_PARAMETER, "NULL path");
+    memset(&p, 0, sizeof(p));
+    p.Version = OPEN_VIRTUAL_DISK_VERSION_1;
+    ok_err(OpenVirtualDisk(&unknown_type, missing, 0xffffff, 0, &p, &h), ERROR_INVALID_PARAMETER, "V1, mask 0xffffff");
+    ok_err(OpenVirtualDisk(&unknown_type, missing, VIRTUAL_DISK_ACCESS_NONE, 0, &p, &h), ERROR_FILE_NOT_FOUND,
+           "V1, mask NONE, a missing file");
+    p.Version = OPEN_VIRTUAL_DISK_VERSION_2;
+    ok_err(OpenVirtualDisk(&unknown_type, missing, VIRTUAL_DISK_ACCESS_NONE, OPEN_VIRTUAL_DISK_FLAG_NO_PARENTS, &p, &h),
+           ERROR_FILE_NOT_FOUND, "V2, NO_PARENTS, a missing file (Windows 8 and later)");
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_ALL, 0, &p, &h), ERROR_INVALID_PARAMETER,
+           "V2 with a mask other than NONE");
+    p.Version = 7;
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, 0, &p, &h), ERROR_INVALID_PARAMETER, "Version 7");
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_ALL, 0, NULL, NULL), ERROR_INVALID_PARAMETER,
+           "NULL handle pointer");
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_ALL, 0x10000, NULL, &h), ERROR_INVALID_PARAMETER,
+           "an unknown flag");
+    ok_err(OpenVirtualDisk(&bad_vendor, path, VIRTUAL_DISK_ACCESS_ALL, 0, NULL, &h), ERROR_INVALID_PARAMETER,
+           "a vendor other than Microsoft");
+    ok_err(OpenVirtualDisk(&iso, path, VIRTUAL_DISK_ACCESS_READ, 0, NULL, &h), ERROR_NOT_SUPPORTED, "an ISO");
+    h = SENTINEL;
+    ok_err(OpenVirtualDisk(&vhd, path, VIRTUAL_DISK_ACCESS_ALL, 0, NULL, &h), ERROR_VHD_FORMAT_UNKNOWN_W,
+           "DeviceId VHD for a VHDX file");
+}
+
+static void test_info(void)
+{
+    BYTE buf[1024];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    ULONG size;
+    HANDLE h, h2;
+    DWORD err;
+
+    ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open dyn.vhdx, V1 ALL");
+    if (h == SENTINEL) return;
+    ok(GetFileType(h) == FILE_TYPE_PIPE, "the handle is a real Win32 handle (a pipe, handle.c)");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, "SIZE");
+    ok(info->Size.VirtualSize == 64u << 20 && info->Size.BlockSize == 1u << 20 && info->Size.SectorSize == 512
+       && info->Size.PhysicalSize == file_size(L"dyn.vhdx"),
+       "SIZE: virtual %llu, block %lu, sector %lu, physical %llu", info->Size.VirtualSize, info->Size.BlockSize,
+       info->Size.SectorSize, info->Size.PhysicalSize);
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE, info, &size), ERROR_SUCCESS, "VIRTUAL_STORAGE_TYPE");
+    ok(info->VirtualStorageType.DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHDX
+       && IsEqualGUID(&info->VirtualStorageType.VendorId, &VIRTUAL_STORAGE_TYPE_VENDOR_MICROSOFT),
+       "UNKNOWN resolved to VHDX/Microsoft (%lu)", info->VirtualStorageType.DeviceId);
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE, info, &size), ERROR_SUCCESS, "PROVIDER_SUBTYPE");
+    ok(info->ProviderSubtype == 3, "PROVIDER_SUBTYPE 3 (dynamic): %lu", info->ProviderSubtype);
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_VHD_INVALID_TYPE_W,
+           "PARENT_LOCATION of a disk without a parent");
+    size = 12;
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_INSUFFICIENT_BUFFER, "SIZE in 12 bytes");
+    ok(size == 32, "... the size needed: %lu", size);
+    size = sizeof(buf);
+    ok_err(get_info(h, 99, info, &size), ERROR_INVALID_PARAMETER, "info version 99");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_FRAGMENTATION, info, &size), ERROR_NOT_SUPPORTED, "FRAGMENTATION");
+    size = sizeof(buf);
+    ok_err(GetVirtualDiskInformation(h, &size, NULL, NULL), ERROR_INVALID_PARAMETER, "NULL info");
+    /* Sharing: the file is held read-write. */
+    err = open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h2);
+    ok_err(err, ERROR_SHARING_VIOLATION, "a second read-write open of the file");
+    err = open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h2);
+    ok_err(err, ERROR_SHARING_VIOLATION, "... and a read-only one beside it");
+    ok_err(CompactVirtualDisk(h, 0x8, NULL, NULL), ERROR_INVALID_PARAMETER, "Compact, an unknown flag");
+    ok_err(CompactVirtualDisk(h, 0, NULL, NULL), ERROR_SUCCESS, "Compact, no OVERLAPPED: runs to its end");
+    ok(file_size(L"dyn.vhdx") <= 8u << 20, "dyn.vhdx shrank to %llu bytes", file_size(L"dyn.vhdx"));
+    ok_err(SetVirtualDiskInformation(h, NULL), ERROR_NOT_SUPPORTED, "SetVirtualDiskInformation (not yet)");
+    CloseHandle(h);
+    /* Read-only handles coexist. */
+    ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "a read-only open");
+    ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h2), ERROR_SUCCESS, "... and a second one");
+    ok_err(CompactVirtualDisk(h, 0, NULL, NULL), ERROR_ACCESS_DENIED, "Compact through a GET_INFO handle");
+    ok_err(AttachVirtualDisk(h, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, NULL, NULL), ERROR_ACCESS_DENIED,
+           "Attach without an attach access");
+    CloseHandle(h);
+    CloseHandle(h2);
+}
+
+static void test_handles(void)
+{
+    WCHAR path[MAX_PATH];
+    HANDLE h, file;
+    DWORD err;
+
+    ok_err(CompactVirtualDisk(NULL, 0, NULL, NULL), ERROR_INVALID_HANDLE, "Compact(NULL)");
+    ok_err(CompactVirtualDisk(INVALID_HANDLE_VALUE, 0, NULL, NULL), ERROR_INVALID_HANDLE, "Compact(INVALID_HANDLE_VALUE)");
+    path_of(L"dyn.vhdx.raw", path);
+    file = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    ok_err(CompactVirtualDisk(file, 0, NULL, NULL), ERROR_INVALID_HANDLE, "Compact of a plain file handle");
+    CloseHandle(file);
+    /* CloseHandle releases the file at once: a read-write open right after succeeds. */
+    ok_err(open_v1(L"close.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open close.vhdx");
+    ok(CloseHandle(h), "CloseHandle on a virtual disk handle");
+    err = open_v1(L"close.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h);
+    ok_err(err, ERROR_SUCCESS, "a read-write open right after CloseHandle");
+    if (!err)
+    {
+        HANDLE old = h;
+
+        CloseHandle(h);
+        /* The value comes back for another object: it never reaches the old state. */
+        file = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+        printf("# closed handle %p, new file handle %p\n", old, file);
+        ok_err(CompactVirtualDisk(old, 0, NULL, NULL), ERROR_INVALID_HANDLE, "Compact of a closed handle's value");
+        CloseHandle(file);
+    }
+    ok_err(GetStorageDependencyInformation(NULL, GET_STORAGE_DEPENDENCY_FLAG_DISK_HANDLE, 0, NULL, NULL),
+           ERROR_INVALID_PARAMETER, "GetStorageDependencyInformation, size 0");
+    {
+        ULONG size = 0x55;
+        ok_err(GetAllAttachedVirtualDiskPhysicalPaths(&size, NULL), ERROR_INSUFFICIENT_BUFFER,
+               "GetAllAttachedVirtualDiskPhysicalPaths(0, NULL)");
+        ok(size == 2, "... needs the empty MULTI_SZ: %lu bytes", size);
+    }
+}
+
+static void test_async(void)
+{
+    OVERLAPPED ov = { 0 };
+    VIRTUAL_DISK_PROGRESS prog;
+    HANDLE h, hold;
+    DWORD err, n;
+
+    ok_err(open_v1(L"hold.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open hold.vhdx");
+    if (h == SENTINEL) return;
+    hold = CreateEventW(NULL, TRUE, FALSE, L"vdsshim-test-hold-jobs");
+    ov.hEvent = CreateEventW(NULL, TRUE, TRUE, NULL);
+    err = CompactVirtualDisk(h, 0, NULL, &ov);
+    ok_err(err, ERROR_IO_PENDING, "Compact with an OVERLAPPED");
+    ok(WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT, "the event is reset while it runs");
+    memset(&prog, 0x55, sizeof(prog));
+    ok_err(GetVirtualDiskOperationProgress(h, &ov, &prog), ERROR_SUCCESS, "progress of the held operation");
+    ok(prog.OperationStatus == ERROR_IO_PENDING && prog.CurrentValue == 0 && prog.CompletionValue == 100,
+       "running: status %lu, %llu of %llu", prog.OperationStatus, prog.CurrentValue, prog.CompletionValue);
+    ok_err(CompactVirtualDisk(h, 0, NULL, NULL), ERROR_BUSY, "a second operation meanwhile");
+    {
+        OVERLAPPED other = { 0 };
+        ok_err(GetVirtualDiskOperationProgress(h, &other, &prog), ERROR_INVALID_PARAMETER, "progress of an unknown OVERLAPPED");
+    }
+    SetEvent(hold);
+    ok(WaitForSingleObject(ov.hEvent, 60000) == WAIT_OBJECT_0, "the event is set at the end");
+    ok(GetOverlappedResult(h, &ov, &n, FALSE), "GetOverlappedResult: success (error %lu)", GetLastError());
+    memset(&prog, 0x55, sizeof(prog));
+    ok_err(GetVirtualDiskOperationProgress(h, &ov, &prog), ERROR_SUCCESS, "progress after the end");
+    ok(prog.OperationStatus == ERROR_SUCCESS && prog.CurrentValue == 100 && prog.CompletionValue == 100,
+       "done: status %lu, %llu of %llu", prog.OperationStatus, prog.CurrentValue, prog.CompletionValue);
+    ok(file_size(L"hold.vhdx") <= 8u << 20, "hold.vhdx shrank to %llu bytes", file_size(L"hold.vhdx"));
+    CloseHandle(hold);
+    CloseHandle(ov.hEvent);
+    CloseHandle(h);
+}
+
+static void test_expand_attach(void)
+{
+    EXPAND_VIRTUAL_DISK_PARAMETERS ep = { EXPAND_VIRTUAL_DISK_VERSION_1, { { 128u << 20 } } };
+    RESIZE_VIRTUAL_DISK_PARAMETERS rp = { RESIZE_VIRTUAL_DISK_VERSION_1, { { 64u << 20 } } };
+    BYTE buf[256];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    ULONG size = sizeof(buf);
+    HANDLE h;
+
+    ok_err(open_v1(L"grow.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open grow.vhdx");
+    if (h == SENTINEL) return;
+    ok_err(ExpandVirtualDisk(h, 0, NULL, NULL), ERROR_INVALID_PARAMETER, "Expand, NULL parameters");
+    ok_err(ExpandVirtualDisk(h, 0, &ep, NULL), ERROR_SUCCESS, "Expand to 128 MiB");
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, "SIZE");
+    ok(info->Size.VirtualSize == 128u << 20, "the new virtual size: %llu", info->Size.VirtualSize);
+    ok_err(ResizeVirtualDisk(h, 0, &rp, NULL), ERROR_NOT_SUPPORTED, "Resize to a smaller size (not yet)");
+    ok_err(AttachVirtualDisk(h, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, NULL, NULL), ERROR_SUCCESS, "Attach read-only");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IS_LOADED, info, &size), ERROR_SUCCESS, "IS_LOADED");
+    ok(info->IsLoaded == TRUE, "attached: IS_LOADED %d", info->IsLoaded);
+    ok_err(AttachVirtualDisk(h, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, NULL, NULL), ERROR_INVALID_STATE,
+           "Attach again");
+    ok_err(ExpandVirtualDisk(h, 0, &ep, NULL), ERROR_INVALID_STATE, "Expand while attached");
+    size = 512;
+    ok_err(GetVirtualDiskPhysicalPath(h, &size, (WCHAR *)buf), ERROR_NOT_SUPPORTED, "the physical path of a logical attach");
+    ok_err(DetachVirtualDisk(h, 1, 0), ERROR_INVALID_PARAMETER, "Detach, flags 1");
+    ok_err(DetachVirtualDisk(h, 0, 0), ERROR_SUCCESS, "Detach");
+    ok_err(DetachVirtualDisk(h, 0, 0), ERROR_INVALID_STATE, "Detach again");
+    CloseHandle(h);
+}
+
+static void test_create_merge(void)
+{
+    CREATE_VIRTUAL_DISK_PARAMETERS cp;
+    MERGE_VIRTUAL_DISK_PARAMETERS mp = { MERGE_VIRTUAL_DISK_VERSION_1, { { 1 } } };
+    BYTE buf[1024];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    STORAGE_DEPENDENCY_INFO *dep = (STORAGE_DEPENDENCY_INFO *)buf;
+    WCHAR parent[MAX_PATH], child[MAX_PATH], vhd[MAX_PATH];
+    ULONG size, used;
+    HANDLE h;
+
+    path_of(L"new-parent.vhdx", parent);
+    path_of(L"new-child.vhdx", child);
+    path_of(L"new-fixed.vhd", vhd);
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_2;
+    cp.Version2.MaximumSize = 32u << 20;
+    cp.Version2.PhysicalSectorSizeInBytes = 4096;
+    h = SENTINEL;
+    ok_err(CreateVirtualDisk(&unknown_type, parent, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h),
+           ERROR_INVALID_PARAMETER, "Create V2 with a mask other than NONE");
+    ok_err(CreateVirtualDisk(&unknown_type, parent, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "Create V2: a dynamic VHDX, 4096-byte physical sectors");
+    if (h != SENTINEL)
+    {
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VHD_PHYSICAL_SECTOR_SIZE, info, &size), ERROR_SUCCESS,
+               "VHD_PHYSICAL_SECTOR_SIZE");
+        ok(info->VhdPhysicalSectorSize == 4096, "the SDK layout was read: %lu", info->VhdPhysicalSectorSize);
+        CloseHandle(h);
+    }
+    ok_err(CreateVirtualDisk(&unknown_type, parent, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+           ERROR_FILE_EXISTS, "Create over an existing file");
+    cp.Version2.MaximumSize = 1u << 20;
+    ok_err(CreateVirtualDisk(&unknown_type, vhd, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+           ERROR_INVALID_PARAMETER, "Create, 1 MiB (below 3 MB)");
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_1;
+    cp.Version1.MaximumSize = 16u << 20;
+    cp.Version1.BlockSizeInBytes = 3u << 20;
+    ok_err(CreateVirtualDisk(&unknown_type, vhd, VIRTUAL_DISK_ACCESS_ALL, NULL, CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION,
+                             0, &cp, NULL, &h), ERROR_INVALID_PARAMETER, "Create a VHD with 3 MiB blocks");
+    cp.Version1.BlockSizeInBytes = 0;
+    ok_err(CreateVirtualDisk(&unknown_type, vhd, VIRTUAL_DISK_ACCESS_ALL, NULL, CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION,
+                             0, &cp, NULL, &h), ERROR_SUCCESS, "Create V1: a fixed VHD");
+    if (h != SENTINEL)
+    {
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE, info, &size), ERROR_SUCCESS, "PROVIDER_SUBTYPE");
+        ok(info->ProviderSubtype == 2, "fixed: %lu", info->ProviderSubtype);
+        ok_err(CompactVirtualDisk(h, 0, NULL, NULL), ERROR_VHD_INVALID_TYPE_W, "Compact of a fixed disk");
+        CloseHandle(h);
+    }
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_1;
+    cp.Version1.ParentPath = parent;
+    ok_err(CreateVirtualDisk(&unknown_type, child, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "Create V1: a differencing child");
+    if (h != SENTINEL) CloseHandle(h);
+    ok_err(open_v1(L"new-child.vhdx", VIRTUAL_DISK_ACCESS_ALL, 2, &h), ERROR_SUCCESS, "open the child, RWDepth 2");
+    if (h == SENTINEL) return;
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_SUCCESS, "PARENT_LOCATION");
+    ok(info->ParentLocation.ParentResolved == TRUE && !_wcsicmp(info->ParentLocation.ParentLocationBuffer, parent),
+       "resolved, %ls", info->ParentLocation.ParentLocationBuffer);
+    memset(buf, 0, sizeof(buf));
+    dep->Version = STORAGE_DEPENDENCY_INFO_VERSION_1;
+    used = 0;
+    ok_err(GetStorageDependencyInformation(h, GET_STORAGE_DEPENDENCY_FLAG_PARENTS | GET_STORAGE_DEPENDENCY_FLAG_DISK_HANDLE,
+                                           sizeof(buf), dep, &used), ERROR_SUCCESS, "GetStorageDependencyInformation");
+    ok(dep->NumberEntries == 2 && (dep->Version1Entries[1].DependencyTypeFlags & DEPENDENT_DISK_FLAG_PARENT)
+       && used == 8 + 2 * 28, "the chain: %lu entries, %lu bytes", dep->NumberEntries, used);
+    mp.Version1.MergeDepth = 2;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_INVALID_PARAMETER, "Merge depth 2 with RWDepth 2");
+    mp.Version1.MergeDepth = 1;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_SUCCESS, "Merge the child into its parent");
+    CloseHandle(h);
+}
+
+int wmain(int argc, WCHAR **argv)
+{
+    if (argc < 2)
+    {
+        fprintf(stderr, "usage: virtdisk_conformance.exe DIR\n");
+        return 2;
+    }
+    dir = argv[1];
+    test_layouts();
+    test_open_checks();
+    test_info();
+    test_handles();
+    test_async();
+    test_expand_attach();
+    test_create_merge();
+    printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
+    return failed ? 1 : 0;
+}
