@@ -35,13 +35,11 @@
 #define VDS_E_VD_ALREADY_MERGING          ((HRESULT)0x80042933)
 #define VDS_E_VD_DISK_ALREADY_EXPANDING   ((HRESULT)0x80042931)
 
-extern int passed, failed;
+#include "win_tap.h"
 extern const WCHAR *dir;
 extern DWORD clsctx;
 extern IVdsServiceLoader *loader;   /* the one LoadService goes through, kept for the whole run */
 
-void ok_(int cond, int line, const char *fmt, ...);
-#define ok(cond, ...) ok_((cond), __LINE__, __VA_ARGS__)
 /* A function, not a macro: the call under test runs exactly once. */
 void ok_hr_(HRESULT got, HRESULT want, const char *what, int line);
 #define ok_hr(hr, want, what) ok_hr_((hr), (want), (what), __LINE__)

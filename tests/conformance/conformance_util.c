@@ -1,24 +1,9 @@
 /* The conformance clients' shared checks and helpers (conformance.h). */
 #include "conformance.h"
 
-int passed, failed;
 const WCHAR *dir;
 DWORD clsctx = CLSCTX_INPROC_SERVER;     /* or CLSCTX_LOCAL_SERVER */
 
-void ok_(int cond, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (cond) passed++;
-    else failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", passed + failed);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    if (!cond) printf(" (line %d)", line);
-    printf("\n");
-    fflush(stdout);
-}
 /* A function, not a macro: the call under test runs exactly once. */
 void ok_hr_(HRESULT got, HRESULT want, const char *what, int line)
 {

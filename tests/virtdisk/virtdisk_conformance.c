@@ -11,25 +11,10 @@
 #include <stdio.h>
 
 #include "vdsshim_virtdisk.h"
+#include "win_tap.h"
 
-static int passed, failed;
 static const WCHAR *dir;
 
-static void ok_(int cond, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (cond) passed++;
-    else failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", passed + failed);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    if (!cond) printf(" (line %d)", line);
-    printf("\n");
-    fflush(stdout);
-}
-#define ok(cond, ...) ok_((cond), __LINE__, __VA_ARGS__)
 static void ok_err_(DWORD got, DWORD want, const char *what, int line)
 {
     ok_(got == want, line, "%s: got %lu (0x%08lx), expected %lu (0x%08lx)", what, got, got, want, want);
