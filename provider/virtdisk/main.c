@@ -1,4 +1,5 @@
-/* virtdisk.dll: the entry point. The API: open.c, ops.c, info.c, unsupported.c. */
+/* virtdisk.dll: the entry point. The API: open.c, ops.c, info.c, unsupported.c;
+ * regsvr32: register.c. */
 #include "virtdisk_private.h"
 
 BOOL WINAPI DllMain(HINSTANCE instance, DWORD reason, void *reserved)

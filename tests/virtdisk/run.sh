@@ -2,8 +2,10 @@
 # virtdisk.dll conformance under wine: images made with qemu, the DLL beside
 # the test client as a native override of wine's builtin (which aborts on most
 # calls), the suite's exact checks, then qemu-img on every image it changed.
-# usage: run.sh WORKDIR VIRTDISK_DLL CONFORMANCE_EXE WINE
-WORK=$1; DLL=$2; EXE=$3; WINE=$4
+# Then regsvr32 makes it the prefix's virtdisk.dll for a client built the
+# ported-tool way (vhdcompact.exe), and regsvr32 /u puts the prefix back.
+# usage: run.sh WORKDIR VIRTDISK_DLL CONFORMANCE_EXE WINE VHDCOMPACT_EXE
+WORK=$1; DLL=$2; EXE=$3; WINE=$4; CLIENT=$5
 . "$(dirname "$0")/../integration/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 export VDSSHIM_TEST_HOOKS=1 WINEDLLOVERRIDES="virtdisk=n;mscoree,mshtml="
@@ -14,7 +16,7 @@ vhdx() {   # name: 64 MiB, 1 MiB blocks: data, zero-filled blocks, data
         "$1" >/dev/null
     qemu-img convert -O raw "$1" "$1.raw"
 }
-for n in dyn hold close grow; do vhdx $n.vhdx; done
+for n in dyn hold close grow reg1 reg2; do vhdx $n.vhdx; done
 cp "$DLL" "$EXE" .
 
 "$WINE" "./$(basename "$EXE")" "$(winepath -w "$WORK" 2>/dev/null)" </dev/null >conformance.log 2>&1
@@ -33,5 +35,31 @@ check "new-parent.vhdx (CreateVirtualDisk V2, merged into): qemu-img check is cl
 check "new-parent.vhdx: 4096-byte physical sectors, as asked through the SDK layout" \
     bash -c "qemu-img info new-parent.vhdx | grep -qi 'virtual size: 32 MiB'"
 check "new-fixed.vhd (CreateVirtualDisk V1, fixed): 16 MiB and a footer" [ "$(file_size new-fixed.vhd)" -eq $((16 * 1048576 + 512)) ]
+# regsvr32: the prefix's own virtdisk.dll, for a client with no DLL beside it.
+sys32=$(winepath -u 'C:\windows\system32' 2>/dev/null)
+cp "$sys32/virtdisk.dll" builtin-before.dll
+overrides='HKCU\Software\Wine\DllOverrides'
+mkdir -p elsewhere && cp "$CLIENT" elsewhere/
+export WINEDLLOVERRIDES="mscoree,mshtml="
+"$WINE" regsvr32 /s "$(winepath -w "$WORK/virtdisk.dll" 2>/dev/null)" </dev/null >reg.log 2>&1
+"$WINE" regsvr32 /s "$(winepath -w "$WORK/virtdisk.dll" 2>/dev/null)" </dev/null >>reg.log 2>&1
+check "regsvr32 virtdisk.dll (twice): DllOverrides virtdisk = native,builtin" \
+    bash -c "'$WINE' reg query '$overrides' /v virtdisk </dev/null 2>/dev/null | grep -q 'native,builtin'"
+check "... this DLL in system32" cmp -s virtdisk.dll "$sys32/virtdisk.dll"
+check "... and wine's placeholder kept, once" cmp -s builtin-before.dll "$sys32/virtdisk.dll.wine-builtin"
+"$WINE" elsewhere/vhdcompact.exe "$(winepath -w "$WORK/reg1.vhdx" 2>/dev/null)" </dev/null >vhdcompact.log 2>&1
+rc=$?
+check "vhdcompact.exe (mingw's virtdisk.h, no DLL beside it) compacts through the prefix's virtdisk.dll" [ "$rc" -eq 0 ]
+check "reg1.vhdx: compacted, qemu-img compare identical" \
+    bash -c "[ $(file_size reg1.vhdx) -le $((8 << 20)) ] && qemu-img compare -q -F raw reg1.vhdx reg1.vhdx.raw"
+"$WINE" regsvr32 /s /u "$(winepath -w "$WORK/virtdisk.dll" 2>/dev/null)" </dev/null >>reg.log 2>&1
+check "regsvr32 /u: the override is gone" \
+    bash -c "! '$WINE' reg query '$overrides' /v virtdisk </dev/null >/dev/null 2>&1"
+check "... wine's placeholder is back, as it was" cmp -s builtin-before.dll "$sys32/virtdisk.dll"
+check "... and no copy is left behind" [ ! -e "$sys32/virtdisk.dll.wine-builtin" ]
+"$WINE" elsewhere/vhdcompact.exe "$(winepath -w "$WORK/reg2.vhdx" 2>/dev/null)" </dev/null >vhdcompact2.log 2>&1
+check "... so the same client meets wine's own DLL again (it refuses or aborts)" \
+    bash -c "! grep -q 'compacted' vhdcompact2.log"
+check "reg2.vhdx: untouched by wine's DLL" qemu-img compare -q -F raw reg2.vhdx reg2.vhdx.raw
 rm -f ./*.raw
 finish
