@@ -18,7 +18,9 @@
  * V2 handles are read-write unless ReadOnly or GetInfoOnly [V S5].
  * CreateVirtualDisk with an OVERLAPPED completes before it returns (creation
  * is a handful of writes): ERROR_SUCCESS, the event set [U: S5 accepts it].
- * Its SourcePath (conversion) is ERROR_NOT_SUPPORTED for now, said in a WARN.
+ * With SourcePath the new disk gets the source's content (vdsshim_convert:
+ * VHD <-> VHDX, dynamic <-> fixed; MaximumSize 0 = the source's size), and
+ * appears only once complete.
  */
 #include <stdlib.h>
 
@@ -184,7 +186,7 @@ DWORD WINAPI CreateVirtualDisk(PVIRTUAL_STORAGE_TYPE type, PCWSTR path, VIRTUAL_
     const WCHAR *parent, *source;
     static const GUID no_id;
     const GUID *id;
-    char *utf8 = NULL, *parent_utf8 = NULL;
+    char *utf8 = NULL, *parent_utf8 = NULL, *source_utf8 = NULL;
     BOOL v2, vhdx;
     DWORD err;
     int st;
@@ -210,11 +212,6 @@ DWORD WINAPI CreateVirtualDisk(PVIRTUAL_STORAGE_TYPE type, PCWSTR path, VIRTUAL_
     source = v2 ? params->Version2.SourcePath : params->Version1.SourcePath;
     if (parent && source) return ERROR_INVALID_PARAMETER;
     if (parent && (flags & CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION)) return ERROR_INVALID_PARAMETER;
-    if (source)
-    {
-        WARN("creating from a source disk (%s) is not supported yet\n", debugstr_w(source));
-        return ERROR_NOT_SUPPORTED;
-    }
     cp.format = vhdx ? VDSSHIM_FORMAT_VHDX : VDSSHIM_FORMAT_VHD;
     cp.type = parent ? VDSSHIM_DISK_DIFFERENCING
             : flags & CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION ? VDSSHIM_DISK_FIXED : VDSSHIM_DISK_DYNAMIC;
@@ -223,21 +220,26 @@ DWORD WINAPI CreateVirtualDisk(PVIRTUAL_STORAGE_TYPE type, PCWSTR path, VIRTUAL_
     cp.logical_sector_size = v2 ? params->Version2.SectorSizeInBytes : params->Version1.SectorSizeInBytes;
     cp.physical_sector_size = v2 ? params->Version2.PhysicalSectorSizeInBytes : 0;
     if (!vhdx) cp.physical_sector_size = 0;
-    if ((err = check_create_sizes(vhdx, v2, parent != NULL, cp.virtual_size, cp.block_size, cp.logical_sector_size)))
+    /* A child takes its parent's size, a copy its source's (0), or more. */
+    if ((err = check_create_sizes(vhdx, v2, parent || (source && !cp.virtual_size), cp.virtual_size, cp.block_size,
+                                  cp.logical_sector_size)))
         return err;
     if (cp.physical_sector_size && cp.physical_sector_size != 512 && cp.physical_sector_size != 4096)
         return ERROR_INVALID_PARAMETER;
     id = v2 ? &params->Version2.UniqueId : &params->Version1.UniqueId;
     if (memcmp(id, &no_id, sizeof(no_id))) cp.unique_id = (const uint8_t *)id;
-    if (!(utf8 = vd_utf8(path)) || (parent && !(parent_utf8 = vd_utf8(parent))))
+    if (!(utf8 = vd_utf8(path)) || (parent && !(parent_utf8 = vd_utf8(parent)))
+        || (source && !(source_utf8 = vd_utf8(source))))
     {
         free(utf8);
+        free(parent_utf8);
         return ERROR_NOT_ENOUGH_MEMORY;
     }
     cp.parent_path = parent_utf8;
-    st = vdsshim_create(utf8, &cp, &diag);
+    st = source ? vdsshim_convert(source_utf8, utf8, &cp, NULL, &diag) : vdsshim_create(utf8, &cp, &diag);
     free(utf8);
     free(parent_utf8);
+    free(source_utf8);
     if (st)
     {
         WARN("create %s: %s\n", debugstr_w(path), diag.msg);

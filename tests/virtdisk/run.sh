@@ -34,6 +34,8 @@ check "grow.vhdx: the old content, then zeros" quietly qemu-img compare -q -F ra
 check "new-parent.vhdx (CreateVirtualDisk V2, merged into): qemu-img check is clean" quietly qemu-img check new-parent.vhdx
 check "new-parent.vhdx: 4096-byte physical sectors, as asked through the SDK layout" \
     bash -c "qemu-img info new-parent.vhdx | grep -qi 'virtual size: 32 MiB'"
+check "from-source.vhd (CreateVirtualDisk from a SourcePath): reads as dyn.vhdx" \
+    quietly qemu-img compare -q -f vpc -F raw from-source.vhd dyn.vhdx.raw
 check "new-fixed.vhd (CreateVirtualDisk V1, fixed): 16 MiB and a footer" [ "$(file_size new-fixed.vhd)" -eq $((16 * 1048576 + 512)) ]
 # regsvr32: the prefix's own virtdisk.dll, for a client with no DLL beside it.
 sys32=$(winepath -u 'C:\windows\system32' 2>/dev/null)

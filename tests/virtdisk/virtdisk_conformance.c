@@ -333,6 +333,28 @@ static void test_create_merge(void)
         ok_err(CompactVirtualDisk(h, 0, NULL, NULL), ERROR_VHD_INVALID_TYPE_W, "Compact of a fixed disk");
         CloseHandle(h);
     }
+    /* SourcePath: a VHD with dyn.vhdx's content (run.sh compares them). */
+    {
+        WCHAR source[MAX_PATH], copy[MAX_PATH];
+
+        path_of(L"dyn.vhdx", source);
+        path_of(L"from-source.vhd", copy);
+        memset(&cp, 0, sizeof(cp));
+        cp.Version = CREATE_VIRTUAL_DISK_VERSION_2;
+        cp.Version2.SourcePath = source;
+        ok_err(CreateVirtualDisk(&unknown_type, copy, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+               "Create V2 from a SourcePath: a VHD copy of a VHDX");
+        if (h != SENTINEL)
+        {
+            size = sizeof(buf);
+            ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, "SIZE of the copy");
+            ok(info->Size.VirtualSize == 64u << 20, "the source's size: %llu", info->Size.VirtualSize);
+            CloseHandle(h);
+        }
+        cp.Version2.ParentPath = parent;
+        ok_err(CreateVirtualDisk(&unknown_type, copy, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+               ERROR_INVALID_PARAMETER, "Create with both a ParentPath and a SourcePath");
+    }
     memset(&cp, 0, sizeof(cp));
     cp.Version = CREATE_VIRTUAL_DISK_VERSION_1;
     cp.Version1.ParentPath = parent;

@@ -251,6 +251,17 @@ struct vdsshim_merge_result
 int vdsshim_merge(struct vdsshim_image *img, unsigned depth, const struct vdsshim_op_options *opts,
                   struct vdsshim_merge_result *result, struct vdsshim_diag *diag);
 
+/*
+ * Make dst_path a new image of params' format and type (fixed or dynamic)
+ * that reads as src_path's guest does (its parents included): VHD <-> VHDX,
+ * dynamic <-> fixed. virtual_size 0 keeps the source's (a larger one reads
+ * zeros past it); the logical sector size must stay the source's. dst_path
+ * must not exist (VDSSHIM_E_EXISTS); it appears, complete and flushed, with
+ * the last step, a rename, so an interrupted conversion leaves none.
+ */
+int vdsshim_convert(const char *src_path, const char *dst_path, const struct vdsshim_create_params *params,
+                    const struct vdsshim_op_options *opts, struct vdsshim_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif

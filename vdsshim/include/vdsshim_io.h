@@ -55,6 +55,8 @@ int vdsshim_io_create_file(const char *path, struct vdsshim_io **out);
 
 /* Delete a file (DetachAndDelete). */
 int vdsshim_delete_file(const char *path);
+/* Rename from to to, durably, never replacing a file at to (VDSSHIM_E_EXISTS). */
+int vdsshim_rename_file(const char *from, const char *to);
 
 /* Cryptographic-quality random bytes from the platform (new VHDX GUIDs). */
 int vdsshim_random_bytes(void *buf, size_t len);

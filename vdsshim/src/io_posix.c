@@ -256,6 +256,29 @@ int vdsshim_delete_file(const char *path)
     return unlink(path) ? status_from_errno(&tmp, errno) : VDSSHIM_OK;
 }
 
+int vdsshim_rename_file(const char *from, const char *to)
+{
+    struct vdsshim_io tmp = { 0 };
+    const char *slash = strrchr(to, '/');
+    char *dir;
+    int fd;
+
+    /* link + unlink: a rename that cannot replace, on every file system. */
+    if (link(from, to)) return errno == EEXIST ? VDSSHIM_E_EXISTS : status_from_errno(&tmp, errno);
+    if (unlink(from)) return status_from_errno(&tmp, errno);
+    /* The new name durable: the directory's entry flushed. */
+    if (!(dir = strdup(slash ? to : ".")))
+        return VDSSHIM_E_NOMEM;
+    if (slash) dir[slash == to ? 1 : slash - to] = 0;
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0)
+    {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+    return VDSSHIM_OK;
+}
+
 int platform_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;

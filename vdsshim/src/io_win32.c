@@ -319,6 +319,24 @@ int vdsshim_delete_file(const char *path)
     return st;
 }
 
+int vdsshim_rename_file(const char *from, const char *to)
+{
+    struct vdsshim_io tmp = { 0 };
+    WCHAR *wfrom = wide_from_utf8(from), *wto = wide_from_utf8(to);
+    int st = VDSSHIM_OK;
+
+    if (!wfrom || !wto) st = VDSSHIM_E_INVALID_ARG;
+    /* No MOVEFILE_REPLACE_EXISTING: an existing file stays. */
+    else if (!MoveFileExW(wfrom, wto, MOVEFILE_WRITE_THROUGH))
+    {
+        DWORD err = GetLastError();
+        st = err == ERROR_ALREADY_EXISTS || err == ERROR_FILE_EXISTS ? VDSSHIM_E_EXISTS : status_from_win32(&tmp, err);
+    }
+    free(wfrom);
+    free(wto);
+    return st;
+}
+
 int platform_same_file(const char *a, const char *b)
 {
     BY_HANDLE_FILE_INFORMATION ia, ib;

@@ -1,5 +1,6 @@
 /*
- * vdsshim command-line tool: inspect, check, compact and dump VHD/VHDX files.
+ * vdsshim command-line tool: inspect, check, compact, dump, create, merge, expand
+ * and convert VHD/VHDX files.
  */
 #define _FILE_OFFSET_BITS 64
 #define _POSIX_C_SOURCE 200809L
@@ -37,6 +38,9 @@ static const char usage_text[] =
     "  merge     copy a differencing disk's data into its parent: merge [--depth N] CHILD\n"
     "            (N levels: the child and N-1 parents go into parent N; default 1)\n"
     "  expand    grow a dynamic or fixed disk's virtual size: expand FILE NEWSIZE\n"
+    "  convert   make a new image with the same content in another format or type:\n"
+    "            convert [--format vhd|vhdx] [--fixed] [--size N] [--block-size N] SRC DST\n"
+    "            (DST must not exist; it appears only once complete)\n"
     "\n"
     "sizes take K, M, G or T (powers of 1024). create defaults: the format from the\n"
     "file name (.vhdx or .vhd), dynamic, blocks of 2 MiB (VHD) or 32 MiB (VHDX; 2 MiB\n"
@@ -406,9 +410,10 @@ static int run(int argc, char **argv)
         fprintf(stderr, "vdsshim: --no-zero-scan, --no-block-moves and --fs-aware apply to compact only\n");
         return EXIT_USAGE;
     }
-    if (create_opts && strcmp(command, "create"))
+    if (create_opts && strcmp(command, "create") && strcmp(command, "convert"))
     {
-        fprintf(stderr, "vdsshim: --format, --fixed, --size, --block-size, --sector-size and --parent apply to create only\n");
+        fprintf(stderr, "vdsshim: --format, --fixed, --size, --block-size, --sector-size and --parent apply to create "
+                        "and convert only\n");
         return EXIT_USAGE;
     }
     if (depth && strcmp(command, "merge"))
@@ -416,7 +421,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "vdsshim: --depth applies to merge only\n");
         return EXIT_USAGE;
     }
-    if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand"))
+    if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand") && strcmp(command, "convert"))
     {
         fprintf(stderr, "vdsshim: %s takes one FILE\n", command);
         return EXIT_USAGE;
@@ -432,6 +437,15 @@ static int run(int argc, char **argv)
         unsigned long d = depth ? strtoul(depth, &end, 10) : 1;
         if (depth && (*end || !*depth)) d = 0;
         return cmd_merge(args[0], (unsigned)(d > 254 ? 0 : d), json, quiet);
+    }
+    if (!strcmp(command, "convert"))
+    {
+        if (nargs != 2)
+        {
+            fprintf(stderr, "vdsshim: convert takes SRC DST\n");
+            return EXIT_USAGE;
+        }
+        return cmd_convert(args[0], args[1], &create, json, quiet);
     }
     if (!strcmp(command, "expand"))
     {
