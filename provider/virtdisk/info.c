@@ -6,15 +6,21 @@
  * [V S1]; ERROR_ACCESS_DENIED otherwise [U]. A buffer too small for the
  * answer is ERROR_INSUFFICIENT_BUFFER with the size needed in *size [V S5].
  * Where the engine's answer stands for Windows' [U]:
- *   IDENTIFIER and VIRTUAL_DISK_ID   the id the engine reads (VHD footer unique id,
- *                                    VHDX virtual disk id): one id for both
+ *   IDENTIFIER                       what a child's parent link names: a VHD's unique
+ *                                    id, a VHDX's DataWriteGuid, so that a child's
+ *                                    PARENT_IDENTIFIER equals its parent's IDENTIFIER,
+ *                                    which Microsoft's sample checks before relinking [V S5]
+ *   VIRTUAL_DISK_ID                  a VHD's unique id, a VHDX's VirtualDiskId
+ *   PARENT_TIMESTAMP of a VHDX       ERROR_NOT_SUPPORTED (VHDX keeps no parent time stamp)
+ *   SMALLEST_SAFE_VIRTUAL_SIZE       the end of the last partition (GPT: and its backup);
+ *                                    no readable table: ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_
+ *                                    VIRTUAL_SIZE (0xC03A0026, by its message text)
  *   IS_4K_ALIGNED                    TRUE for VHDX (1 MiB-aligned blocks), FALSE for VHD
  *   PHYSICAL_DISK                    the host volume's sector size from
  *                                    GetDiskFreeSpaceW, for both; IsRemote FALSE
  *   PARENT_LOCATION of a disk        ERROR_VHD_INVALID_TYPE
  *   without a parent
- * Not answered yet, ERROR_NOT_SUPPORTED with a WARN: PARENT_IDENTIFIER,
- * PARENT_TIMESTAMP, SMALLEST_SAFE_VIRTUAL_SIZE, FRAGMENTATION,
+ * Not answered yet, ERROR_NOT_SUPPORTED with a WARN: FRAGMENTATION,
  * CHANGE_TRACKING_STATE. Other values are ERROR_INVALID_PARAMETER.
  * GetStorageDependencyInformation on one of our handles lists its chain,
  * child first (one Version1 or Version2 entry per file, the parents with
@@ -61,9 +67,14 @@ static DWORD parent_location(const struct vdsshim_info *info, PULONG size, PGET_
     return ERROR_SUCCESS;
 }
 
+#define ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE_W 0xC03A0026u
+
 static DWORD fill_info(struct vd_disk *disk, const struct vdsshim_info *info, PULONG size,
                        PGET_VIRTUAL_DISK_INFO out, ULONG *need)
 {
+    struct vdsshim_identity id;
+
+    vdsshim_get_identity(disk->img, &id);
 #define NEED(member) (*need = (ULONG)(INFO_HEADER + sizeof(out->member)), *size < *need)
     switch (out->Version)
     {
@@ -76,11 +87,11 @@ static DWORD fill_info(struct vd_disk *disk, const struct vdsshim_info *info, PU
         return ERROR_SUCCESS;
     case GET_VIRTUAL_DISK_INFO_IDENTIFIER:
         if (NEED(Identifier)) return ERROR_INSUFFICIENT_BUFFER;
-        memcpy(&out->Identifier, info->unique_id, sizeof(GUID));
+        memcpy(&out->Identifier, id.id, sizeof(GUID));
         return ERROR_SUCCESS;
     case GET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID:
         if (NEED(VirtualDiskId)) return ERROR_INSUFFICIENT_BUFFER;
-        memcpy(&out->VirtualDiskId, info->unique_id, sizeof(GUID));
+        memcpy(&out->VirtualDiskId, id.disk_id, sizeof(GUID));
         return ERROR_SUCCESS;
     case GET_VIRTUAL_DISK_INFO_PARENT_LOCATION:
         return parent_location(info, size, out, need);
@@ -110,8 +121,32 @@ static DWORD fill_info(struct vd_disk *disk, const struct vdsshim_info *info, PU
         out->IsLoaded = disk->attached;
         return ERROR_SUCCESS;
     case GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER:
+        if (!id.has_parent) return VDSSHIM_WIN32_VHD_INVALID_TYPE;
+        if (NEED(ParentIdentifier)) return ERROR_INSUFFICIENT_BUFFER;
+        memcpy(&out->ParentIdentifier, id.parent_id, sizeof(GUID));
+        return ERROR_SUCCESS;
     case GET_VIRTUAL_DISK_INFO_PARENT_TIMESTAMP:
+        if (!info->has_parent) return VDSSHIM_WIN32_VHD_INVALID_TYPE;
+        if (!id.has_parent_timestamp) return ERROR_NOT_SUPPORTED;
+        if (NEED(ParentTimestamp)) return ERROR_INSUFFICIENT_BUFFER;
+        out->ParentTimestamp = id.parent_timestamp;
+        return ERROR_SUCCESS;
     case GET_VIRTUAL_DISK_INFO_SMALLEST_SAFE_VIRTUAL_SIZE:
+    {
+        struct vdsshim_diag diag = { .msg = { 0 } };
+        uint64_t safe;
+        int st;
+
+        if (NEED(SmallestSafeVirtualSize)) return ERROR_INSUFFICIENT_BUFFER;
+        if ((st = vdsshim_smallest_safe_size(disk->img, &safe, &diag)))
+        {
+            WARN("%s\n", diag.msg);
+            return st == VDSSHIM_E_UNSUPPORTED ? ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE_W
+                                               : win32_from_status(st, &diag);
+        }
+        out->SmallestSafeVirtualSize = safe;
+        return ERROR_SUCCESS;
+    }
     case GET_VIRTUAL_DISK_INFO_FRAGMENTATION:
     case GET_VIRTUAL_DISK_INFO_CHANGE_TRACKING_STATE:
         WARN("information version %u is not supported yet\n", out->Version);

@@ -17,6 +17,11 @@ vhdx() {   # name: 64 MiB, 1 MiB blocks: data, zero-filled blocks, data
     qemu-img convert -O raw "$1" "$1.raw"
 }
 for n in dyn hold close grow reg1 reg2; do vhdx $n.vhdx; done
+# One MBR partition of 40 MiB at 1 MiB: the smallest safe size is its end.
+truncate -s 64M part.raw
+echo 'start=2048, size=81920, type=83' | sfdisk -q part.raw
+qemu-img convert -f raw -O vhdx -o block_size=1M part.raw part.vhdx
+rm -f part.raw
 cp "$DLL" "$EXE" .
 
 "$WINE" "./$(basename "$EXE")" "$(winepath -w "$WORK" 2>/dev/null)" </dev/null >conformance.log 2>&1

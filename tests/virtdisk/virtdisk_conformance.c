@@ -154,6 +154,12 @@ static void test_info(void)
     size = sizeof(buf);
     ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_FRAGMENTATION, info, &size), ERROR_NOT_SUPPORTED, "FRAGMENTATION");
     size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SMALLEST_SAFE_VIRTUAL_SIZE, info, &size), 0xC03A0026u,
+           "SMALLEST_SAFE_VIRTUAL_SIZE of a disk with no partition table");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_VHD_INVALID_TYPE_W,
+           "PARENT_IDENTIFIER of a disk without a parent");
+    size = sizeof(buf);
     ok_err(GetVirtualDiskInformation(h, &size, NULL, NULL), ERROR_INVALID_PARAMETER, "NULL info");
     /* Sharing: the file is held read-write. */
     err = open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h2);
@@ -173,6 +179,23 @@ static void test_info(void)
            "Attach without an attach access");
     CloseHandle(h);
     CloseHandle(h2);
+}
+
+static void test_smallest_safe_size(void)
+{
+    BYTE buf[256];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    ULONG size = sizeof(buf);
+    HANDLE h;
+
+    /* part.vhdx: one MBR partition, sectors 2048 to 83967 (run.sh). */
+    ok_err(open_v1(L"part.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "open part.vhdx");
+    if (h == SENTINEL) return;
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SMALLEST_SAFE_VIRTUAL_SIZE, info, &size), ERROR_SUCCESS,
+           "SMALLEST_SAFE_VIRTUAL_SIZE");
+    ok(info->SmallestSafeVirtualSize == 83968ull * 512, "the end of the last partition: %llu",
+       info->SmallestSafeVirtualSize);
+    CloseHandle(h);
 }
 
 static void test_handles(void)
@@ -288,6 +311,7 @@ static void test_create_merge(void)
     GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
     STORAGE_DEPENDENCY_INFO *dep = (STORAGE_DEPENDENCY_INFO *)buf;
     WCHAR parent[MAX_PATH], child[MAX_PATH], vhd[MAX_PATH];
+    GUID parent_ident = { 0 };
     ULONG size, used;
     HANDLE h;
 
@@ -309,6 +333,9 @@ static void test_create_merge(void)
         ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VHD_PHYSICAL_SECTOR_SIZE, info, &size), ERROR_SUCCESS,
                "VHD_PHYSICAL_SECTOR_SIZE");
         ok(info->VhdPhysicalSectorSize == 4096, "the SDK layout was read: %lu", info->VhdPhysicalSectorSize);
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IDENTIFIER, info, &size), ERROR_SUCCESS, "the new parent's IDENTIFIER");
+        parent_ident = info->Identifier;
         CloseHandle(h);
     }
     ok_err(CreateVirtualDisk(&unknown_type, parent, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
@@ -374,6 +401,17 @@ static void test_create_merge(void)
                                            sizeof(buf), dep, &used), ERROR_SUCCESS, "GetStorageDependencyInformation");
     ok(dep->NumberEntries == 2 && (dep->Version1Entries[1].DependencyTypeFlags & DEPENDENT_DISK_FLAG_PARENT)
        && used == 8 + 2 * 28, "the chain: %lu entries, %lu bytes", dep->NumberEntries, used);
+    {
+        GUID parent_id;
+
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "PARENT_IDENTIFIER");
+        parent_id = info->ParentIdentifier;
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_TIMESTAMP, info, &size), ERROR_NOT_SUPPORTED,
+               "PARENT_TIMESTAMP of a VHDX child (none is kept)");
+        ok(IsEqualGUID(&parent_ident, &parent_id), "the child's PARENT_IDENTIFIER is its parent's IDENTIFIER");
+    }
     mp.Version1.MergeDepth = 2;
     ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_INVALID_PARAMETER, "Merge depth 2 with RWDepth 2");
     mp.Version1.MergeDepth = 1;
@@ -393,6 +431,7 @@ int wmain(int argc, WCHAR **argv)
     test_open_checks();
     test_info();
     test_handles();
+    test_smallest_safe_size();
     test_async();
     test_expand_attach();
     test_create_merge();

@@ -251,6 +251,26 @@ struct vdsshim_merge_result
 int vdsshim_merge(struct vdsshim_image *img, unsigned depth, const struct vdsshim_op_options *opts,
                   struct vdsshim_merge_result *result, struct vdsshim_diag *diag);
 
+/* Who an image is (identity.c). Ids in Microsoft's GUID layout. */
+struct vdsshim_identity
+{
+    uint8_t id[16];                 /* what a child's link names: VHD unique id, VHDX DataWriteGuid */
+    uint8_t disk_id[16];            /* VHD unique id, VHDX VirtualDiskId */
+    int has_parent;                 /* a differencing disk whose link the engine read */
+    uint8_t parent_id[16];          /* the parent's id as this child names it */
+    int has_parent_timestamp;       /* VHD only */
+    uint32_t parent_timestamp;      /* the parent's time stamp when linked: seconds since 2000-01-01 UTC */
+};
+int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identity *out);
+
+/*
+ * The smallest virtual size that keeps every partition whole (and, for GPT,
+ * room for its backup entries and header after the last one); the virtual
+ * size itself for a file system on the whole disk. VDSSHIM_E_UNSUPPORTED
+ * when the disk has no partition table the engine reads.
+ */
+int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct vdsshim_diag *diag);
+
 /*
  * Make dst_path a new image of params' format and type (fixed or dynamic)
  * that reads as src_path's guest does (its parents included): VHD <-> VHDX,

@@ -1,0 +1,92 @@
+/*
+ * Who an image is, to its children and to Windows' API: the id a child's
+ * parent link names (a VHD's unique id, a VHDX's DataWriteGuid), the link
+ * to its own parent with the VHD's parent time stamp, and the smallest
+ * virtual size that keeps every partition (virtdisk's
+ * SMALLEST_SAFE_VIRTUAL_SIZE). Ids come out in Microsoft's GUID layout
+ * (first three fields little-endian), which VHDX stores and VHD does not:
+ * a VHD stores them in RFC 4122 order (formats.md §1.2).
+ */
+#include <string.h>
+
+#include "engine.h"
+#include "fsmap.h"
+#include "vhd.h"
+#include "vhdx.h"
+
+#define MAX_PARTS 128
+#define GPT_BACKUP_BYTES (128u * 128u)  /* the entry array a backup GPT keeps before its header */
+
+static void guid_from_rfc4122(const uint8_t in[16], uint8_t out[16])
+{
+    static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+    int i;
+
+    for (i = 0; i < 16; i++) out[i] = in[order[i]];
+}
+
+int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!img) return VDSSHIM_E_INVALID_ARG;
+    if (img->info.format == VDSSHIM_FORMAT_VHD)
+    {
+        const struct vhd *vhd = img->fmt;
+
+        guid_from_rfc4122(img->info.unique_id, out->id);
+        memcpy(out->disk_id, out->id, 16);
+        if ((out->has_parent = img->info.has_parent))
+        {
+            guid_from_rfc4122(vhd->hdr.parent_uid, out->parent_id);
+            out->has_parent_timestamp = 1;
+            out->parent_timestamp = vhd->hdr.parent_timestamp;
+        }
+        return VDSSHIM_OK;
+    }
+    else
+    {
+        const struct vhdx *vhdx = img->fmt;
+        struct vhdx_guid linkage;
+
+        memcpy(out->id, img->linkage_id, 16);
+        memcpy(out->disk_id, img->info.unique_id, 16);
+        if (img->info.has_parent && vhdx->meta.locator.parent_linkage
+            && vhdx_guid_parse(vhdx->meta.locator.parent_linkage, &linkage))
+        {
+            out->has_parent = 1;
+            memcpy(out->parent_id, linkage.b, 16);
+        }
+        return VDSSHIM_OK;
+    }
+}
+
+int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct vdsshim_diag *diag)
+{
+    struct partition parts[MAX_PARTS];
+    char reason[120] = "";
+    uint64_t end = 0, ss;
+    unsigned n, i;
+    int st;
+
+    if (!img || !size) return VDSSHIM_E_INVALID_ARG;
+    ss = img->info.logical_sector_size;
+    if ((st = partitions_find(img, parts, MAX_PARTS, &n, reason, sizeof(reason), diag))) return st;
+    if (!n)
+        return diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0, "no smallest safe size: %s",
+                        reason[0] ? reason : "no partitions");
+    for (i = 0; i < n; i++)
+    {
+        /* A file system on the whole disk keeps it all. */
+        if (!strcmp(parts[i].name, "whole disk"))
+        {
+            *size = img->info.virtual_size;
+            return VDSSHIM_OK;
+        }
+        if (parts[i].offset + parts[i].size > end) end = parts[i].offset + parts[i].size;
+    }
+    /* GPT keeps a backup at the end: its entry array and header after the last partition. */
+    if (!strncmp(parts[0].name, "GPT", 3)) end += (GPT_BACKUP_BYTES + ss - 1) / ss * ss + ss;
+    *size = (end + ss - 1) / ss * ss;
+    if (*size > img->info.virtual_size) *size = img->info.virtual_size;
+    return VDSSHIM_OK;
+}
