@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "provider_private.h"
+#include "test_hooks.h"
 
 struct async
 {
@@ -178,34 +179,13 @@ static int async_progress(void *ctx, unsigned pct)
     return a->cancel != 0;
 }
 
-/*
- * Test hook: with VDSSHIM_TEST_HOOKS=1 in the environment, a job that starts
- * while the named event below exists and is not set waits, running, until it
- * is set or Cancel is called. Conformance tests use it to hold a job in a
- * known-running state instead of hoping an image is large enough.
- */
-static void test_hold(struct async *a)
-{
-    static const WCHAR name[] = L"vdsshim-test-hold-jobs";
-    char value[4];
-    HANDLE hold, handles[2];
-
-    if (!GetEnvironmentVariableA("VDSSHIM_TEST_HOOKS", value, sizeof(value)) || strcmp(value, "1")) return;
-    if (!(hold = OpenEventW(SYNCHRONIZE, FALSE, name))) return;
-    TRACE("job %p held by the test hook.\n", a);
-    handles[0] = hold;
-    handles[1] = a->cancel_event;
-    WaitForMultipleObjects(2, handles, FALSE, INFINITE);
-    CloseHandle(hold);
-}
-
 static void CALLBACK async_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
 {
     struct async *a = ctx;
     HRESULT hr;
 
     (void)instance;
-    test_hold(a);
+    test_hold_job(a->cancel_event);
     hr = a->job->run(a->job, async_progress, a);
     if (a->job->finish) a->job->finish(a->job);
     EnterCriticalSection(&a->cs);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 
 #include "virtdisk_private.h"
+#include "test_hooks.h"
 
 enum op_kind { OP_COMPACT, OP_MERGE, OP_EXPAND };
 
@@ -123,17 +124,6 @@ static DWORD op_run(struct vd_op *op)
     return win32_from_status(st, &diag);
 }
 
-static void test_hold(void)
-{
-    char value[4];
-    HANDLE hold;
-
-    if (!GetEnvironmentVariableA("VDSSHIM_TEST_HOOKS", value, sizeof(value)) || strcmp(value, "1")) return;
-    if (!(hold = OpenEventW(SYNCHRONIZE, FALSE, L"vdsshim-test-hold-jobs"))) return;
-    WaitForSingleObject(hold, INFINITE);
-    CloseHandle(hold);
-}
-
 static void op_end(struct vd_op *op, DWORD status)
 {
     struct vd_disk *disk = op->disk;
@@ -154,7 +144,7 @@ static void CALLBACK op_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
     DWORD status;
 
     (void)instance;
-    test_hold();
+    test_hold_job(NULL);
     status = op_run(op);
     op_end(op, status);
     ov->InternalHigh = 0;
