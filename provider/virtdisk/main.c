@@ -1,4 +1,4 @@
-/* virtdisk.dll: the entry point. The API: open.c, ops.c, info.c, unsupported.c;
+/* virtdisk.dll: the entry point. The API: open.c, ops.c, info.c, metadata.c, unsupported.c;
  * regsvr32: register.c. */
 #include "virtdisk_private.h"
 

@@ -4,7 +4,8 @@
  * in a WARN, where Wine's own DLL would abort the process at the call
  * (virtdisk-reference.md §1). Mirroring, VHD sets, forks, change tracking
  * and raw SCSI have no engine under them; parent-path and identifier
- * changes and VHDX user metadata are engine work still to come.
+ * changes and writing VHDX user metadata are engine work still to come
+ * (reading it: metadata.c).
  */
 #include "virtdisk_private.h"
 
@@ -21,21 +22,6 @@ static DWORD not_supported(HANDLE handle, const char *func)
 DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO info)
 {
     (void)info;
-    return not_supported(handle, __func__);
-}
-
-DWORD WINAPI EnumerateVirtualDiskMetadata(HANDLE handle, PULONG count, GUID *items)
-{
-    (void)count;
-    (void)items;
-    return not_supported(handle, __func__);
-}
-
-DWORD WINAPI GetVirtualDiskMetadata(HANDLE handle, const GUID *item, PULONG size, PVOID data)
-{
-    (void)item;
-    (void)size;
-    (void)data;
     return not_supported(handle, __func__);
 }
 

@@ -22,6 +22,31 @@ truncate -s 64M part.raw
 echo 'start=2048, size=81920, type=83' | sfdisk -q part.raw
 qemu-img convert -f raw -O vhdx -o block_size=1M part.raw part.vhdx
 rm -f part.raw
+# meta.vhdx: one user metadata item, {12345678-9abc-def0-1122-334455667788} =
+# "hello, vdsshim", added to the metadata table of a qemu-made VHDX.
+vhdx meta.vhdx
+/usr/bin/python3 - meta.vhdx <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+f.seek(192 * 1024)
+rt = f.read(64 * 1024)
+meta_guid = bytes.fromhex("06a27c8b90479a4bb8fe575f050f886e")
+count = struct.unpack_from("<I", rt, 8)[0]
+for i in range(count):
+    e = rt[16 + 32 * i: 48 + 32 * i]
+    if e[:16] == meta_guid:
+        off = struct.unpack_from("<Q", e, 16)[0]
+f.seek(off)
+table = bytearray(f.read(64 * 1024))
+n = struct.unpack_from("<H", table, 10)[0]
+item = bytes.fromhex("78563412bc9af0de1122334455667788")
+struct.pack_into("<16sIIII", table, 32 + 32 * n, item, 0x80000, 14, 1, 0)
+struct.pack_into("<H", table, 10, n + 1)
+f.seek(off)
+f.write(table)
+f.seek(off + 0x80000)
+f.write(b"hello, vdsshim")
+PY
 cp "$DLL" "$EXE" .
 
 "$WINE" "./$(basename "$EXE")" "$(winepath -w "$WORK" 2>/dev/null)" </dev/null >conformance.log 2>&1
@@ -41,6 +66,7 @@ check "new-parent.vhdx: 4096-byte physical sectors, as asked through the SDK lay
     bash -c "qemu-img info new-parent.vhdx | grep -qi 'virtual size: 32 MiB'"
 check "from-source.vhd (CreateVirtualDisk from a SourcePath): reads as dyn.vhdx" \
     quietly qemu-img compare -q -f vpc -F raw from-source.vhd dyn.vhdx.raw
+check "meta.vhdx: qemu-img check is clean with the user item in it" quietly qemu-img check meta.vhdx
 check "new-fixed.vhd (CreateVirtualDisk V1, fixed): 16 MiB and a footer" [ "$(file_size new-fixed.vhd)" -eq $((16 * 1048576 + 512)) ]
 # regsvr32: the prefix's own virtdisk.dll, for a client with no DLL beside it.
 sys32=$(winepath -u 'C:\windows\system32' 2>/dev/null)

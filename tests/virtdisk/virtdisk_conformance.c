@@ -198,6 +198,52 @@ static void test_smallest_safe_size(void)
     CloseHandle(h);
 }
 
+static void test_metadata(void)
+{
+    static const GUID item = { 0x12345678, 0x9abc, 0xdef0, { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 } };
+    static const GUID other = { 0x12345678, 0x9abc, 0xdef0, { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x99 } };
+    OPEN_VIRTUAL_DISK_PARAMETERS p;
+    GUID items[4];
+    char data[32];
+    WCHAR path[MAX_PATH];
+    ULONG count, size;
+    HANDLE h;
+
+    memset(&p, 0, sizeof(p));
+    p.Version = OPEN_VIRTUAL_DISK_VERSION_2;
+    p.Version2.GetInfoOnly = TRUE;
+    path_of(L"meta.vhdx", path);
+    h = SENTINEL;
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, 0, &p, &h), ERROR_SUCCESS,
+           "open meta.vhdx, V2 GetInfoOnly");
+    if (h == SENTINEL) return;
+    count = 0;
+    ok_err(EnumerateVirtualDiskMetadata(h, &count, NULL), ERROR_MORE_DATA, "Enumerate with no room");
+    ok(count == 1, "... one item: %lu", count);
+    count = 4;
+    memset(items, 0x55, sizeof(items));
+    ok_err(EnumerateVirtualDiskMetadata(h, &count, items), ERROR_SUCCESS, "Enumerate");
+    ok(count == 1 && IsEqualGUID(&items[0], &item), "the item's GUID, %lu item(s)", count);
+    size = 0;
+    ok_err(GetVirtualDiskMetadata(h, &item, &size, NULL), ERROR_MORE_DATA, "Get with no room");
+    ok(size == 14, "... its size: %lu", size);
+    size = sizeof(data);
+    memset(data, 0x55, sizeof(data));
+    ok_err(GetVirtualDiskMetadata(h, &item, &size, data), ERROR_SUCCESS, "Get");
+    ok(size == 14 && !memcmp(data, "hello, vdsshim", 14) && data[14] == 0x55, "the item's bytes, and no more");
+    size = sizeof(data);
+    ok_err(GetVirtualDiskMetadata(h, &other, &size, data), ERROR_NOT_FOUND, "Get of an item the disk lacks");
+    ok_err(GetVirtualDiskMetadata(h, NULL, &size, data), ERROR_INVALID_PARAMETER, "Get, NULL item");
+    ok_err(SetVirtualDiskMetadata(h, &item, 4, data), ERROR_NOT_SUPPORTED, "Set (not yet)");
+    CloseHandle(h);
+    ok_err(open_v1(L"close.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "open close.vhdx");
+    if (h == SENTINEL) return;
+    count = 4;
+    ok_err(EnumerateVirtualDiskMetadata(h, &count, items), ERROR_SUCCESS, "Enumerate a disk without user items");
+    ok(count == 0, "... none: %lu", count);
+    CloseHandle(h);
+}
+
 static void test_handles(void)
 {
     WCHAR path[MAX_PATH];
@@ -432,6 +478,7 @@ int wmain(int argc, WCHAR **argv)
     test_info();
     test_handles();
     test_smallest_safe_size();
+    test_metadata();
     test_async();
     test_expand_attach();
     test_create_merge();

@@ -272,6 +272,16 @@ int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identit
 int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct vdsshim_diag *diag);
 
 /*
+ * VHDX user metadata items (metadata.c), read-only. list fills up to max ids
+ * (ids may be NULL) and gives the number of items; get copies an item into
+ * buf only when cap holds it, and always gives its size. A VHD has none:
+ * VDSSHIM_E_WRONG_TYPE; an unknown id VDSSHIM_E_NOT_FOUND.
+ */
+int vdsshim_metadata_list(const struct vdsshim_image *img, uint8_t (*ids)[16], unsigned max, unsigned *count);
+int vdsshim_metadata_get(struct vdsshim_image *img, const uint8_t id[16], void *buf, uint32_t cap, uint32_t *size,
+                         struct vdsshim_diag *diag);
+
+/*
  * Make dst_path a new image of params' format and type (fixed or dynamic)
  * that reads as src_path's guest does (its parents included): VHD <-> VHDX,
  * dynamic <-> fixed. virtual_size 0 keeps the source's (a larger one reads

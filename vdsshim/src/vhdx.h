@@ -129,6 +129,10 @@ struct vhdx_meta
     uint32_t logical_sector_size;
     uint32_t physical_sector_size;
     struct vhdx_parent_locator locator;
+    /* User metadata items (IsUser), as the table lists them: virtdisk's
+     * Enumerate/GetVirtualDiskMetadata read them (metadata.c). */
+    struct vhdx_user_item { uint8_t id[16]; uint32_t offset, length; } *user;
+    unsigned user_count;
 };
 
 /* Log replay overlay: sectors (and zeroed ranges) that a read-only open sees

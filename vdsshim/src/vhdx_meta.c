@@ -19,6 +19,23 @@ void vhdx_meta_free(struct vhdx_meta *m)
     free(m->locator.volume_path);
     free(m->locator.absolute_win32_path);
     memset(&m->locator, 0, sizeof(m->locator));
+    free(m->user);
+    m->user = NULL;
+    m->user_count = 0;
+}
+
+static int add_user_item(struct vhdx_meta *m, const uint8_t *entry, uint32_t off, uint32_t len,
+                         struct vdsshim_diag *diag)
+{
+    struct vhdx_user_item *more = realloc(m->user, (m->user_count + 1) * sizeof(*more));
+
+    if (!more) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    m->user = more;
+    memcpy(more[m->user_count].id, entry, 16);
+    more[m->user_count].offset = off;
+    more[m->user_count].length = len;
+    m->user_count++;
+    return VDSSHIM_OK;
 }
 
 static char *utf16le_string(const uint8_t *p, uint32_t bytes)
@@ -114,6 +131,11 @@ static int decode_items(const uint8_t *region, uint32_t len, uint64_t at, struct
         else if (flags & VHDX_META_IS_REQUIRED)
             return diag_set(diag, VDSSHIM_E_UNSUPPORTED, eat, "metadata entry %u at offset %llu is an unknown required item",
                             i, (unsigned long long)eat);
+        else if (flags & VHDX_META_IS_USER)
+        {
+            if ((st = add_user_item(m, e, off, ilen, diag))) return st;
+            continue;
+        }
         else
             continue;
         if (seen & bit)
