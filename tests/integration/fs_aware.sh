@@ -3,7 +3,7 @@
 # built with the Debian tools on files (no mounts): ext4 in an MBR partition,
 # FAT32 in a GPT partition, ext2 in a logical partition behind an extended
 # one, FAT16 on a whole disk, NTFS with 4 KiB, 2 MiB and 4096-byte-sector
-# geometries, exFAT. Files of random data are written, some deleted (their
+# geometries, exFAT, Linux swap. Files of random data are written, some deleted (their
 # data stays on disk), the raw disk is converted to VHD and VHDX with
 # qemu-img, then compacted. Checks: every container block wholly inside a
 # deleted file is reclaimed (qemu reads zeros where its random bytes were),
@@ -283,6 +283,50 @@ rm -f ntfs-clean.vhdx
 make_part exfat part.img 60
 poke 120 '\x7f'                        # a boot-sector byte under the boot checksum
 damaged bad-exfat-boot "an exFAT boot sector that fails its checksum" "checksum"
+
+# Linux swap in an MBR partition (type 82): random bytes fill the area, as a
+# used one holds, and mkswap writes its header page; everything after that
+# page is free. As a whole disk too; a hibernation image falls back.
+swap_disk() {   # LAYOUT: disk.raw with a swap area (1 MiB in, or the whole disk)
+    truncate -s 0 disk.raw; truncate -s 64M disk.raw
+    if [ "$1" = mbr ]; then
+        echo 'start=2048, type=82' | sfdisk -q disk.raw
+        head -c $((63 * MiB)) /dev/urandom > part.img
+        mkswap -q part.img >/dev/null
+        into_disk disk.raw part.img $MiB
+    else
+        head -c $((64 * MiB)) /dev/urandom > disk.raw
+        mkswap -q disk.raw >/dev/null
+    fi
+}
+for layout in mbr whole; do
+    swap_disk $layout
+    off=$([ $layout = mbr ] && echo $MiB || echo 0)
+    uuid=$(blkid -o value -s UUID disk.raw 2>/dev/null || true)
+    [ $layout = mbr ] && uuid=$(blkid -o value -s UUID part.img)
+    qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw swap-$layout.vhdx
+    expect_rc "swap ($layout): compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json swap-$layout.vhdx
+    check "swap ($layout): ... reports the volume as swap, mapped" \
+        bash -c "sed -n 2p last.out | grep -q '\"fs\":\"swap\",[^}]*\"used\":true'"
+    qemu-img convert -f vhdx -O raw swap-$layout.vhdx after.raw
+    check "swap ($layout): the header page and all before it read as before" cmp -s -n $((off + 4096)) disk.raw after.raw
+    check "swap ($layout): every block after the header's reads zeros" \
+        cmp -s -i $((off + MiB)) -n $((64 * MiB - off - MiB)) after.raw /dev/zero
+    dd if=after.raw of=after-part.img bs=1M skip=$((off / MiB)) status=none
+    check "swap ($layout): blkid still sees the swap area, same UUID" \
+        bash -c "[ \"\$(blkid -o value -s TYPE after-part.img)\" = swap ] && [ \"\$(blkid -o value -s UUID after-part.img)\" = '$uuid' ]"
+    # 4 MiB of VHDX structures, the block with the MBR, the one with the header page.
+    check "swap ($layout): the file shrank to at most 6 MiB" [ "$(file_size swap-$layout.vhdx)" -le $((6 * MiB)) ]
+    rm -f after.raw after-part.img swap-$layout.vhdx
+done
+swap_disk mbr
+printf 'S1SUSPEND\0' | dd of=part.img bs=1 seek=4086 conv=notrunc status=none
+into_disk disk.raw part.img $MiB
+qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw swap-hib.vhdx
+expect_rc "swap holding a hibernation image: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json swap-hib.vhdx
+check "... the volume falls back, saying why" bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*hibernation image'"
+check "... and the guest reads exactly what it read before" quietly qemu-img compare -f raw -F vhdx disk.raw swap-hib.vhdx
+rm -f swap-hib.vhdx
 
 rm -f ./*.raw part.img
 finish

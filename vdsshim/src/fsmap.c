@@ -85,6 +85,7 @@ static int build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_di
         if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_ntfs_map(&vol, map, r);
         if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_exfat_map(&vol, map, r);
         if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_fat_map(&vol, map, r);
+        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_swap_map(&vol, map, r);
         if (st == VDSSHIM_OK)
         {
             r->used = 1;
@@ -96,7 +97,7 @@ static int build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_di
         if (st == VDSSHIM_E_NOMEM) return diag_set(diag, st, 0, "out of memory for the free-space map");
         if (st == VDSSHIM_E_IO) return diag_set(diag, st, 0, "reading %s: %s", r->volume, r->reason);
         if (st == VDSSHIM_E_UNKNOWN_FORMAT && !r->reason[0])
-            snprintf(r->reason, sizeof(r->reason), "no file system vdsshim maps (NTFS, FAT12/16/32, exFAT, ext2/3/4)");
+            snprintf(r->reason, sizeof(r->reason), "no file system vdsshim maps (NTFS, FAT12/16/32, exFAT, ext2/3/4, swap)");
     }
     if (map->n) qsort(map->ext, map->n, sizeof(*map->ext), cmp_extent);     /* (found by fuzz_fs_maps) */
     for (k = 0, out = 0; k < map->n; k++)

@@ -39,6 +39,7 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
 int fs_fat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r);
 int fs_exfat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r);
 int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r);
+int fs_swap_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r);
 int fsmap_add_free(struct fsmap *map, const struct fs_volume *vol, uint64_t off, uint64_t len,
                    struct vdsshim_fs_report *r);
 

@@ -167,15 +167,18 @@ int partitions_find(struct vdsshim_image *img, struct partition *parts, unsigned
                     char *reason, size_t reason_len, struct vdsshim_diag *diag)
 {
     uint32_t ss = img->info.logical_sector_size;
-    uint8_t s0[512], sb[2];
+    uint8_t s0[512], sb[2], swap[10];
     int st;
 
     *count = 0;
     if (img->info.virtual_size < 4096) return VDSSHIM_OK;
     if ((st = vdsshim_read(img, 0, s0, sizeof(s0), diag))) return st;
     if ((st = vdsshim_read(img, 1024 + 56, sb, 2, diag))) return st;
-    /* A whole-disk ext* (superblock magic 0xEF53) or FAT/exFAT/NTFS volume. */
-    if ((sb[0] == 0x53 && sb[1] == 0xef) || is_fs_boot_sector(s0))
+    if ((st = vdsshim_read(img, 4096 - sizeof(swap), swap, sizeof(swap), diag))) return st;
+    /* A whole-disk ext* (superblock magic 0xEF53), FAT/exFAT/NTFS volume, or
+     * swap area (4 KiB pages: its signature, or a hibernation image's). */
+    if ((sb[0] == 0x53 && sb[1] == 0xef) || is_fs_boot_sector(s0) || !memcmp(swap, "SWAPSPACE2", 10)
+        || !memcmp(swap + 1, "SUSPEND", 7) || !memcmp(swap, "LINHIB0001", 10))
     {
         add(parts, max, count, 0, img->info.virtual_size, img->info.virtual_size, "whole disk", 0);
         return VDSSHIM_OK;

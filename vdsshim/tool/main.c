@@ -51,7 +51,7 @@ static const char usage_text[] =
     "  --no-zero-scan    compact: reclaim only blocks with no data (no data reads)\n"
     "  --no-block-moves  compact: unmap blocks only; no relocation, no truncation\n"
     "  --fs-aware        compact: also reclaim blocks the guest's file systems mark free\n"
-    "                    (NTFS, FAT12/16/32, exFAT, ext2/3/4, in MBR, GPT or whole-disk\n"
+    "                    (NTFS, FAT12/16/32, exFAT, ext2/3/4, Linux swap, in MBR, GPT or whole-disk\n"
     "                    volumes); stale bytes in free space may read as zeros afterwards;\n"
     "                    a volume not understood stays in offline mode, the report says why\n"
     "  --json            print the result as one JSON object\n"
