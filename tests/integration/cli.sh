@@ -48,4 +48,24 @@ check "... reports the reclaimed bytes" grep -q '"status":"OK".*"reclaimed":2097
 expect_rc "check after compaction" 0 "${VDSSHIM[@]}" check d.vhd
 check "... says no errors" grep -q "no errors found" last.out
 
+# Several files in one command: each in turn, the worst exit code, a total.
+qemu-img create -q -f vhdx -o block_size=1M m1.vhdx 32M
+qemu-io -f vhdx -c "write -P 0x61 0 1M" -c "write -P 0 1M 4M" -c "write -P 0x62 20M 1M" m1.vhdx >/dev/null
+cp m1.vhdx m2.vhdx
+qemu-img convert -O raw m1.vhdx m.raw
+echo "not a disk" > junk.vhdx
+expect_rc "compact m1.vhdx junk.vhdx m2.vhdx: the worst exit code (3, the junk)" 3 \
+    "${VDSSHIM[@]}" compact m1.vhdx junk.vhdx m2.vhdx
+check "... the files before and after the failing one were both compacted" \
+    bash -c "grep -q '^m1.vhdx: .* reclaimed' last.out && grep -q '^m2.vhdx: .* reclaimed' last.out"
+check "... a total line" grep -q '^total: 2 of 3 files compacted, [1-9][0-9]* bytes reclaimed' last.out
+check "... both read as before" bash -c "qemu-img compare -q -F raw m1.vhdx m.raw && qemu-img compare -q -F raw m2.vhdx m.raw"
+expect_rc "compact --json m1.vhdx m2.vhdx" 0 "${VDSSHIM[@]}" compact --json m1.vhdx m2.vhdx
+check "... is one JSON array of two results" /usr/bin/python3 -c "
+import json, sys
+a = json.load(open('last.out'))
+sys.exit(not (isinstance(a, list) and [r['file'] for r in a] == ['m1.vhdx', 'm2.vhdx'] and all(r['status'] == 'OK' for r in a)))"
+expect_rc "info takes one FILE" 2 "${VDSSHIM[@]}" info m1.vhdx m2.vhdx
+rm -f m1.vhdx m2.vhdx m.raw junk.vhdx
+
 finish

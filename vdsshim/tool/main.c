@@ -24,6 +24,7 @@
 
 static const char usage_text[] =
     "usage: vdsshim COMMAND [OPTIONS] FILE\n"
+    "       vdsshim compact [OPTIONS] FILE...\n"
     "\n"
     "In-place, crash-safe compaction of dynamic and differencing VHD and VHDX files.\n"
     "\n"
@@ -31,7 +32,9 @@ static const char usage_text[] =
     "  info      show format, sizes, allocation and parent chain\n"
     "  check     validate every structure and the parent chain (read-only; a VHDX\n"
     "            log is replayed in memory, never on disk)\n"
-    "  compact   give unused blocks back to the host file system, in place\n"
+    "  compact   give unused blocks back to the host file system, in place; several\n"
+    "            FILEs in turn (one failing stops none: the worst exit code, a total line;\n"
+    "            --json: one array)\n"
     "  dump      write the virtual disk's contents as raw bytes: dump FILE [OUT|-]\n"
     "  create    make a new image: create [--format vhd|vhdx] [--fixed] [--size N]\n"
     "            [--block-size N] [--sector-size 512|4096] [--parent PARENT] FILE\n"
@@ -198,7 +201,36 @@ static int cmd_check(const char *path, int json, int quiet)
     return EXIT_OK;
 }
 
-static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
+/* What several compactions added up to (compact FILE...). */
+struct compact_total
+{
+    unsigned files, failed;
+    uint64_t reclaimed;
+    int in_array;               /* --json with several files: one array of objects */
+};
+
+static void print_volumes_json(const struct vdsshim_compact_result *res)
+{
+    unsigned i;
+
+    printf("[");
+    for (i = 0; i < res->fs_report_count; i++)
+    {
+        const struct vdsshim_fs_report *r = &res->fs_reports[i];
+        printf("%s{\"volume\":", i ? "," : "");
+        json_string(stdout, r->volume);
+        printf(",\"fs\":");
+        json_string(stdout, r->fs);
+        printf(",\"offset\":%llu,\"size\":%llu,\"used\":%s,\"free\":%llu,\"reclaimed\":%llu,\"reason\":",
+               (unsigned long long)r->offset, (unsigned long long)r->size, r->used ? "true" : "false",
+               (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
+        json_string(stdout, r->reason);
+        printf("}");
+    }
+    printf("]");
+}
+
+static int cmd_compact(const char *path, unsigned flags, int json, int quiet, struct compact_total *total)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_compact_options opts = { 0 };
@@ -207,7 +239,18 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     struct bar bar = { 0 };
     int st;
 
-    if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
+    total->files++;
+    if ((st = open_for_write(path, &img, &diag)))
+    {
+        total->failed++;
+        if (total->in_array)
+        {
+            printf("%s{\"file\":", total->files > 1 ? "," : "");
+            json_string(stdout, path);
+            printf(",\"status\":\"%s\"}", vdsshim_status_name(st));
+        }
+        return fail(path, st, &diag);
+    }
     bar.shown = !quiet && !json && isatty(fileno(stderr));
     bar.label = "compacting";
     opts.flags = flags;
@@ -219,41 +262,36 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet)
     if (bar.shown) fputc('\n', stderr);
     vdsshim_close(img);
 
+    if (st) total->failed++;
+    else total->reclaimed += res.size_before - res.size_after;
     if (json)
     {
-        printf("{\"file\":");
+        printf("%s{\"file\":", total->in_array && total->files > 1 ? "," : "");
         json_string(stdout, path);
         printf(",\"status\":\"%s\",\"size_before\":%llu,\"size_after\":%llu,\"reclaimed\":%llu,"
                "\"blocks_scanned\":%llu,\"blocks_dropped\":%llu,\"blocks_moved\":%llu,"
-               "\"bytes_read\":%llu,\"bytes_written\":%llu}\n",
+               "\"bytes_read\":%llu,\"bytes_written\":%llu",
                vdsshim_status_name(st), (unsigned long long)res.size_before,
                (unsigned long long)res.size_after,
                (unsigned long long)(res.size_before - res.size_after),
                (unsigned long long)res.blocks_scanned, (unsigned long long)res.blocks_dropped,
                (unsigned long long)res.blocks_moved, (unsigned long long)res.bytes_read,
                (unsigned long long)res.bytes_written);
+        /* In an array the volumes are a member; alone, a second line (--fs-aware). */
+        if (total->in_array && res.fs_report_count)
+        {
+            printf(",\"volumes\":");
+            print_volumes_json(&res);
+        }
+        printf(total->in_array ? "}" : "}\n");
     }
-    if (json && res.fs_report_count)
+    if (json && !total->in_array && res.fs_report_count)
     {
-        unsigned i;
-        /* A second line: the volumes, for --fs-aware. */
         printf("{\"file\":");
         json_string(stdout, path);
-        printf(",\"volumes\":[");
-        for (i = 0; i < res.fs_report_count; i++)
-        {
-            const struct vdsshim_fs_report *r = &res.fs_reports[i];
-            printf("%s{\"volume\":", i ? "," : "");
-            json_string(stdout, r->volume);
-            printf(",\"fs\":");
-            json_string(stdout, r->fs);
-            printf(",\"offset\":%llu,\"size\":%llu,\"used\":%s,\"free\":%llu,\"reclaimed\":%llu,\"reason\":",
-                   (unsigned long long)r->offset, (unsigned long long)r->size, r->used ? "true" : "false",
-                   (unsigned long long)r->free_bytes, (unsigned long long)r->reclaimed);
-            json_string(stdout, r->reason);
-            printf("}");
-        }
-        printf("]}\n");
+        printf(",\"volumes\":");
+        print_volumes_json(&res);
+        printf("}\n");
     }
     if (st) return fail(path, st, &diag);
     if (!json && !quiet)
@@ -355,9 +393,43 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* compact FILE...: each in turn; the worst exit code, a total line. Ctrl-C
+ * ends the file at hand at its safe point and skips the rest. */
+static int compact_files(const char **files, int n, unsigned flags, int json, int quiet)
+{
+    struct compact_total total = { 0 };
+    int i, rc, worst = EXIT_OK;
+
+    total.in_array = json && n > 1;
+    if (total.in_array) printf("[");
+    for (i = 0; i < n && !interrupted; i++)
+    {
+        rc = cmd_compact(files[i], flags, json, quiet, &total);
+        if (rc > worst) worst = rc;
+    }
+    if (total.in_array) printf("]\n");
+    if (n > 1 && !json && !quiet)
+        printf("total: %u of %d files compacted, %llu bytes reclaimed%s\n", total.files - total.failed, n,
+               (unsigned long long)total.reclaimed, i < n ? " (stopped: the rest skipped)" : "");
+    return worst;
+}
+
+static int run_args(int argc, char **argv, const char **args);
+
 static int run(int argc, char **argv)
 {
-    const char *command = NULL, *args[2] = { 0 }, *v, *depth = NULL;
+    const char **args;
+    int rc;
+
+    if (!(args = calloc((size_t)argc + 1, sizeof(*args)))) return EXIT_IO;
+    rc = run_args(argc, argv, args);
+    free(args);
+    return rc;
+}
+
+static int run_args(int argc, char **argv, const char **args)
+{
+    const char *command = NULL, *v, *depth = NULL;
     struct create_args create = { 0 };
     unsigned flags = 0;
     int json = 0, quiet = 0, nargs = 0, create_opts = 0, i;
@@ -393,12 +465,7 @@ static int run(int argc, char **argv)
             return EXIT_USAGE;
         }
         else if (!command) command = a;
-        else if (nargs < 2) args[nargs++] = a;
-        else
-        {
-            fprintf(stderr, "vdsshim: too many arguments (see vdsshim --help)\n");
-            return EXIT_USAGE;
-        }
+        else args[nargs++] = a;
     }
     if (!command || !nargs)
     {
@@ -421,14 +488,20 @@ static int run(int argc, char **argv)
         fprintf(stderr, "vdsshim: --depth applies to merge only\n");
         return EXIT_USAGE;
     }
-    if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand") && strcmp(command, "convert"))
+    if (nargs > 2 && strcmp(command, "compact"))
+    {
+        fprintf(stderr, "vdsshim: too many arguments (see vdsshim --help)\n");
+        return EXIT_USAGE;
+    }
+    if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand") && strcmp(command, "convert")
+        && strcmp(command, "compact"))
     {
         fprintf(stderr, "vdsshim: %s takes one FILE\n", command);
         return EXIT_USAGE;
     }
     if (!strcmp(command, "info")) return cmd_info(args[0], json);
     if (!strcmp(command, "check")) return cmd_check(args[0], json, quiet);
-    if (!strcmp(command, "compact")) return cmd_compact(args[0], flags, json, quiet);
+    if (!strcmp(command, "compact")) return compact_files(args, nargs, flags, json, quiet);
     if (!strcmp(command, "dump")) return cmd_dump(args[0], args[1]);
     if (!strcmp(command, "create")) return cmd_create(args[0], &create, json, quiet);
     if (!strcmp(command, "merge"))
