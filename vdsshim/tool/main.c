@@ -414,59 +414,24 @@ static int compact_files(const char **files, int n, unsigned flags, int json, in
     return worst;
 }
 
-static int run_args(int argc, char **argv, const char **args);
-
-static int run(int argc, char **argv)
+/* The parsed command line: options that belong to other commands are usage
+ * errors; then the command. */
+struct parsed
 {
+    const char *command, *depth;
     const char **args;
-    int rc;
+    int nargs, json, quiet, create_opts;
+    unsigned flags;
+    struct create_args create;
+};
 
-    if (!(args = calloc((size_t)argc + 1, sizeof(*args)))) return EXIT_IO;
-    rc = run_args(argc, argv, args);
-    free(args);
-    return rc;
-}
-
-static int run_args(int argc, char **argv, const char **args)
+static int dispatch(const struct parsed *p)
 {
-    const char *command = NULL, *v, *depth = NULL;
-    struct create_args create = { 0 };
-    unsigned flags = 0;
-    int json = 0, quiet = 0, nargs = 0, create_opts = 0, i;
+    const char *command = p->command, *depth = p->depth, **args = p->args;
+    const struct create_args create = p->create;
+    int nargs = p->nargs, json = p->json, quiet = p->quiet, create_opts = p->create_opts;
+    unsigned flags = p->flags;
 
-    for (i = 1; i < argc; i++)
-    {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-        {
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        }
-        if (!strcmp(a, "--version"))
-        {
-            printf("vdsshim %s\n", VDSSHIM_VERSION_STRING);
-            return EXIT_OK;
-        }
-        if (!strcmp(a, "--no-zero-scan")) flags |= VDSSHIM_COMPACT_NO_ZERO_SCAN;
-        else if (!strcmp(a, "--no-block-moves")) flags |= VDSSHIM_COMPACT_NO_BLOCK_MOVES;
-        else if (!strcmp(a, "--fs-aware")) flags |= VDSSHIM_COMPACT_FS_AWARE;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (!strcmp(a, "--fixed")) create.fixed = create_opts = 1;
-        else if ((v = option_value(argc, argv, &i, "--format"))) create.format = v, create_opts = 1;
-        else if ((v = option_value(argc, argv, &i, "--size"))) create.size = v, create_opts = 1;
-        else if ((v = option_value(argc, argv, &i, "--block-size"))) create.block_size = v, create_opts = 1;
-        else if ((v = option_value(argc, argv, &i, "--sector-size"))) create.sector_size = v, create_opts = 1;
-        else if ((v = option_value(argc, argv, &i, "--parent"))) create.parent = v, create_opts = 1;
-        else if ((v = option_value(argc, argv, &i, "--depth"))) depth = v;
-        else if (a[0] == '-' && a[1])
-        {
-            fprintf(stderr, "vdsshim: unknown option or missing value: %s (see vdsshim --help)\n", a);
-            return EXIT_USAGE;
-        }
-        else if (!command) command = a;
-        else args[nargs++] = a;
-    }
     if (!command || !nargs)
     {
         fputs(usage_text, stderr);
@@ -531,6 +496,65 @@ static int run_args(int argc, char **argv, const char **args)
     }
     fprintf(stderr, "vdsshim: unknown command %s (see vdsshim --help)\n", command);
     return EXIT_USAGE;
+}
+
+static int run_args(int argc, char **argv, const char **args);
+
+static int run(int argc, char **argv)
+{
+    const char **args;
+    int rc;
+
+    if (!(args = calloc((size_t)argc + 1, sizeof(*args)))) return EXIT_IO;
+    rc = run_args(argc, argv, args);
+    free(args);
+    return rc;
+}
+
+static int run_args(int argc, char **argv, const char **args)
+{
+    const char *command = NULL, *v, *depth = NULL;
+    struct create_args create = { 0 };
+    unsigned flags = 0;
+    int json = 0, quiet = 0, nargs = 0, create_opts = 0, i;
+
+    for (i = 1; i < argc; i++)
+    {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+        {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--version"))
+        {
+            printf("vdsshim %s\n", VDSSHIM_VERSION_STRING);
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--no-zero-scan")) flags |= VDSSHIM_COMPACT_NO_ZERO_SCAN;
+        else if (!strcmp(a, "--no-block-moves")) flags |= VDSSHIM_COMPACT_NO_BLOCK_MOVES;
+        else if (!strcmp(a, "--fs-aware")) flags |= VDSSHIM_COMPACT_FS_AWARE;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--fixed")) create.fixed = create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--format"))) create.format = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--size"))) create.size = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--block-size"))) create.block_size = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--sector-size"))) create.sector_size = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--parent"))) create.parent = v, create_opts = 1;
+        else if ((v = option_value(argc, argv, &i, "--depth"))) depth = v;
+        else if (a[0] == '-' && a[1])
+        {
+            fprintf(stderr, "vdsshim: unknown option or missing value: %s (see vdsshim --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else if (!command) command = a;
+        else args[nargs++] = a;
+    }
+    {
+        struct parsed p = { command, depth, args, nargs, json, quiet, create_opts, flags, create };
+        return dispatch(&p);
+    }
 }
 
 #ifdef _WIN32
