@@ -4,7 +4,6 @@
  * itself, found through the FAT. A clear bit is a free cluster. A dirty
  * volume, a bad checksum or a broken chain falls back.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +11,6 @@
 #include "fsmap.h"
 
 #define MAX_CHAIN (1u << 22)
-
-static int fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 struct exfat
 {
@@ -61,7 +50,7 @@ int fs_exfat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_
     strcpy(r->fs, "exFAT");
     if (boot[108] < 9 || boot[108] > 12 || boot[109] > 25 - boot[108])
     {
-        st = fall_back(r, VDSSHIM_E_CORRUPT, "sector or cluster shift out of range");
+        st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "sector or cluster shift out of range");
         goto done;
     }
     x.bps = 1u << boot[108];
@@ -71,25 +60,25 @@ int fs_exfat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_
     x.count = get_le32(boot + 92);
     if (get_le16(boot + 106) & 0x6)
     {
-        st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty or failing (flags %#x): run fsck first",
+        st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty or failing (flags %#x): run fsck first",
                        get_le16(boot + 106));
         goto done;
     }
     if (boot[110] != 1)
     {
-        st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "%u FATs (TexFAT)", boot[110]);
+        st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "%u FATs (TexFAT)", boot[110]);
         goto done;
     }
     if ((uint64_t)x.heap_off * x.bps + (uint64_t)x.count * x.cluster > vol->size || x.count < 1
         || (uint64_t)x.fat_off * x.bps + 4ull * (x.count + 2) > (uint64_t)x.heap_off * x.bps)
     {
-        st = fall_back(r, VDSSHIM_E_CORRUPT, "the boot sector's layout does not fit the volume");
+        st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "the boot sector's layout does not fit the volume");
         goto done;
     }
     /* The boot region checksum: sectors 0-10, skipping VolumeFlags and PercentInUse. */
     if ((st = fs_read(vol, 0, boot, 12 * x.bps, &diag)))
     {
-        st = fall_back(r, st, "boot region: %s", diag.msg);
+        st = fs_fall_back(r, st, "boot region: %s", diag.msg);
         goto done;
     }
     for (i = 0; i < 11 * x.bps; i++)
@@ -97,7 +86,7 @@ int fs_exfat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_
     for (i = 0; i < x.bps / 4; i++)
         if (get_le32(boot + 11 * x.bps + 4 * i) != sum)
         {
-            st = fall_back(r, VDSSHIM_E_CORRUPT, "boot region checksum mismatch");
+            st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "boot region checksum mismatch");
             goto done;
         }
 
@@ -121,12 +110,12 @@ int fs_exfat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_
     }
     if (st)
     {
-        st = fall_back(r, st, "root directory: %s", diag.msg);
+        st = fs_fall_back(r, st, "root directory: %s", diag.msg);
         goto done;
     }
     if (!bm_first || bm_len < (x.count + 7) / 8 || bm_len > 64u << 20)
     {
-        st = fall_back(r, VDSSHIM_E_CORRUPT, "no usable Allocation Bitmap entry in the root directory");
+        st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "no usable Allocation Bitmap entry in the root directory");
         goto done;
     }
     if (!(bitmap = malloc((size_t)bm_len + x.cluster)))
@@ -138,13 +127,13 @@ int fs_exfat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_
     {
         if (c < 2 || c >= x.count + 2 || hops >= MAX_CHAIN)
         {
-            st = fall_back(r, VDSSHIM_E_CORRUPT, "the Allocation Bitmap's cluster chain breaks at cluster %u", c);
+            st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "the Allocation Bitmap's cluster chain breaks at cluster %u", c);
             goto done;
         }
         if ((st = fs_read(vol, cluster_at(&x, c), bitmap + done, x.cluster, &diag))
             || (st = next_cluster(&x, c, &c, &diag)))
         {
-            st = fall_back(r, st, "Allocation Bitmap: %s", diag.msg);
+            st = fs_fall_back(r, st, "Allocation Bitmap: %s", diag.msg);
             goto done;
         }
     }

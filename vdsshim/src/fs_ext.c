@@ -8,7 +8,6 @@
  * (metadata_csum) or whose free count disagrees with its descriptor makes
  * the whole volume fall back.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +30,6 @@
 #define RO_COMPAT_METADATA_CSUM 0x400u
 #define BG_BLOCK_UNINIT 0x2u
 
-static int fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
-    va_end(ap);
-    return st;
-}
-
 int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
@@ -58,27 +47,27 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     ro_compat = get_le32(sb + 100);
     snprintf(r->fs, sizeof(r->fs), "%s", (incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG)) ? "ext4"
                                          : (get_le32(sb + 92) & 0x4u) ? "ext3" : "ext2");
-    if (incompat & INCOMPAT_RECOVER) return fall_back(r, VDSSHIM_E_UNSUPPORTED, "the journal needs recovery");
-    if (incompat & INCOMPAT_JOURNAL_DEV) return fall_back(r, VDSSHIM_E_UNSUPPORTED, "an external journal device");
-    if (incompat & INCOMPAT_META_BG) return fall_back(r, VDSSHIM_E_UNSUPPORTED, "META_BG group descriptors");
+    if (incompat & INCOMPAT_RECOVER) return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "the journal needs recovery");
+    if (incompat & INCOMPAT_JOURNAL_DEV) return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "an external journal device");
+    if (incompat & INCOMPAT_META_BG) return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "META_BG group descriptors");
     if (incompat & ~INCOMPAT_KNOWN)
-        return fall_back(r, VDSSHIM_E_UNSUPPORTED, "unknown incompatible features %#x", incompat & ~INCOMPAT_KNOWN);
+        return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "unknown incompatible features %#x", incompat & ~INCOMPAT_KNOWN);
     if (!(get_le16(sb + 58) & 1) || (get_le16(sb + 58) & 2))
-        return fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is not clean (state %#x): run fsck first",
+        return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is not clean (state %#x): run fsck first",
                          get_le16(sb + 58));
 
     log_bs = get_le32(sb + 24);
-    if (log_bs > 6) return fall_back(r, VDSSHIM_E_CORRUPT, "block size 2^%u KiB", log_bs);
+    if (log_bs > 6) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "block size 2^%u KiB", log_bs);
     bs = 1024u << log_bs;
     cluster_bits = (ro_compat & RO_COMPAT_BIGALLOC) ? get_le32(sb + 28) - log_bs : 0;
-    if (cluster_bits > 16) return fall_back(r, VDSSHIM_E_CORRUPT, "cluster size 2^%u blocks", cluster_bits);
+    if (cluster_bits > 16) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "cluster size 2^%u blocks", cluster_bits);
     cpg = (ro_compat & RO_COMPAT_BIGALLOC) ? get_le32(sb + 36) : get_le32(sb + 32);
     blocks = get_le32(sb + 4) | ((incompat & INCOMPAT_64BIT) ? (uint64_t)get_le32(sb + 336) << 32 : 0);
     first = get_le32(sb + 20);
     desc_size = (incompat & INCOMPAT_64BIT) ? get_le16(sb + 254) : 32;
     if (!cpg || cpg > 8u * bs || first >= blocks || blocks > vol->size / bs
         || desc_size < 32 || desc_size > bs || (desc_size & (desc_size - 1)))
-        return fall_back(r, VDSSHIM_E_CORRUPT, "superblock geometry is inconsistent (%llu blocks of %u bytes, %u per group)",
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "superblock geometry is inconsistent (%llu blocks of %u bytes, %u per group)",
                          (unsigned long long)blocks, bs, cpg);
     /* metadata_csum: crc32c as the kernel computes it (seeded, not inverted),
      * from the UUID at 0x68 or the stored seed at 0x270. The engine's crc32c
@@ -88,7 +77,7 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     cluster = (uint64_t)bs << cluster_bits;
     groups = (uint32_t)(((blocks - first + ((uint64_t)cpg << cluster_bits) - 1) >> cluster_bits) / cpg);
     if (!groups || (uint64_t)groups * desc_size > 64ull << 20)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "%u block groups", groups);
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "%u block groups", groups);
 
     /* The descriptors follow the superblock's block. */
     gdt = malloc((size_t)groups * desc_size);
@@ -100,7 +89,7 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     }
     if ((st = fs_read(vol, (uint64_t)(first + 1) * bs, gdt, (size_t)groups * desc_size, &diag)))
     {
-        st = fall_back(r, st == VDSSHIM_E_IO ? st : VDSSHIM_E_CORRUPT, "group descriptors: %s", diag.msg);
+        st = fs_fall_back(r, st == VDSSHIM_E_IO ? st : VDSSHIM_E_CORRUPT, "group descriptors: %s", diag.msg);
         goto done;
     }
     for (g = 0; g < groups && !st; g++)
@@ -114,13 +103,13 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
         if (get_le16(d + 18) & BG_BLOCK_UNINIT) continue;       /* no bitmap to trust: nothing free */
         if (!bitmap_block || bitmap_block >= blocks)
         {
-            st = fall_back(r, VDSSHIM_E_CORRUPT, "group %u's block bitmap is at block %llu", g,
+            st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "group %u's block bitmap is at block %llu", g,
                            (unsigned long long)bitmap_block);
             break;
         }
         if ((st = fs_read(vol, bitmap_block * bs, bitmap, bs, &diag)))
         {
-            st = fall_back(r, st, "group %u's bitmap: %s", g, diag.msg);
+            st = fs_fall_back(r, st, "group %u's bitmap: %s", g, diag.msg);
             break;
         }
         if (csum)
@@ -131,7 +120,7 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
             if (desc_size < 64) got &= 0xffff;
             if (got != want)
             {
-                st = fall_back(r, VDSSHIM_E_CORRUPT, "group %u's block bitmap fails its checksum", g);
+                st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "group %u's block bitmap fails its checksum", g);
                 break;
             }
         }
@@ -153,7 +142,7 @@ int fs_ext_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
             }
         }
         if (!st && counted != free_count)
-            st = fall_back(r, VDSSHIM_E_CORRUPT, "group %u: the bitmap has %u free clusters, its descriptor says %u",
+            st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "group %u: the bitmap has %u free clusters, its descriptor says %u",
                            g, counted, free_count);
     }
 done:

@@ -4,22 +4,11 @@
  * falls back when the BPB is not sane, when the FAT copies differ, or when
  * FAT16/32's "clean shutdown" or "no error" bits in entry 1 are clear.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fsmap.h"
-
-static int fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 static uint32_t fat_entry(const uint8_t *fat, unsigned bits, uint32_t n)
 {
@@ -56,17 +45,17 @@ int fs_fat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     strcpy(r->fs, "FAT");
     if ((bps != 512 && bps != 1024 && bps != 2048 && bps != 4096) || !spc || (spc & (spc - 1)) || !rsvd
         || !nfats || nfats > 4 || !fat_sz || tot * bps > vol->size)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "the boot sector's BPB is not sane");
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "the boot sector's BPB is not sane");
     root_secs = (root_ent * 32 + bps - 1) / bps;
     if ((uint64_t)rsvd + (uint64_t)nfats * fat_sz + root_secs >= tot)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "the BPB leaves no data area");
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "the BPB leaves no data area");
     data_sec = tot - rsvd - (uint64_t)nfats * fat_sz - root_secs;
     clusters = (uint32_t)(data_sec / spc);
     bits = clusters < 4085 ? 12 : clusters < 65525 ? 16 : 32;
     snprintf(r->fs, sizeof(r->fs), "FAT%u", bits);
     fat_bytes = (uint64_t)fat_sz * bps;
     if ((uint64_t)(clusters + 2) * bits / 8 + 2 > fat_bytes || fat_bytes > (256u << 20))
-        return fall_back(r, VDSSHIM_E_CORRUPT, "the FAT (%llu bytes) cannot hold %u clusters",
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "the FAT (%llu bytes) cannot hold %u clusters",
                          (unsigned long long)fat_bytes, clusters);
     data_off = ((uint64_t)rsvd + (uint64_t)nfats * fat_sz + root_secs) * bps;
 
@@ -79,26 +68,26 @@ int fs_fat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
     }
     if ((st = fs_read(vol, (uint64_t)rsvd * bps, fat, (size_t)fat_bytes, &diag)))
     {
-        st = fall_back(r, st, "the FAT: %s", diag.msg);
+        st = fs_fall_back(r, st, "the FAT: %s", diag.msg);
         goto done;
     }
     for (k = 1; k < nfats; k++)
     {
         if ((st = fs_read(vol, ((uint64_t)rsvd + (uint64_t)k * fat_sz) * bps, copy, (size_t)fat_bytes, &diag)))
         {
-            st = fall_back(r, st, "FAT copy %u: %s", k + 1, diag.msg);
+            st = fs_fall_back(r, st, "FAT copy %u: %s", k + 1, diag.msg);
             goto done;
         }
         if (memcmp(fat, copy, (size_t)fat_bytes))
         {
-            st = fall_back(r, VDSSHIM_E_CORRUPT, "FAT copy %u differs from the first: run fsck first", k + 1);
+            st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "FAT copy %u differs from the first: run fsck first", k + 1);
             goto done;
         }
     }
     e1 = fat_entry(fat, bits, 1);
     if ((bits == 16 && (e1 & 0xc000) != 0xc000) || (bits == 32 && (e1 & 0x0c000000) != 0x0c000000))
     {
-        st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty or with errors (FAT[1] = %#x): run fsck first", e1);
+        st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty or with errors (FAT[1] = %#x): run fsck first", e1);
         goto done;
     }
     for (n = 2; n < clusters + 2 && !st;)
@@ -109,7 +98,7 @@ int fs_fat_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs
         if (run)
         {
             st = fsmap_add_free(map, vol, data_off + (uint64_t)(n - 2) * spc * bps, (uint64_t)run * spc * bps, r);
-            if (st == VDSSHIM_E_CORRUPT) st = fall_back(r, st, "free clusters past the volume's end");
+            if (st == VDSSHIM_E_CORRUPT) st = fs_fall_back(r, st, "free clusters past the volume's end");
             n += run;
         }
         else

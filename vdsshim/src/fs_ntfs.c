@@ -9,7 +9,6 @@
  * An $ATTRIBUTE_LIST on $Bitmap, a sparse run, a torn record or anything out
  * of range falls back.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +25,6 @@
 /* $LogFile restart area: no client, or the clean flag, means nothing to replay. */
 #define LOG_NO_CLIENT 0xffffu
 #define LOG_VOLUME_IS_CLEAN 0x2u
-
-static int fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 struct ntfs
 {
@@ -66,12 +55,12 @@ static int read_record(const struct ntfs *n, uint32_t index, uint8_t *rec, struc
     int st, bad;
 
     if ((st = fs_read(n->vol, n->mft * n->cluster + (uint64_t)index * n->record, rec, n->record, &diag)))
-        return fall_back(r, st, "MFT record %u: %s", index, diag.msg);
-    if (memcmp(rec, "FILE", 4)) return fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u has no FILE signature", index);
+        return fs_fall_back(r, st, "MFT record %u: %s", index, diag.msg);
+    if (memcmp(rec, "FILE", 4)) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u has no FILE signature", index);
     if ((bad = apply_fixups(rec, n->record)) < 0)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u's update sequence is invalid", index);
-    if (bad) return fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u is torn (stride %d)", index, bad - 1);
-    if (!(get_le16(rec + 22) & 1)) return fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u is not in use", index);
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u's update sequence is invalid", index);
+    if (bad) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u is torn (stride %d)", index, bad - 1);
+    if (!(get_le16(rec + 22) & 1)) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "MFT record %u is not in use", index);
     return VDSSHIM_OK;
 }
 
@@ -108,7 +97,7 @@ static int read_runs(const struct ntfs *n, const uint8_t *a, uint8_t *buf, uint6
     uint64_t lcn = 0, done = 0;
     int st;
 
-    if (run >= end) return fall_back(r, VDSSHIM_E_CORRUPT, "%s's runlist lies outside its attribute", what);
+    if (run >= end) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "%s's runlist lies outside its attribute", what);
     while (done < len && run < end && *run)
     {
         unsigned lb = *run & 15, ob = *run >> 4, k;
@@ -116,23 +105,23 @@ static int read_runs(const struct ntfs *n, const uint8_t *a, uint8_t *buf, uint6
         int64_t delta = 0;
 
         if (!lb || lb > 8 || ob > 8 || run + 1 + lb + ob > end)
-            return fall_back(r, VDSSHIM_E_CORRUPT, "%s's runlist is malformed", what);
-        if (!ob) return fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s has a sparse run", what);
+            return fs_fall_back(r, VDSSHIM_E_CORRUPT, "%s's runlist is malformed", what);
+        if (!ob) return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s has a sparse run", what);
         for (k = 0; k < lb; k++) count |= (uint64_t)run[1 + k] << (8 * k);
         for (k = 0; k < ob; k++) delta |= (int64_t)((uint64_t)run[1 + lb + k] << (8 * k));
         if (run[lb + ob] & 0x80 && ob < 8) delta -= (int64_t)1 << (8 * ob);     /* sign-extend */
         lcn += (uint64_t)delta;
         if (!count || lcn >= n->clusters || count > n->clusters - lcn)
-            return fall_back(r, VDSSHIM_E_CORRUPT, "%s's run at cluster %llu leaves the volume", what,
+            return fs_fall_back(r, VDSSHIM_E_CORRUPT, "%s's run at cluster %llu leaves the volume", what,
                              (unsigned long long)lcn);
         bytes = count * n->cluster < len - done ? count * n->cluster : len - done;
         if ((st = fs_read(n->vol, lcn * n->cluster, buf + done, (size_t)bytes, &diag)))
-            return fall_back(r, st, "%s: %s", what, diag.msg);
+            return fs_fall_back(r, st, "%s: %s", what, diag.msg);
         done += bytes;
         run += 1 + lb + ob;
     }
     if (done < len)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "%s's runs cover %llu of the %llu bytes needed", what,
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "%s's runs cover %llu of the %llu bytes needed", what,
                          (unsigned long long)done, (unsigned long long)len);
     return VDSSHIM_OK;
 }
@@ -144,9 +133,9 @@ static int find_data(const struct ntfs *n, const uint8_t *rec, const char *what,
     int list;
 
     *attr = find_attr(n, rec, ATTR_DATA, &list);
-    if (list) return fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s has an $ATTRIBUTE_LIST", what);
+    if (list) return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s has an $ATTRIBUTE_LIST", what);
     if (!*attr || !(*attr)[8] || get_le32(*attr + 4) < 64)
-        return fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s's data is missing or resident", what);
+        return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "%s's data is missing or resident", what);
     return VDSSHIM_OK;
 }
 
@@ -169,7 +158,7 @@ static int check_logfile(const struct ntfs *n, uint8_t *rec, struct vdsshim_fs_r
     if ((st = read_record(n, 2, rec, r))) return st;
     if ((st = find_data(n, rec, "$LogFile", &a, r))) return st;
     size = get_le64(a + 48);
-    if (size < 2 * 4096) return fall_back(r, VDSSHIM_E_CORRUPT, "$LogFile is only %llu bytes", (unsigned long long)size);
+    if (size < 2 * 4096) return fs_fall_back(r, VDSSHIM_E_CORRUPT, "$LogFile is only %llu bytes", (unsigned long long)size);
     if (!(log = malloc(2 * max_page))) return VDSSHIM_E_NOMEM;
     /* Both restart pages, 4 KiB each unless the first says they are larger. */
     if ((st = read_runs(n, a, log, 2 * 4096, "$LogFile", r))) goto done;
@@ -178,7 +167,7 @@ static int check_logfile(const struct ntfs *n, uint8_t *rec, struct vdsshim_fs_r
         page = get_le32(log + 16);
         if (page < 4096 || page > max_page || (page & (page - 1)) || 2ull * page > size)
         {
-            st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile's restart page size %u is not understood", page);
+            st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile's restart page size %u is not understood", page);
             goto done;
         }
         if ((st = read_runs(n, a, log, 2ull * page, "$LogFile", r))) goto done;
@@ -192,7 +181,7 @@ static int check_logfile(const struct ntfs *n, uint8_t *rec, struct vdsshim_fs_r
 
         if (!memcmp(p, "CHKD", 4))
         {
-            st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile was marked by chkdsk: run chkdsk on Windows first");
+            st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile was marked by chkdsk: run chkdsk on Windows first");
             goto done;
         }
         if (memcmp(p, "RSTR", 4) || get_le32(p + 16) != page || apply_fixups(p, page)) continue;
@@ -206,9 +195,9 @@ static int check_logfile(const struct ntfs *n, uint8_t *rec, struct vdsshim_fs_r
         found = 1;
     }
     if (blank) st = VDSSHIM_OK;
-    else if (!found) st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile has no valid restart page");
+    else if (!found) st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "$LogFile has no valid restart page");
     else if (!clean)
-        st = fall_back(r, VDSSHIM_E_UNSUPPORTED,
+        st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED,
                        "$LogFile needs replaying (not shut down cleanly, or hibernated): boot Windows or run chkdsk");
 done:
     free(log);
@@ -230,19 +219,19 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
     strcpy(r->fs, "NTFS");
     n.bps = get_le16(bs + 11);
     if (n.bps < 256 || n.bps > 4096 || (n.bps & (n.bps - 1)))
-        return fall_back(r, VDSSHIM_E_CORRUPT, "%u bytes per sector", n.bps);
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "%u bytes per sector", n.bps);
     /* Above 0x80 the byte is a negative power of two of *sectors* (0xf4: 2^12
      * sectors, 2 MiB with 512-byte sectors), for clusters over 64 KiB. */
     wide = bs[13] <= 0x80 ? (uint64_t)n.bps * bs[13] : 256 - bs[13] <= 21 ? (uint64_t)n.bps << (256 - bs[13]) : 0;
     n.cluster = wide <= (2u << 20) ? (uint32_t)wide : 0;
     if (!n.cluster || n.cluster < n.bps)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "cluster size byte 0x%02x", bs[13]);
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "cluster size byte 0x%02x", bs[13]);
     cpr = (int8_t)bs[64];
     n.record = cpr > 0 ? (uint32_t)cpr * n.cluster : cpr < 0 && cpr > -32 ? 1u << -cpr : 0;
     n.mft = get_le64(bs + 48);
     n.clusters = get_le64(bs + 40) * n.bps / n.cluster;
     if (n.record < 512 || n.record > 65536 || n.clusters * n.cluster > vol->size || n.mft >= n.clusters)
-        return fall_back(r, VDSSHIM_E_CORRUPT, "the boot sector's geometry does not fit the volume");
+        return fs_fall_back(r, VDSSHIM_E_CORRUPT, "the boot sector's geometry does not fit the volume");
     if (!(rec = malloc(n.record))) return VDSSHIM_E_NOMEM;
 
     /* $Volume: a dirty volume is not mapped. */
@@ -251,7 +240,7 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
     if ((a = find_attr(&n, rec, ATTR_VOLUME_INFO, &list)) && !a[8] && get_le32(a + 4) >= 24 && get_le32(a + 16) >= 12
         && (uint32_t)get_le16(a + 20) + 12 <= get_le32(a + 4) && (get_le16(a + get_le16(a + 20) + 10) & 1))
     {
-        st = fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty: run chkdsk first");
+        st = fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "the volume is marked dirty: run chkdsk first");
         goto done;
     }
     if ((st = check_logfile(&n, rec, r))) goto done;
@@ -261,7 +250,7 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
     size = get_le64(a + 48);
     if (size < (n.clusters + 7) / 8 || size > 256u << 20)
     {
-        st = fall_back(r, VDSSHIM_E_CORRUPT, "$Bitmap is %llu bytes for %llu clusters", (unsigned long long)size,
+        st = fs_fall_back(r, VDSSHIM_E_CORRUPT, "$Bitmap is %llu bytes for %llu clusters", (unsigned long long)size,
                        (unsigned long long)n.clusters);
         goto done;
     }

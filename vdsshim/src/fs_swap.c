@@ -8,7 +8,6 @@
  * instead ("S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB0001"): the pages
  * then hold the image to resume from, and the volume falls back.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,16 +15,6 @@
 
 #define SWAP_MAGIC_LEN 10
 #define SWAP_VERSION_AT 1024u       /* after the boot-bits area */
-
-static int fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 static int is_hibernation(const uint8_t *magic)
 {
@@ -54,14 +43,14 @@ int fs_swap_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
         if (is_hibernation(magic))
         {
             strcpy(r->fs, "swap");
-            return fall_back(r, VDSSHIM_E_UNSUPPORTED, "the swap area holds a hibernation image to resume from");
+            return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "the swap area holds a hibernation image to resume from");
         }
         if (memcmp(magic, "SWAPSPACE2", SWAP_MAGIC_LEN)) continue;
         strcpy(r->fs, "swap");
         /* Version 1, in either byte order (the kernel writes its own). */
         if ((st = fs_read(vol, SWAP_VERSION_AT, version, sizeof(version), &diag))) return st;
         if (get_le32(version) != 1 && get_be32(version) != 1)
-            return fall_back(r, VDSSHIM_E_UNSUPPORTED, "swap header version %u is not 1", get_le32(version));
+            return fs_fall_back(r, VDSSHIM_E_UNSUPPORTED, "swap header version %u is not 1", get_le32(version));
         return fsmap_add_free(map, vol, page, vol->size - page, r);
     }
     return VDSSHIM_E_UNKNOWN_FORMAT;

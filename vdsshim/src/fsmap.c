@@ -2,6 +2,7 @@
  * The free-space map of a virtual disk: partitions, then each volume's file
  * system. Free ranges are virtual-disk byte ranges, sorted and merged.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,16 @@ static int build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_di
     }
     map->n = out;
     return VDSSHIM_OK;
+}
+
+int fs_fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+    va_end(ap);
+    return st;
 }
 
 int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_diag *diag)

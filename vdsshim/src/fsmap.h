@@ -42,6 +42,8 @@ int fs_ntfs_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_f
 int fs_swap_map(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r);
 int fsmap_add_free(struct fsmap *map, const struct fs_volume *vol, uint64_t off, uint64_t len,
                    struct vdsshim_fs_report *r);
+/* A recogniser's refusal: the reason into the report, st returned. */
+int fs_fall_back(struct vdsshim_fs_report *r, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The partitions of the disk (partitions.c): MBR with extended chains, GPT
  * with its checksums, or the whole disk when it holds a file system itself. */
