@@ -105,20 +105,19 @@ static void CALLBACK handle_closed(void *ctx, BOOLEAN timed_out)
 }
 
 /* CloseHandle breaks the pipe at once, but the wait's callback runs a little
- * later on another thread: an Open of the same file right after the close
- * (as Windows allows) first retires the handles of that file whose pipe is
- * already broken, so that their images, and the file's lock, close now. */
-void vd_handle_retire_closed(const WCHAR *path)
+ * later on another thread: an Open right after a close (as Windows allows)
+ * first retires every handle whose pipe is already broken, so that their
+ * images, and the locks on their files and their parents, close now. */
+void vd_handle_retire_closed(void)
 {
-    struct vd_disk *gone[16];
+    struct vd_disk *gone[64];
     struct table_entry *e;
     ULONG n = 0, i;
     DWORD avail;
 
     EnterCriticalSection(&table_cs);
     for (e = table; e && n < ARRAYSIZE(gone); e = e->next)
-        if (!_wcsicmp(e->disk->path, path) && !PeekNamedPipe(e->disk->server, NULL, 0, NULL, &avail, NULL)
-            && GetLastError() == ERROR_BROKEN_PIPE)
+        if (!PeekNamedPipe(e->disk->server, NULL, 0, NULL, &avail, NULL) && GetLastError() == ERROR_BROKEN_PIPE)
         {
             gone[n] = e->disk;
             InterlockedIncrement(&gone[n]->refcount);

@@ -101,7 +101,7 @@ DWORD vd_disk_open(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, VIRTUAL_
     if (flags & OPEN_VIRTUAL_DISK_FLAG_NO_PARENTS) open_flags |= VDSSHIM_OPEN_NO_PARENTS;
     else if ((open_flags & VDSSHIM_OPEN_WRITE) && !v2 && rw_depth > 1)
         open_flags |= VDSSHIM_OPEN_PARENTS_WRITE(rw_depth - 1 > 255 ? 255 : rw_depth - 1);
-    vd_handle_retire_closed(path);
+    vd_handle_retire_closed();
     st = vdsshim_open(utf8, open_flags, &disk->img, &diag);
     free(utf8);
     if (st)

@@ -39,8 +39,8 @@ DWORD vd_handle_create(struct vd_disk *disk, HANDLE *out);
 /* The disk a handle names, with a reference, or NULL (ERROR_INVALID_HANDLE). */
 struct vd_disk *vd_handle_get(HANDLE handle);
 void vd_disk_release(struct vd_disk *disk);
-/* Retire the handles of path that their client has closed (handle.c). */
-void vd_handle_retire_closed(const WCHAR *path);
+/* Retire the handles their client has closed (handle.c). */
+void vd_handle_retire_closed(void);
 
 /* Open the engine image for a new disk record (open.c). */
 DWORD vd_disk_open(const VIRTUAL_STORAGE_TYPE *type, const WCHAR *path, VIRTUAL_DISK_ACCESS_MASK mask,

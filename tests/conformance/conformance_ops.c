@@ -165,8 +165,17 @@ void test_create_vdisk(IVdsVdProvider *prov)
         if (clsctx == CLSCTX_INPROC_SERVER)
         {
             ULONG before = refcount((IUnknown *)vdisk);
-            IVdsVDisk *again = add_vdisk(prov, L"created-nullsd.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
             VDS_VDISK_PROPERTIES p;
+            IVdsVDisk *again;
+            int i;
+
+            /* The worker lets go of the job, and its reference, just after signalling. */
+            for (i = 0; i < 100 && before > 1; i++)
+            {
+                Sleep(10);
+                before = refcount((IUnknown *)vdisk);
+            }
+            again = add_vdisk(prov, L"created-nullsd.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
             /* The provider keeps the shared VDisk; this COM object is the client's own view of it. */
             ok(before == 1, "this client alone holds its object for the new VDisk (%lu)", before);
             ok(again == vdisk, "AddVDisk of its path gives the client the same object");
