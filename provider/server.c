@@ -31,6 +31,16 @@
  * CreateInstance takes (factory.c); an activation that slipped in between
  * makes the server register again and carry on.
  *
+ * A deadlock of Wine 8's combase is kept away: when the last stub of an
+ * interface in the apartment goes (a RemRelease), rpc_unregister_interface
+ * holds its registration lock while RpcServerUnregisterIf waits for that
+ * interface's calls in progress, and those calls wait for the same lock to
+ * marshal their results [V: backtraces of a hung clean-clone run, 8 clients
+ * at once]. So the server registers every interface it serves once, for
+ * its whole life, through table-strong marshals of an object that answers
+ * nothing and is never handed out: their stubs keep each registration's
+ * count above zero, and no interface is ever unregistered.
+ *
  * One race is Wine's and stays: a client that rpcss handed the class
  * object's reference to just before the revoke fails its activation
  * (E_FAIL; most likely because the reference is to Wine's local-server
@@ -88,6 +98,77 @@ static HRESULT register_class(DWORD *cookie)
 {
     return CoRegisterClassObject(&CLSID_VdsLoader, (IUnknown *)loader_factory(), CLSCTX_LOCAL_SERVER,
                                  REGCLS_MULTIPLEUSE, cookie);
+}
+
+/* The interfaces the server's objects are reached through (see the top). */
+static const IID *const served_iids[] =
+{
+    &IID_IUnknown, &IID_IClassFactory, &IID_IVdsServiceLoader, &IID_IVdsService, &IID_IVdsServiceInitialization,
+    &IID_IVdsProvider, &IID_IVdsVdProvider, &IID_IEnumVdsObject, &IID_IVdsVDisk, &IID_IVdsOpenVDisk, &IID_IVdsAsync,
+};
+
+struct registration_holder
+{
+    void **lpVtbl;
+};
+
+static HRESULT WINAPI holder_QueryInterface(struct registration_holder *iface, REFIID riid, void **out)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAYSIZE(served_iids); i++)
+        if (IsEqualGUID(riid, served_iids[i]))
+        {
+            *out = iface;
+            return S_OK;
+        }
+    *out = NULL;    /* no IMarshal, IExternalConnection, ...: the standard marshaller */
+    return E_NOINTERFACE;
+}
+
+static ULONG WINAPI holder_AddRef(struct registration_holder *iface)
+{
+    (void)iface;
+    return 2;
+}
+
+static ULONG WINAPI holder_Release(struct registration_holder *iface)
+{
+    (void)iface;
+    return 1;
+}
+
+/* Never called: nobody gets a reference to the holder. */
+static HRESULT WINAPI holder_method(struct registration_holder *iface)
+{
+    (void)iface;
+    return E_NOTIMPL;
+}
+
+static void hold_registrations(void)
+{
+    static void *vtbl[64];
+    static struct registration_holder holder = { vtbl };
+    size_t i;
+
+    vtbl[0] = (void *)holder_QueryInterface;
+    vtbl[1] = (void *)holder_AddRef;
+    vtbl[2] = (void *)holder_Release;
+    for (i = 3; i < ARRAYSIZE(vtbl); i++) vtbl[i] = (void *)holder_method;
+    for (i = 0; i < ARRAYSIZE(served_iids); i++)
+    {
+        IStream *stream;
+        HRESULT hr;
+
+        if (FAILED(hr = CreateStreamOnHGlobal(NULL, TRUE, &stream))) return;
+        /* The stream, and so the stub, stays until the process ends. */
+        if (FAILED(hr = CoMarshalInterface(stream, served_iids[i], (IUnknown *)&holder, MSHCTX_LOCAL, NULL,
+                                           MSHLFLAGS_TABLESTRONG)))
+        {
+            WARN("cannot hold the registration of %s: %#lx\n", debugstr_guid(served_iids[i]), (unsigned long)hr);
+            IStream_Release(stream);
+        }
+    }
 }
 
 /* Serve until idle for the grace time, then stop (see the top). */
@@ -151,6 +232,7 @@ int WINAPI wWinMain(HINSTANCE instance, HINSTANCE previous, WCHAR *cmdline, int 
         CoUninitialize();
         return 1;
     }
+    hold_registrations();
     TRACE("serving, process %lu.\n", (unsigned long)GetCurrentProcessId());
     serve(stopping, cookie);
     TRACE("idle: stopping.\n");
