@@ -3,22 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <io.h>
-#define isatty _isatty
-#define fileno _fileno
-#else
-#include <unistd.h>
-#endif
-
 #include "tool.h"
-
-static int name_is_vhdx(const char *s)
-{
-    size_t n = strlen(s);
-
-    return (n >= 5 && !strcmp(s + n - 5, ".vhdx")) || (n >= 5 && !strcmp(s + n - 5, ".VHDX"));
-}
 
 int cmd_convert(const char *src, const char *dst, const struct create_args *a, int json, int quiet)
 {
@@ -28,7 +13,7 @@ int cmd_convert(const char *src, const char *dst, const struct create_args *a, i
     struct vdsshim_image *img;
     struct vdsshim_info info;
     struct bar bar = { 0 };
-    const char *fmt = a->format ? a->format : name_is_vhdx(dst) ? "vhdx" : "vhd";
+    const char *fmt = a->format ? a->format : ends_with(dst, ".vhdx") || ends_with(dst, ".avhdx") ? "vhdx" : "vhd";
     int st;
 
     if (!strcmp(fmt, "vhd")) p.format = VDSSHIM_FORMAT_VHD;
@@ -51,7 +36,7 @@ int cmd_convert(const char *src, const char *dst, const struct create_args *a, i
         fprintf(stderr, "vdsshim: bad --size, --block-size or --sector-size (see vdsshim --help)\n");
         return EXIT_USAGE;
     }
-    bar.shown = !quiet && !json && isatty(fileno(stderr));
+    bar.shown = progress_shown(json, quiet);
     bar.label = "converting";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;

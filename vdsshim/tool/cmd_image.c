@@ -4,14 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <io.h>
-#define isatty _isatty
-#define fileno _fileno
-#else
-#include <unistd.h>
-#endif
-
 #include "tool.h"
 
 uint64_t parse_size(const char *s)
@@ -35,7 +27,7 @@ uint64_t parse_size(const char *s)
     return (uint64_t)v << shift;
 }
 
-static int ends_with(const char *s, const char *suffix)
+int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix), i;
 
@@ -112,7 +104,7 @@ int cmd_merge(const char *path, unsigned depth, int json, int quiet)
     /* The child is only read, but the chain opens writable up to the target. */
     if ((st = vdsshim_open(path, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_PARENTS_WRITE(depth), &img, &diag)))
         return fail(path, st, &diag);
-    bar.shown = !quiet && !json && isatty(fileno(stderr));
+    bar.shown = progress_shown(json, quiet);
     bar.label = "merging";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
@@ -149,7 +141,7 @@ int cmd_expand(const char *path, const char *new_size, int json, int quiet)
     if (!size) return usage_error("bad NEWSIZE", new_size);
     if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
     vdsshim_get_info(img, &before);
-    bar.shown = !quiet && !json && isatty(fileno(stderr));
+    bar.shown = progress_shown(json, quiet);
     bar.label = "expanding";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;

@@ -5,10 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _WIN32
+#include <io.h>
+#define isatty _isatty
+#define fileno _fileno
+#else
+#include <unistd.h>
+#endif
+
 #include "tool.h"
 #include "vdsshim_io_fault.h"
 
 volatile sig_atomic_t interrupted;
+
+int progress_shown(int json, int quiet)
+{
+    return !quiet && !json && isatty(fileno(stderr));
+}
 
 void on_interrupt(int sig)
 {

@@ -13,8 +13,6 @@
 #include <io.h>
 #include <windows.h>
 #include <shellapi.h>
-#define isatty _isatty
-#define fileno _fileno
 #else
 #include <unistd.h>
 #endif
@@ -251,7 +249,7 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         }
         return fail(path, st, &diag);
     }
-    bar.shown = !quiet && !json && isatty(fileno(stderr));
+    bar.shown = progress_shown(json, quiet);
     bar.label = "compacting";
     opts.flags = flags;
     opts.progress = on_progress;

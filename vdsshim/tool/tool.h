@@ -38,12 +38,16 @@ struct bar
     const char *label;
 };
 int on_progress(void *ctx, unsigned pct);
+/* Whether a bar is drawn: not for --json or --quiet, only on a terminal. */
+int progress_shown(int json, int quiet);
 
 /* Read-write open; under VDSSHIM_FAULT_CUT_AFTER_WRITE through the fault injector. */
 int open_for_write(const char *path, struct vdsshim_image **img, struct vdsshim_diag *diag);
 
 /* "12G", "512M", "4096": bytes (K/M/G/T are powers of 1024). 0 on a bad string. */
 uint64_t parse_size(const char *s);
+/* Whether s ends with suffix (lower case), ignoring the case of s. */
+int ends_with(const char *s, const char *suffix);
 
 /* create, merge, expand (cmd_image.c). */
 struct create_args
