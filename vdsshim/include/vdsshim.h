@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define VDSSHIM_VERSION_STRING "0.1.0"      /* keep equal to project(VERSION) in CMakeLists.txt */
+#define VDSSHIM_VERSION_STRING "0.1.0"      /* equals project(VERSION): CMake refuses to configure otherwise */
 
 /* Statuses: one list, expanded into the enum, names and messages (status.c). */
 #define VDSSHIM_STATUS_MAP(X)                                                   \
