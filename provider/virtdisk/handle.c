@@ -22,9 +22,11 @@
  *     pipes]), not by its value: a reused value names another pipe or
  *     another kind of object, and is ERROR_INVALID_HANDLE, never the old
  *     state.
+ * While an operation started with an OVERLAPPED runs, a read is pending
+ * on the client end, so that CancelIoEx(handle, overlapped) has something
+ * to cancel (ops.c).
  * The cost: ReadFile/WriteFile on the handle do not reach the virtual disk
- * (the RawIO sample's use after an attach), and CancelIoEx has nothing to
- * cancel (ops.c).
+ * (the RawIO sample's use after an attach).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,20 +138,31 @@ DWORD vd_handle_create(struct vd_disk *disk, HANDLE *out)
     WCHAR name[80];
     struct table_entry *e;
     HANDLE client;
-    DWORD err;
+    DWORD err, mode;
 
     swprintf(disk->pipe_name, ARRAYSIZE(disk->pipe_name), L"\\vdsshim-virtdisk-%lu-%ld",
              (unsigned long)GetCurrentProcessId(), (long)InterlockedIncrement(&next_id));
     swprintf(name, ARRAYSIZE(name), PIPE_PREFIX L"%ls", disk->pipe_name + 1);
-    disk->server = CreateNamedPipeW(name, PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                                    PIPE_TYPE_BYTE | PIPE_REJECT_REMOTE_CLIENTS, 1, 0, 0, 0, NULL);
+    /* Duplex, in messages: the server end completes an operation's read on
+     * the client end with a one- or two-byte message (ops.c). */
+    disk->server = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                                    PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_REJECT_REMOTE_CLIENTS, 1, 0, 0, 0,
+                                    NULL);
     if (disk->server == INVALID_HANDLE_VALUE)
     {
         disk->server = NULL;
         return GetLastError();
     }
-    client = CreateFileW(name, GENERIC_WRITE | SYNCHRONIZE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    client = CreateFileW(name, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
+                         NULL);
     if (client == INVALID_HANDLE_VALUE) return GetLastError();
+    mode = PIPE_READMODE_MESSAGE;
+    if (!SetNamedPipeHandleState(client, &mode, NULL, NULL))
+    {
+        err = GetLastError();
+        CloseHandle(client);
+        return err;
+    }
     if (!(disk->watch_event = CreateEventW(NULL, TRUE, FALSE, NULL)) || !(e = calloc(1, sizeof(*e))))
     {
         err = disk->watch_event ? ERROR_NOT_ENOUGH_MEMORY : GetLastError();

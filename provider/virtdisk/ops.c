@@ -4,21 +4,45 @@
  * §4.1).
  *
  * Without an OVERLAPPED a call runs to its end and returns the result. With
- * one it returns ERROR_IO_PENDING at once and runs on a thread-pool worker:
- * Internal is STATUS_PENDING meanwhile; at the end Internal holds the result
- * as an NTSTATUS GetOverlappedResult turns back into it (0xC007xxxx: the
- * Win32 code in the low word; the 32-bit ERROR_VHD_* codes do not fit and
- * read as 317 there [V S6], so their exact value is OperationStatus's),
- * then the event is set. GetVirtualDiskOperationProgress finds the
- * operation by (handle, OVERLAPPED) and reports ERROR_IO_PENDING while it
- * runs, then its result; CurrentValue/CompletionValue are percent of 100.
- * Cancellation: CancelIoEx goes to wineserver and never reaches a DLL (the
- * reference, §4.2), so an operation runs to its end; the engine's writes
- * are crash-safe, so a process killed meanwhile leaves a valid image.
+ * one it returns ERROR_IO_PENDING at once and runs on a thread-pool worker;
+ * GetVirtualDiskOperationProgress finds the operation by (handle,
+ * OVERLAPPED) and reports ERROR_IO_PENDING while it runs, then its result;
+ * CurrentValue/CompletionValue are percent of 100.
+ *
+ * Cancellation is CancelIoEx(handle, overlapped), as for any I/O (the
+ * reference, §4.2). CancelIoEx goes to wineserver and never reaches a DLL,
+ * so the operation is made a real I/O that wineserver can cancel: while it
+ * runs, a one-byte read is pending on the handle's own pipe (handle.c) with
+ * the client's OVERLAPPED as its status block, issued with a private event
+ * (its low bit set: no completion-port packet) by this DLL's I/O thread,
+ * which stays in an alertable wait so that Wine can deliver the read's
+ * completion to it [V: Wine 8, probed]. Then:
+ *   - CancelIoEx(handle, overlapped) finds that read and cancels it: it
+ *     returns TRUE, the private event fires, the worker's next progress
+ *     callback tells the engine to stop at its next safe point (the image
+ *     stays valid), and the operation ends with ERROR_OPERATION_ABORTED:
+ *     Internal STATUS_CANCELLED, which GetOverlappedResult gives as 995;
+ *     an operation that ends before it notices ends with its own result
+ *     ("too late", as the contract allows);
+ *   - with nothing running CancelIoEx finds nothing: FALSE, ERROR_NOT_FOUND;
+ *   - at its end the worker completes the read from the pipe's server end,
+ *     one byte for success, two for a failure (the read then ends with
+ *     STATUS_BUFFER_OVERFLOW: never success, even for a client that polls
+ *     Internal in the instant before the final value), drains what is left,
+ *     writes the final Internal (0, or 0xC007xxxx: the Win32 code in the low
+ *     word; the 32-bit ERROR_VHD_* codes do not fit and read as 317 there
+ *     [V S6], so their exact value is OperationStatus's) and sets the
+ *     client's event.
+ * The worker holds a duplicate of the handle while it runs, so a client
+ * that closes its handle mid-run releases the disk at the operation's end.
+ * CancelIo (the calling thread's I/O only) does not reach it: the read is
+ * the I/O thread's.
  * VDSSHIM_TEST_HOOKS=1 holds workers running while the named event
  * "vdsshim-test-hold-jobs" exists, as in the VDS provider, so that tests see
  * progress of a running operation without timing.
- * Choices where the reference is silent [U]: a second operation while one
+ * Choices where the reference is silent [U]: a cancelled operation's
+ * OperationStatus is ERROR_OPERATION_ABORTED (995, CancelIoEx's code); a
+ * second operation while one
  * runs ERROR_BUSY; an operation without write access ERROR_ACCESS_DENIED;
  * Attach when attached, Detach or GetVirtualDiskPhysicalPath when not,
  * ERROR_INVALID_STATE; the path of a logical attach ERROR_NOT_SUPPORTED
@@ -44,6 +68,12 @@ struct vd_op
     volatile LONG percent;
     volatile LONG running;
     DWORD status;
+    /* OVERLAPPED operations: the cancellable read (see above) */
+    HANDLE client;              /* a duplicate of the client's handle, while it runs */
+    HANDLE read_event;          /* the read's private event: it ended (cancelled, or completed by the worker) */
+    HANDLE issued;              /* the I/O thread has issued the read */
+    BYTE read_byte;
+    DWORD issue_error;
 };
 
 void vd_ops_free(struct vd_op *ops)
@@ -51,9 +81,17 @@ void vd_ops_free(struct vd_op *ops)
     while (ops)
     {
         struct vd_op *next = ops->next;
+        if (ops->read_event) CloseHandle(ops->read_event);
+        if (ops->issued) CloseHandle(ops->issued);
         free(ops);
         ops = next;
     }
+}
+
+/* Whether the client cancelled: the pending read ended before the worker ended it. */
+static BOOL op_cancelled(const struct vd_op *op)
+{
+    return op->read_event && WaitForSingleObject(op->read_event, 0) == WAIT_OBJECT_0;
 }
 
 static int op_progress(void *ctx, unsigned pct)
@@ -61,7 +99,119 @@ static int op_progress(void *ctx, unsigned pct)
     struct vd_op *op = ctx;
 
     if ((LONG)pct > op->percent) InterlockedExchange(&op->percent, (LONG)pct);
+    return op_cancelled(op);
+}
+
+/* The I/O thread: issues the cancellable reads, and takes their completions
+ * (Wine delivers them to the issuing thread, in any of its waits). It lives
+ * as long as the process; the DLL is pinned so that it stays mapped. */
+static HANDLE io_thread;
+
+static DWORD WINAPI io_thread_main(void *arg)
+{
+    (void)arg;
+    for (;;) SleepEx(INFINITE, TRUE);
     return 0;
+}
+
+static BOOL CALLBACK io_thread_start(INIT_ONCE *once, void *param, void **ctx)
+{
+    HMODULE self;
+
+    (void)once; (void)param; (void)ctx;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                            (const WCHAR *)io_thread_main, &self))
+        return FALSE;
+    return (io_thread = CreateThread(NULL, 0, io_thread_main, NULL, 0, NULL)) != NULL;
+}
+
+static void CALLBACK issue_read(ULONG_PTR arg)
+{
+    struct vd_op *op = (struct vd_op *)arg;
+    OVERLAPPED *ov = op->overlapped;
+    HANDLE event = ov->hEvent;
+
+    /* The client's own event is set only with the final result (op_finish). */
+    ov->hEvent = (HANDLE)((ULONG_PTR)op->read_event | 1);
+    if (ReadFile(op->client, &op->read_byte, 1, NULL, ov)) op->issue_error = ERROR_GEN_FAILURE;  /* nothing was written */
+    else op->issue_error = GetLastError() == ERROR_IO_PENDING ? ERROR_SUCCESS : GetLastError();
+    ov->hEvent = event;
+    SetEvent(op->issued);
+}
+
+/* Make the running operation a pending read on the client's handle. */
+static DWORD op_issue_read(struct vd_op *op, HANDLE handle)
+{
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+
+    if (!InitOnceExecuteOnce(&once, io_thread_start, NULL, NULL)) return GetLastError();
+    if ((!op->read_event && !(op->read_event = CreateEventW(NULL, TRUE, FALSE, NULL)))
+        || (!op->issued && !(op->issued = CreateEventW(NULL, FALSE, FALSE, NULL))))
+        return GetLastError();
+    ResetEvent(op->read_event);
+    if (!DuplicateHandle(GetCurrentProcess(), handle, GetCurrentProcess(), &op->client, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS))
+        return GetLastError();
+    if (!QueueUserAPC(issue_read, io_thread, (ULONG_PTR)op)) return GetLastError();
+    WaitForSingleObject(op->issued, INFINITE);
+    return op->issue_error;
+}
+
+/* Read and drop the n bytes of ours the operation's read did not take, so
+ * that they cannot end the next operation's read. Never blocks for long:
+ * the bytes are in the pipe already. */
+static void drain(HANDLE client, DWORD n)
+{
+    OVERLAPPED d = { 0 };
+    HANDLE event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    BYTE rest[4];
+
+    if (!event) return;
+    d.hEvent = (HANDLE)((ULONG_PTR)event | 1);      /* no completion-port packet */
+    if (!ReadFile(client, rest, n, NULL, &d) && GetLastError() == ERROR_IO_PENDING
+        && WaitForSingleObject(event, 5000) != WAIT_OBJECT_0)
+    {
+        ERR("%lu bytes of an operation's completion stay in the pipe\n", n);
+        CancelIoEx(client, &d);
+        WaitForSingleObject(event, INFINITE);
+    }
+    CloseHandle(event);
+}
+
+/* End the pending read (unless the client cancelled it), then publish the
+ * final result in the OVERLAPPED and set the client's event. */
+static void op_finish(struct vd_op *op, struct vd_disk *disk, DWORD status)
+{
+    OVERLAPPED *ov = op->overlapped, w = { 0 };
+    DWORD wrote = 0, got;
+    BOOL pending = FALSE;
+
+    if (!op_cancelled(op) && (w.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)))
+    {
+        /* The pipe has no buffer: the write completes once the message is read, all of it. */
+        wrote = status ? 2 : 1;
+        if (WriteFile(disk->server, "vd", wrote, NULL, &w)) pending = FALSE;
+        else if (GetLastError() == ERROR_IO_PENDING) pending = TRUE;
+        else
+        {
+            ERR("cannot complete the operation's read: error %lu\n", GetLastError());
+            wrote = 0;
+            CancelIoEx(op->client, ov);
+        }
+        /* The read ends: with our message, or cancelled by a CancelIoEx that raced it. */
+        WaitForSingleObject(op->read_event, INFINITE);
+    }
+    /* The read took one byte of ours, or none if the cancel won. */
+    if (wrote && (ov->Internal == 0xC0000120 ? wrote : wrote - 1))
+        drain(op->client, ov->Internal == 0xC0000120 ? wrote : wrote - 1);
+    if (pending) GetOverlappedResult(disk->server, &w, &got, TRUE);
+    if (w.hEvent) CloseHandle(w.hEvent);
+    CloseHandle(op->client);
+    op->client = NULL;
+    ov->InternalHigh = 0;
+    if (status == ERROR_OPERATION_ABORTED) ov->Internal = 0xC0000120;     /* STATUS_CANCELLED */
+    else ov->Internal = status ? (ULONG_PTR)(0xC0070000u | (status & 0xffff)) : 0;
+    if (ov->hEvent) SetEvent(ov->hEvent);
 }
 
 /* Merge writes into parents: reopen with them read-write if the handle did not. */
@@ -139,17 +289,17 @@ static void op_end(struct vd_op *op, DWORD status)
 static void CALLBACK op_worker(PTP_CALLBACK_INSTANCE instance, void *ctx)
 {
     struct vd_op *op = ctx;
-    OVERLAPPED *ov = op->overlapped;
     struct vd_disk *disk = op->disk;
     DWORD status;
 
     (void)instance;
-    test_hold_job(NULL);
-    status = op_run(op);
+    /* A cancel ends the test hook's hold too, as it would end a real wait. */
+    test_hold_job(op->read_event);
+    status = op_cancelled(op) ? ERROR_OPERATION_ABORTED : op_run(op);
+    /* The engine stopped for the cancel: the contract's code, whatever the engine's. */
+    if (status && op_cancelled(op)) status = ERROR_OPERATION_ABORTED;
     op_end(op, status);
-    ov->InternalHigh = 0;
-    ov->Internal = status ? (ULONG_PTR)(0xC0070000u | (status & 0xffff)) : 0;
-    if (ov->hEvent) SetEvent(ov->hEvent);
+    op_finish(op, disk, status);
     vd_disk_release(disk);      /* the worker's reference */
 }
 
@@ -167,8 +317,8 @@ static struct vd_op *op_record(struct vd_disk *disk, OVERLAPPED *overlapped)
     return op;
 }
 
-/* Start (or run) an operation the caller has validated. */
-static DWORD op_start(struct vd_disk *disk, OVERLAPPED *overlapped, enum op_kind kind, unsigned flags,
+/* Start (or run) an operation the caller has validated, on the client's handle. */
+static DWORD op_start(struct vd_disk *disk, HANDLE handle, OVERLAPPED *overlapped, enum op_kind kind, unsigned flags,
                       unsigned depth, ULONGLONG size)
 {
     struct vd_op local = { 0 }, *op = &local;
@@ -205,11 +355,20 @@ static DWORD op_start(struct vd_disk *disk, OVERLAPPED *overlapped, enum op_kind
     overlapped->Internal = 0x103;   /* STATUS_PENDING */
     overlapped->InternalHigh = 0;
     if (overlapped->hEvent) ResetEvent(overlapped->hEvent);
+    if ((status = op_issue_read(op, handle)))
+    {
+        WARN("cannot make the operation cancellable: error %lu\n", status);
+        if (op->client) CloseHandle(op->client);
+        op->client = NULL;
+        op_end(op, status);
+        return status;
+    }
     InterlockedIncrement(&disk->refcount);
     if (!TrySubmitThreadpoolCallback(op_worker, op, NULL))
     {
         status = GetLastError();
         op_end(op, status);
+        op_finish(op, disk, status);
         vd_disk_release(disk);
         return status;
     }
@@ -232,7 +391,7 @@ DWORD WINAPI CompactVirtualDisk(HANDLE handle, COMPACT_VIRTUAL_DISK_FLAG flags, 
         || (params && params->Version != COMPACT_VIRTUAL_DISK_VERSION_1))
         err = ERROR_INVALID_PARAMETER;
     else
-        err = op_start(disk, overlapped, OP_COMPACT, flags, 0, 0);
+        err = op_start(disk, handle, overlapped, OP_COMPACT, flags, 0, 0);
     vd_disk_release(disk);
     return err;
 }
@@ -262,7 +421,7 @@ DWORD WINAPI MergeVirtualDisk(HANDLE handle, MERGE_VIRTUAL_DISK_FLAG flags, PMER
         else depth = params->Version2.MergeTargetDepth - 1;
     }
     else err = ERROR_INVALID_PARAMETER;
-    if (!err) err = op_start(disk, overlapped, OP_MERGE, 0, depth, 0);
+    if (!err) err = op_start(disk, handle, overlapped, OP_MERGE, 0, depth, 0);
     vd_disk_release(disk);
     return err;
 }
@@ -277,7 +436,7 @@ DWORD WINAPI ExpandVirtualDisk(HANDLE handle, EXPAND_VIRTUAL_DISK_FLAG flags, PE
     GET_DISK(handle, disk);
     if (flags || !params || params->Version != EXPAND_VIRTUAL_DISK_VERSION_1) err = ERROR_INVALID_PARAMETER;
     else if (disk->attached) err = ERROR_INVALID_STATE;    /* "a detached disk" (§3.5) */
-    else err = op_start(disk, overlapped, OP_EXPAND, 0, 0, params->Version1.NewSize);
+    else err = op_start(disk, handle, overlapped, OP_EXPAND, 0, 0, params->Version1.NewSize);
     vd_disk_release(disk);
     return err;
 }
@@ -303,7 +462,7 @@ DWORD WINAPI ResizeVirtualDisk(HANDLE handle, RESIZE_VIRTUAL_DISK_FLAG flags, PR
              (unsigned long long)info.virtual_size, (unsigned long long)params->Version1.NewSize);
         err = ERROR_NOT_SUPPORTED;
     }
-    else err = op_start(disk, overlapped, OP_EXPAND, 0, 0, params->Version1.NewSize);
+    else err = op_start(disk, handle, overlapped, OP_EXPAND, 0, 0, params->Version1.NewSize);
     vd_disk_release(disk);
     return err;
 }

@@ -16,7 +16,8 @@ vhdx() {   # name: 64 MiB, 1 MiB blocks: data, zero-filled blocks, data
         "$1" >/dev/null
     qemu-img convert -O raw "$1" "$1.raw"
 }
-for n in dyn hold close grow reg1 reg2; do vhdx $n.vhdx; done
+for n in dyn hold close grow reg1 reg2 cancel; do vhdx $n.vhdx; done
+cp cancel.vhdx cancel.orig
 # One MBR partition of 40 MiB at 1 MiB: the smallest safe size is its end.
 truncate -s 64M part.raw
 echo 'start=2048, size=81920, type=83' | sfdisk -q part.raw
@@ -54,7 +55,9 @@ rc=$?
 cat conformance.log
 check "virtdisk_conformance.exe exits 0" [ "$rc" -eq 0 ]
 check "wine aborted on no call (no 'unimplemented function')" bash -c "! grep -q 'unimplemented function' conformance.log"
-for f in dyn.vhdx hold.vhdx close.vhdx; do
+check "cancel.vhdx: byte for byte as it was after the cancelled Compact (the suite copied it then)" \
+    cmp -s cancel.orig cancel-after-cancel.vhdx
+for f in dyn.vhdx hold.vhdx close.vhdx cancel.vhdx; do
     check "$f: qemu-img check is clean" quietly qemu-img check "$f"
     check "$f: content identical (qemu-img compare)" qemu-img compare -q -F raw "$f" "$f.raw"
 done

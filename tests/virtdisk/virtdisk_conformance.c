@@ -5,7 +5,8 @@
  * header; run by run.sh with the DLL as a native override of Wine's.
  *   virtdisk_conformance.exe DIR
  * DIR (a Windows path) holds the images run.sh made: dyn.vhdx (64 MiB,
- * 1 MiB blocks, data and zero blocks), grow.vhdx, hold.vhdx, close.vhdx.
+ * 1 MiB blocks, data and zero blocks), grow.vhdx, hold.vhdx, close.vhdx,
+ * cancel.vhdx.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -318,6 +319,83 @@ static void test_async(void)
     CloseHandle(h);
 }
 
+/* CancelIoEx on a running operation, as for any I/O (ops.c): the held
+ * Compact stops, its OVERLAPPED ends with 995, the file is untouched, and the
+ * handle's later operations (one failing in its worker) complete normally. */
+static void test_cancel(void)
+{
+    EXPAND_VIRTUAL_DISK_PARAMETERS ep = { EXPAND_VIRTUAL_DISK_VERSION_1, { { 1u << 20 } } };
+    WCHAR from[MAX_PATH], to[MAX_PATH];
+    OVERLAPPED ov = { 0 };
+    VIRTUAL_DISK_PROGRESS prog;
+    ULONGLONG before;
+    HANDLE h, hold;
+    DWORD n, err;
+    BOOL r;
+
+    ok_err(open_v1(L"cancel.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open cancel.vhdx");
+    if (h == SENTINEL) return;
+    /* (CancelIoEx(h, NULL) is Wine's alone: it answers TRUE with nothing to cancel.) */
+    SetLastError(0xdeadbeef);
+    r = CancelIoEx(h, &ov);
+    ok(!r && GetLastError() == ERROR_NOT_FOUND, "CancelIoEx with nothing running: %d, error %lu", r, GetLastError());
+    hold = CreateEventW(NULL, TRUE, FALSE, L"vdsshim-test-hold-jobs");
+    ov.hEvent = CreateEventW(NULL, TRUE, TRUE, NULL);
+    before = file_size(L"cancel.vhdx");
+    ok_err(CompactVirtualDisk(h, 0, NULL, &ov), ERROR_IO_PENDING, "Compact with an OVERLAPPED (held)");
+    SetLastError(0xdeadbeef);
+    r = GetOverlappedResult(h, &ov, &n, FALSE);
+    ok(!r && GetLastError() == ERROR_IO_INCOMPLETE, "running: GetOverlappedResult %d, error %lu", r, GetLastError());
+    SetLastError(0xdeadbeef);
+    r = CancelIoEx(h, &ov);
+    ok(r, "CancelIoEx of the running Compact: TRUE (error %lu)", GetLastError());
+    ok(WaitForSingleObject(ov.hEvent, 60000) == WAIT_OBJECT_0, "the event is set once it stopped");
+    SetLastError(0xdeadbeef);
+    r = GetOverlappedResult(h, &ov, &n, FALSE);
+    ok(!r && GetLastError() == ERROR_OPERATION_ABORTED, "GetOverlappedResult: %d, error %lu (expected 995)", r,
+       GetLastError());
+    ok(ov.Internal == 0xC0000120, "Internal: 0x%08lx (STATUS_CANCELLED)", (unsigned long)ov.Internal);
+    memset(&prog, 0x55, sizeof(prog));
+    ok_err(GetVirtualDiskOperationProgress(h, &ov, &prog), ERROR_SUCCESS, "progress of the cancelled Compact");
+    ok_err(prog.OperationStatus, ERROR_OPERATION_ABORTED, "... OperationStatus");
+    SetLastError(0xdeadbeef);
+    r = CancelIoEx(h, &ov);
+    ok(!r && GetLastError() == ERROR_NOT_FOUND, "a second CancelIoEx finds nothing: %d, error %lu", r, GetLastError());
+    ok(file_size(L"cancel.vhdx") == before, "the file's size is as it was: %llu", file_size(L"cancel.vhdx"));
+    /* run.sh compares this copy with the original, byte for byte. */
+    path_of(L"cancel.vhdx", from);
+    path_of(L"cancel-after-cancel.vhdx", to);
+    ok(CopyFileW(from, to, FALSE), "copy the cancelled image (error %lu)", GetLastError());
+
+    /* The same handle and OVERLAPPED again, not held: a failure in the worker... */
+    SetEvent(hold);
+    ok_err(ExpandVirtualDisk(h, 0, &ep, &ov), ERROR_IO_PENDING, "Expand to a smaller size, with the OVERLAPPED");
+    ok(WaitForSingleObject(ov.hEvent, 60000) == WAIT_OBJECT_0, "... its event is set");
+    memset(&prog, 0x55, sizeof(prog));
+    ok_err(GetVirtualDiskOperationProgress(h, &ov, &prog), ERROR_SUCCESS, "progress of the failed Expand");
+    err = prog.OperationStatus;
+    ok(err != ERROR_SUCCESS && err != ERROR_IO_PENDING, "... it failed: %lu", err);
+    SetLastError(0xdeadbeef);
+    r = GetOverlappedResult(h, &ov, &n, FALSE);
+    ok(!r && GetLastError() == (err & 0xffff), "GetOverlappedResult: %d, error %lu (OperationStatus %lu)", r,
+       GetLastError(), err);
+    /* ... then a success: nothing of the failure's completion is left to end it early. */
+    ok_err(CompactVirtualDisk(h, 0, NULL, &ov), ERROR_IO_PENDING, "Compact again after the cancel and the failure");
+    ok(WaitForSingleObject(ov.hEvent, 60000) == WAIT_OBJECT_0, "... its event is set");
+    memset(&prog, 0x55, sizeof(prog));
+    ok_err(GetVirtualDiskOperationProgress(h, &ov, &prog), ERROR_SUCCESS, "progress of the second Compact");
+    ok_err(prog.OperationStatus, ERROR_SUCCESS, "... it succeeded");
+    ok(GetOverlappedResult(h, &ov, &n, FALSE), "GetOverlappedResult: success (error %lu)", GetLastError());
+    ok(file_size(L"cancel.vhdx") < before, "cancel.vhdx shrank: %llu -> %llu bytes", before, file_size(L"cancel.vhdx"));
+    SetLastError(0xdeadbeef);
+    r = CancelIoEx(h, &ov);
+    ok(!r && GetLastError() == ERROR_NOT_FOUND, "CancelIoEx after the end finds nothing: %d, error %lu", r,
+       GetLastError());
+    CloseHandle(hold);
+    CloseHandle(ov.hEvent);
+    CloseHandle(h);
+}
+
 static void test_expand_attach(void)
 {
     EXPAND_VIRTUAL_DISK_PARAMETERS ep = { EXPAND_VIRTUAL_DISK_VERSION_1, { { 128u << 20 } } };
@@ -480,6 +558,7 @@ int wmain(int argc, WCHAR **argv)
     test_smallest_safe_size();
     test_metadata();
     test_async();
+    test_cancel();
     test_expand_attach();
     test_create_merge();
     printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
