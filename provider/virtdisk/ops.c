@@ -28,7 +28,8 @@
  *   - at its end the worker completes the read from the pipe's server end,
  *     one byte for success, two for a failure (the read then ends with
  *     STATUS_BUFFER_OVERFLOW: never success, even for a client that polls
- *     Internal in the instant before the final value), drains what is left,
+ *     Internal in the instant before the final value, which may read as
+ *     ERROR_MORE_DATA then), drains what is left,
  *     writes the final Internal (0, or 0xC007xxxx: the Win32 code in the low
  *     word; the 32-bit ERROR_VHD_* codes do not fit and read as 317 there
  *     [V S6], so their exact value is OperationStatus's) and sets the
@@ -42,8 +43,7 @@
  * progress of a running operation without timing.
  * Choices where the reference is silent [U]: a cancelled operation's
  * OperationStatus is ERROR_OPERATION_ABORTED (995, CancelIoEx's code); a
- * second operation while one
- * runs ERROR_BUSY; an operation without write access ERROR_ACCESS_DENIED;
+ * second operation while one runs ERROR_BUSY; an operation without write access ERROR_ACCESS_DENIED;
  * Attach when attached, Detach or GetVirtualDiskPhysicalPath when not,
  * ERROR_INVALID_STATE; the path of a logical attach ERROR_NOT_SUPPORTED
  * (no device is surfaced); PERMANENT_LIFETIME ERROR_NOT_SUPPORTED; an
