@@ -68,4 +68,33 @@ sys.exit(not (isinstance(a, list) and [r['file'] for r in a] == ['m1.vhdx', 'm2.
 expect_rc "info takes one FILE" 2 "${VDSSHIM[@]}" info m1.vhdx m2.vhdx
 rm -f m1.vhdx m2.vhdx m.raw junk.vhdx
 
+# --dry-run: nothing written, even to a read-only file; the estimate is what
+# the real run then does (the fs-aware suite checks it on every guest file
+# system); it belongs to compact alone.
+qemu-img create -q -f vhdx -o block_size=1M dr.vhdx 32M
+qemu-io -f vhdx -c "write -P 0x61 0 1M" -c "write -P 0 1M 4M" -c "write -P 0x62 20M 1M" dr.vhdx >/dev/null
+qemu-img create -q -f vpc dr.vhd 32M
+qemu-io -f vpc -c "write -P 0x61 0 2M" -c "write -P 0 2M 4M" -c "write -P 0x62 20M 2M" dr.vhd >/dev/null
+for f in dr.vhdx dr.vhd; do
+    before=$(sha "$f")
+    chmod 444 "$f"
+    expect_rc "$f: compact --dry-run of a read-only file" 0 "${VDSSHIM[@]}" compact --dry-run "$f"
+    check "... says it is a dry run, with bytes reclaimable" grep -q "^$f: dry run, nothing written: .* [1-9][0-9]* reclaimable" last.out
+    check "... wrote nothing" [ "$(sha "$f")" = "$before" ]
+    for opt in "" --no-block-moves --no-zero-scan; do
+        expect_rc "$f: compact --dry-run $opt --json" 0 "${VDSSHIM[@]}" compact --dry-run $opt --json "$f"
+        cut -d, -f2-8 last.out >dry.fields
+        chmod 644 "$f"; cp "$f" real-"$f"; chmod 444 "$f"
+        expect_rc "$f: compact $opt --json (on a copy)" 0 "${VDSSHIM[@]}" compact $opt --json real-"$f"
+        check "... did exactly what the dry run said (sizes, blocks scanned, dropped, moved)" \
+            bash -c "cut -d, -f2-8 last.out | cmp -s - dry.fields || { cat dry.fields last.out; false; }"
+        rm -f real-"$f"
+    done
+done
+expect_rc "compact --dry-run dr.vhdx dr.vhd: a total of what is reclaimable" 0 "${VDSSHIM[@]}" compact --dry-run dr.vhdx dr.vhd
+check "... says so" grep -q '^total: 2 of 2 files looked at (dry run), [1-9][0-9]* bytes reclaimable' last.out
+expect_rc "--dry-run belongs to compact" 2 "${VDSSHIM[@]}" merge --dry-run dr.vhdx
+chmod 644 dr.vhdx dr.vhd
+rm -f dr.vhdx dr.vhd dry.fields
+
 finish

@@ -12,7 +12,9 @@
 # back to raw), every surviving file reads back byte-identical, nothing
 # outside the volume changes, and damage (a corrupt boot sector, a bitmap or
 # FAT that disagrees, a journal to replay) falls back to offline mode for
-# that volume with the guest reading what it read before.
+# that volume with the guest reading what it read before. Each --fs-aware
+# compaction is preceded by a --dry-run that must write nothing and predict
+# exactly what the real run then does.
 # usage: fs_aware.sh WORKDIR VDSSHIM...
 WORK=$1; shift
 VDSSHIM=("$@")
@@ -87,6 +89,40 @@ survivors_ok() {   # KIND PARTIMG [FILE...]: default f1 f3 f5 f6
     esac
 }
 
+# compact_fs_aware DESC FILE: first compact --dry-run --fs-aware, which must
+# leave the file byte for byte as it was; then the real compact --fs-aware
+# (its output stays in last.out); then the dry run's estimate must equal what
+# the real run did: sizes, blocks scanned, dropped and moved, and every
+# volume's report (fs, used, free, reclaimed, reason).
+compact_fs_aware() {
+    local desc=$1 file=$2 before
+    before=$(sha "$file")
+    expect_rc "$desc: compact --dry-run --fs-aware" 0 "${VDSSHIM[@]}" compact --dry-run --fs-aware --json "$file"
+    cp last.out dry.json
+    check "$desc: ... the dry run wrote nothing" [ "$(sha "$file")" = "$before" ]
+    expect_rc "$desc: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$file"
+    check "$desc: ... did what the dry run said it would" /usr/bin/python3 - dry.json last.out <<'PY'
+import json, sys
+def load(path):
+    lines = [json.loads(l) for l in open(path, encoding="utf-8").read().replace("\r", "").splitlines() if l.strip()]
+    result = lines[0]
+    volumes = lines[1]["volumes"] if len(lines) > 1 else []
+    return result, volumes
+(dry, dvol), (real, rvol) = load(sys.argv[1]), load(sys.argv[2])
+keys = ["status", "size_before", "size_after", "reclaimed", "blocks_scanned", "blocks_dropped", "blocks_moved"]
+bad = [k for k in keys if dry[k] != real[k]]
+if dry["bytes_written"] != 0 or dry["dry_run"] is not True or real["dry_run"] is not False:
+    bad.append("bytes_written/dry_run")
+if dvol != rvol:
+    bad.append("volumes")
+if bad:
+    print("# dry run and real run differ in", ", ".join(bad))
+    print("# dry:", json.dumps(dry), json.dumps(dvol))
+    print("# real:", json.dumps(real), json.dumps(rvol))
+sys.exit(1 if bad else 0)
+PY
+}
+
 # scenario NAME KIND LAYOUT FORMAT: build, convert, compact both ways, judge.
 scenario() {
     local name=$1 kind=$2 layout=$3 fmt=$4 off size=${DISK_MIB:-64} bsz opts
@@ -109,7 +145,7 @@ scenario() {
     python3 "$FSCHECK" blocks dead.txt "$off" "$bsz" > dead-blocks.txt
     check "$name: the deleted files cover whole container blocks ($(wc -l < dead-blocks.txt))" [ -s dead-blocks.txt ]
 
-    expect_rc "$name: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$name.$fmt"
+    compact_fs_aware "$name" "$name.$fmt"
     check "$name: ... reports the volume as $kind with bytes reclaimed" \
         bash -c "sed -n 2p last.out | grep -qi '\"fs\":\"${kind}\",[^}]*\"used\":true,\"free\":[1-9][0-9]*,\"reclaimed\":[1-9]'"
     expect_rc "$name: compact (offline mode)" 0 "${VDSSHIM[@]}" compact --quiet "offline-$name.$fmt"
@@ -174,7 +210,7 @@ differencing() {   # FORMAT
     python3 "$FSCHECK" blocks dead.txt "$MiB" $((2 * MiB)) > dead-blocks.txt
     nd=$(wc -l < dead-blocks.txt)
     check "differencing $fmt: the deleted files cover whole container blocks of the child ($nd)" [ "$nd" -gt 0 ]
-    expect_rc "differencing $fmt: compact --fs-aware of the child" 0 "${VDSSHIM[@]}" compact --fs-aware --json chain-$fmt/child.$fmt
+    compact_fs_aware "differencing $fmt: the child" chain-$fmt/child.$fmt
     check "... maps the merged view's ext4 and reclaims space" \
         bash -c "sed -n 2p last.out | grep -qi '\"fs\":\"ext4\",[^}]*\"used\":true,\"free\":[1-9][0-9]*,\"reclaimed\":[1-9]'"
     quietly "${VDSSHIM[@]}" compact offline-$fmt/child.$fmt
@@ -241,7 +277,7 @@ as_disk() {   # NAME: part.img as the whole of disk.raw, then NAME.vhdx
 damaged() {
     local name=$1 desc=$2 reason=$3
     as_disk "$name"
-    expect_rc "$desc: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json "$name.vhdx"
+    compact_fs_aware "$desc (still succeeds)" "$name.vhdx"
     check "... the volume falls back to offline mode, saying why ($reason)" \
         bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*$reason'"
     check "... and the guest reads exactly what it read before" quietly qemu-img compare -f raw -F vhdx disk.raw "$name.vhdx"
@@ -276,7 +312,7 @@ damaged ntfs-unclean "NTFS not shut down cleanly (\$LogFile restart area in use)
 make_part ntfs part.img 60
 python3 "$FSCHECK" ntfs-log part.img clean
 as_disk ntfs-clean
-expect_rc "NTFS with a clean \$LogFile restart area: compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json ntfs-clean.vhdx
+compact_fs_aware "NTFS with a clean \$LogFile restart area" ntfs-clean.vhdx
 check "... maps the volume" bash -c "sed -n 2p last.out | grep -q '\"fs\":\"NTFS\",[^}]*\"used\":true'"
 rm -f ntfs-clean.vhdx
 
@@ -305,7 +341,7 @@ for layout in mbr whole; do
     uuid=$(blkid -o value -s UUID disk.raw 2>/dev/null || true)
     [ $layout = mbr ] && uuid=$(blkid -o value -s UUID part.img)
     qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw swap-$layout.vhdx
-    expect_rc "swap ($layout): compact --fs-aware" 0 "${VDSSHIM[@]}" compact --fs-aware --json swap-$layout.vhdx
+    compact_fs_aware "swap ($layout)" swap-$layout.vhdx
     check "swap ($layout): ... reports the volume as swap, mapped" \
         bash -c "sed -n 2p last.out | grep -q '\"fs\":\"swap\",[^}]*\"used\":true'"
     qemu-img convert -f vhdx -O raw swap-$layout.vhdx after.raw
@@ -323,7 +359,7 @@ swap_disk mbr
 printf 'S1SUSPEND\0' | dd of=part.img bs=1 seek=4086 conv=notrunc status=none
 into_disk disk.raw part.img $MiB
 qemu-img convert -f raw -O vhdx -o block_size=1M disk.raw swap-hib.vhdx
-expect_rc "swap holding a hibernation image: compact --fs-aware still succeeds" 0 "${VDSSHIM[@]}" compact --fs-aware --json swap-hib.vhdx
+compact_fs_aware "swap holding a hibernation image (still succeeds)" swap-hib.vhdx
 check "... the volume falls back, saying why" bash -c "sed -n 2p last.out | grep -q '\"used\":false,.*hibernation image'"
 check "... and the guest reads exactly what it read before" quietly qemu-img compare -f raw -F vhdx disk.raw swap-hib.vhdx
 rm -f swap-hib.vhdx

@@ -27,7 +27,7 @@ union=$( { complete_line vdsshim -; for c in $cmds; do complete_line vdsshim "$c
 opts=$(grep -oE -- '(^|[^a-z-])--[a-z][a-z-]*' ../help.txt | grep -oE -- '--[a-z][a-z-]*' | sort -u)
 check "the options offered, over all commands, are exactly --help's" same "$union" "$opts"
 check "compact offers its options" \
-    same "$(complete_line vdsshim compact --)" "$(printf -- '--fs-aware\n--help\n--json\n--no-block-moves\n--no-zero-scan\n--quiet')"
+    same "$(complete_line vdsshim compact --)" "$(printf -- '--dry-run\n--fs-aware\n--help\n--json\n--no-block-moves\n--no-zero-scan\n--quiet')"
 check "--format offers vhd and vhdx" same "$(complete_line vdsshim create --format '')" "$(printf 'vhd\nvhdx')"
 check "--sector-size offers 512 and 4096" same "$(complete_line vdsshim create --sector-size '')" "$(printf '4096\n512')"
 check "a disk argument offers disk files in any case and directories" \

@@ -143,6 +143,11 @@ typedef int (*vdsshim_progress_fn)(void *ctx, unsigned percent);
  * What the guest reads there may change from stale data to zeros (or the
  * parent's stale data); every file and all file-system metadata read the same. */
 #define VDSSHIM_COMPACT_FS_AWARE       0x4u
+/* Write nothing (the image may be open read-only): scan, map and plan as a
+ * real run would, and fill the result with what it would do: size_after,
+ * blocks dropped and moved, and each volume's reclaimed bytes equal a real
+ * run's on the same image; bytes_written is 0. */
+#define VDSSHIM_COMPACT_DRY_RUN        0x8u
 
 #define VDSSHIM_MAX_FS_REPORTS 16
 

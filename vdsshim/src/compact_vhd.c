@@ -197,6 +197,32 @@ static int update_batmap(struct compact_ctx *c, const uint8_t *dropped, struct v
     return st;
 }
 
+/* The in-memory BAT as it is on disk (after a failure, or a dry run). */
+static void vhd_bat_from_disk(struct vhd *vhd)
+{
+    uint32_t i;
+
+    for (i = 0; i < vhd->hdr.max_entries; i++) vhd->bat[i] = get_be32(vhd->bat_raw + 4ull * i);
+    vhd->cached_block = VHD_BAT_UNUSED;
+}
+
+/* A dry run's phases 3-4: the planned moves applied to the in-memory BAT
+ * only, and the end a real run would cut at, by the same rule. */
+static void dry_run_moves(struct compact_ctx *c, const struct plan_move *moves, size_t nmoves)
+{
+    struct vhd *vhd = c->vhd;
+    uint64_t end;
+    size_t i;
+
+    for (i = 0; i < nmoves; i++)
+    {
+        vhd->bat[moves[i].id] = (uint32_t)(moves[i].to / VHD_SECTOR);
+        c->res->blocks_moved++;
+    }
+    end = vhd_structure_end(vhd);
+    if (end + VHD_FOOTER_SIZE < vhd->file_size) c->res->size_after = end + VHD_FOOTER_SIZE;
+}
+
 /* Phase 1 + 2: find droppable blocks, then unmap them. */
 static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_options *opts,
                          struct vhd_block_ref *blocks, uint32_t *nblocks, struct vdsshim_diag *diag)
@@ -233,12 +259,18 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
     if (st)
     {
         /* Nothing written yet: put the in-memory BAT back as it is on disk. */
-        for (i = 0; i < vhd->hdr.max_entries; i++) vhd->bat[i] = get_be32(vhd->bat_raw + 4ull * i);
+        vhd_bat_from_disk(vhd);
         free(dropped);
         return st;
     }
     *nblocks = kept;
     vhd->cached_block = VHD_BAT_UNUSED;
+    /* A dry run keeps the drops in memory only, for the plan (vhd_compact). */
+    if (opts->flags & VDSSHIM_COMPACT_DRY_RUN)
+    {
+        free(dropped);
+        return VDSSHIM_OK;
+    }
     if (c->res->blocks_dropped) st = write_changed_bat(c, dropped, diag);
     if (!st && (c->res->blocks_dropped || vhd->batmap.stale))
         st = update_batmap(c, dropped, diag);
@@ -348,6 +380,17 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
 
     if ((st = progress_report(&c.progress, 0, 0, 0, 1))) goto done;
     if ((st = scan_and_drop(&c, opts, blocks, &nblocks, diag))) goto done;
+    if (opts->flags & VDSSHIM_COMPACT_DRY_RUN)
+    {
+        res->size_after = c.vhd->file_size;
+        if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES)
+            && !(st = plan_moves(&c, blocks, nblocks, &moves, &nmoves, &barrier, &new_end, diag)))
+            dry_run_moves(&c, moves, nmoves);
+        vhd_bat_from_disk(c.vhd);
+        if (!st) st = progress_report(&c.progress, 100, 100, 1, 1);
+        if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "dry run cancelled; nothing was written");
+        goto out;
+    }
     if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES))
     {
         if ((st = plan_moves(&c, blocks, nblocks, &moves, &nmoves, &barrier, &new_end, diag))) goto done;
@@ -365,6 +408,7 @@ done:
     res->size_after = c.vhd->file_size;
     c.vhd->cached_block = VHD_BAT_UNUSED;
     if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "compaction cancelled; the image is valid");
+out:
     free(moves);
     free(blocks);
     io_buffer_free(c.buf);

@@ -36,6 +36,7 @@ struct vcompact
     uint8_t *buf, *pbuf;            /* ENGINE_IO_CHUNK each */
     uint8_t *dirty;                 /* per 4 KiB BAT sector */
     uint64_t bat_sectors;
+    int dry;                        /* VDSSHIM_COMPACT_DRY_RUN: change the in-memory BAT only */
 };
 
 static int is_sb_index(const struct vhdx *v, uint64_t i)
@@ -68,6 +69,11 @@ static int commit_bat(struct vcompact *c, struct vdsshim_diag *diag)
 
     for (i = 0; i < c->bat_sectors; i++) n += c->dirty[i];
     if (!n) return VDSSHIM_OK;
+    if (c->dry)
+    {
+        memset(c->dirty, 0, (size_t)c->bat_sectors);
+        return VDSSHIM_OK;
+    }
     if ((st = vdsshim_io_size(c->img->io, &size))) return diag_io(diag, c->img->io, st, 0, "cannot get the file size");
     st = vhdx_write_bat(c->img, c->v, c->dirty, size, diag);
     memset(c->dirty, 0, (size_t)c->bat_sectors);
@@ -233,7 +239,7 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
             continue;
         }
         memset(c->buf, 0, bytes);
-        for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks && !st; b++)
+        for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks && !st && !c->dry; b++)
             if (was_partial[b])
             {
                 if ((st = vdsshim_io_write(c->img->io, c->buf, bytes, sb_off + (b - first) * bytes)))
@@ -281,7 +287,7 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
         uint64_t e;
 
         /* Copy (data writes, not logged); the BAT entry follows through the log. */
-        for (e = 0; e < mv->size && !st; e += ENGINE_IO_CHUNK)
+        for (e = 0; e < mv->size && !st && !c->dry; e += ENGINE_IO_CHUNK)
         {
             size_t len = mv->size - e < ENGINE_IO_CHUNK ? (size_t)(mv->size - e) : ENGINE_IO_CHUNK;
             if (!(st = read_file(c, c->buf, len, mv->from + e, diag))
@@ -295,6 +301,7 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
         batch_bytes += mv->size;
         in_batch++;
         if ((st = progress_report(&c->progress, c->progress.last, 99, m + 1, nmoves))) break;
+        if (c->dry) continue;
         if (batch_bytes >= vhdx_move_batch_bytes || in_batch >= vhdx_log_max_sectors(v) || m + 1 == nmoves
             || m + 1 == barrier)
         {
@@ -345,6 +352,7 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
     c.progress.fn = opts->progress;
     c.progress.ctx = opts->progress_ctx;
     c.bat_sectors = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
+    c.dry = !!(opts->flags & VDSSHIM_COMPACT_DRY_RUN);
     c.buf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.pbuf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.dirty = calloc((size_t)c.bat_sectors, 1);
@@ -355,6 +363,17 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
     }
     if ((st = progress_report(&c.progress, 0, 0, 0, 1))) goto done;
     if ((st = scan_and_drop(&c, opts, diag))) goto done;
+    if (c.dry)
+    {
+        /* The plan applied in memory, the end a real run would cut at, then
+         * the BAT back as it is on disk (below). */
+        res->size_after = v->file_size;
+        if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES) && !(st = move_blocks(&c, &end, diag))
+            && vhdx_structure_end(v) < v->file_size)
+            res->size_after = vhdx_structure_end(v);
+        if (!st) st = progress_report(&c.progress, 100, 100, 1, 1);
+        goto dry_done;
+    }
     if (!(opts->flags & VDSSHIM_COMPACT_NO_BLOCK_MOVES))
     {
         if ((st = move_blocks(&c, &end, diag))) goto done;
@@ -389,6 +408,19 @@ done:
         if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "compaction cancelled; the image is valid");
     }
     res->size_after = v->file_size;
+    goto out;
+dry_done:
+    {
+        /* Nothing was written: the in-memory BAT goes back to the file's. */
+        uint8_t *raw = malloc((size_t)v->bat_entries * 8);
+        if (raw && !vhdx_file_read(img, v, raw, (size_t)v->bat_entries * 8, v->bat_region.offset, "BAT", NULL))
+            for (i = 0; i < v->bat_entries; i++) v->bat[i] = get_le64(raw + 8 * i);
+        else
+            img->flags &= ~VDSSHIM_OPEN_WRITE;      /* cannot tell what is on disk: write nothing more */
+        free(raw);
+        if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "dry run cancelled; nothing was written");
+    }
+out:
     v->cached_sb = 0;
     io_buffer_free(c.buf);
     io_buffer_free(c.pbuf);

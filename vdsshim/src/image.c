@@ -161,7 +161,8 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
 
     if (!img) return VDSSHIM_E_INVALID_ARG;
     if (!opts) opts = &defaults;
-    if (opts->flags & ~(VDSSHIM_COMPACT_NO_ZERO_SCAN | VDSSHIM_COMPACT_NO_BLOCK_MOVES | VDSSHIM_COMPACT_FS_AWARE))
+    if (opts->flags & ~(VDSSHIM_COMPACT_NO_ZERO_SCAN | VDSSHIM_COMPACT_NO_BLOCK_MOVES | VDSSHIM_COMPACT_FS_AWARE
+                        | VDSSHIM_COMPACT_DRY_RUN))
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "unknown compaction flags %#x", opts->flags);
     if (!result) result = &dummy;
     memset(result, 0, sizeof(*result));
@@ -175,7 +176,7 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
     }
     if (img->info.type == VDSSHIM_DISK_FIXED)
         return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "fixed disks cannot be compacted");
-    if (!(img->flags & VDSSHIM_OPEN_WRITE))
+    if (!(img->flags & VDSSHIM_OPEN_WRITE) && !(opts->flags & VDSSHIM_COMPACT_DRY_RUN))
         return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
     if (img->info.has_parent && !img->parent)
         return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0,

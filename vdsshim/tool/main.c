@@ -55,6 +55,8 @@ static const char usage_text[] =
     "                    (NTFS, FAT12/16/32, exFAT, ext2/3/4, Linux swap, in MBR, GPT or whole-disk\n"
     "                    volumes); stale bytes in free space may read as zeros afterwards;\n"
     "                    a volume not understood stays in offline mode, the report says why\n"
+    "  --dry-run         compact: write nothing (the file is opened read-only); report what\n"
+    "                    a real run would reclaim, per volume and in total\n"
     "  --json            print the result as one JSON object\n"
     "  --quiet           print nothing but errors\n"
     "  -h, --help        show this help\n"
@@ -230,6 +232,7 @@ static void print_volumes_json(const struct vdsshim_compact_result *res)
 
 static int cmd_compact(const char *path, unsigned flags, int json, int quiet, struct compact_total *total)
 {
+    int dry = !!(flags & VDSSHIM_COMPACT_DRY_RUN);
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_compact_options opts = { 0 };
     struct vdsshim_compact_result res = { 0 };
@@ -238,7 +241,8 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
     int st;
 
     total->files++;
-    if ((st = open_for_write(path, &img, &diag)))
+    /* A dry run opens read-only: it cannot write. */
+    if ((st = dry ? vdsshim_open(path, 0, &img, &diag) : open_for_write(path, &img, &diag)))
     {
         total->failed++;
         if (total->in_array)
@@ -250,7 +254,7 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         return fail(path, st, &diag);
     }
     bar.shown = progress_shown(json, quiet);
-    bar.label = "compacting";
+    bar.label = dry ? "dry run" : "compacting";
     opts.flags = flags;
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
@@ -268,13 +272,13 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         json_string(stdout, path);
         printf(",\"status\":\"%s\",\"size_before\":%llu,\"size_after\":%llu,\"reclaimed\":%llu,"
                "\"blocks_scanned\":%llu,\"blocks_dropped\":%llu,\"blocks_moved\":%llu,"
-               "\"bytes_read\":%llu,\"bytes_written\":%llu",
+               "\"bytes_read\":%llu,\"bytes_written\":%llu,\"dry_run\":%s",
                vdsshim_status_name(st), (unsigned long long)res.size_before,
                (unsigned long long)res.size_after,
                (unsigned long long)(res.size_before - res.size_after),
                (unsigned long long)res.blocks_scanned, (unsigned long long)res.blocks_dropped,
                (unsigned long long)res.blocks_moved, (unsigned long long)res.bytes_read,
-               (unsigned long long)res.bytes_written);
+               (unsigned long long)res.bytes_written, dry ? "true" : "false");
         /* In an array the volumes are a member; alone, a second line (--fs-aware). */
         if (total->in_array && res.fs_report_count)
         {
@@ -292,7 +296,14 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         printf("}\n");
     }
     if (st) return fail(path, st, &diag);
-    if (!json && !quiet)
+    if (!json && !quiet && dry)
+        printf("%s: dry run, nothing written: %llu -> %llu bytes, %llu reclaimable (%llu of %llu blocks would be "
+               "dropped, %llu moved)\n", path,
+               (unsigned long long)res.size_before, (unsigned long long)res.size_after,
+               (unsigned long long)(res.size_before - res.size_after),
+               (unsigned long long)res.blocks_dropped, (unsigned long long)res.blocks_scanned,
+               (unsigned long long)res.blocks_moved);
+    else if (!json && !quiet)
         printf("%s: %llu -> %llu bytes, %llu reclaimed (%llu of %llu blocks dropped, %llu moved)\n", path,
                (unsigned long long)res.size_before, (unsigned long long)res.size_after,
                (unsigned long long)(res.size_before - res.size_after),
@@ -407,8 +418,9 @@ static int compact_files(const char **files, int n, unsigned flags, int json, in
     }
     if (total.in_array) printf("]\n");
     if (n > 1 && !json && !quiet)
-        printf("total: %u of %d files compacted, %llu bytes reclaimed%s\n", total.files - total.failed, n,
-               (unsigned long long)total.reclaimed, i < n ? " (stopped: the rest skipped)" : "");
+        printf("total: %u of %d files %s, %llu bytes %s%s\n", total.files - total.failed, n,
+               flags & VDSSHIM_COMPACT_DRY_RUN ? "looked at (dry run)" : "compacted", (unsigned long long)total.reclaimed,
+               flags & VDSSHIM_COMPACT_DRY_RUN ? "reclaimable" : "reclaimed", i < n ? " (stopped: the rest skipped)" : "");
     return worst;
 }
 
@@ -437,7 +449,7 @@ static int dispatch(const struct parsed *p)
     }
     if (flags && strcmp(command, "compact"))
     {
-        fprintf(stderr, "vdsshim: --no-zero-scan, --no-block-moves and --fs-aware apply to compact only\n");
+        fprintf(stderr, "vdsshim: --no-zero-scan, --no-block-moves, --fs-aware and --dry-run apply to compact only\n");
         return EXIT_USAGE;
     }
     if (create_opts && strcmp(command, "create") && strcmp(command, "convert"))
@@ -532,6 +544,7 @@ static int run_args(int argc, char **argv, const char **args)
         if (!strcmp(a, "--no-zero-scan")) flags |= VDSSHIM_COMPACT_NO_ZERO_SCAN;
         else if (!strcmp(a, "--no-block-moves")) flags |= VDSSHIM_COMPACT_NO_BLOCK_MOVES;
         else if (!strcmp(a, "--fs-aware")) flags |= VDSSHIM_COMPACT_FS_AWARE;
+        else if (!strcmp(a, "--dry-run")) flags |= VDSSHIM_COMPACT_DRY_RUN;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--fixed")) create.fixed = create_opts = 1;
