@@ -3,8 +3,9 @@
 # declare (all vdsshim_*, all at version VDSSHIM_0) and nothing else, its
 # soname is libvdsshim.so.0, and the public headers compile as C99 and C++
 # (and a C++ program links and runs against the library).
-# usage: abi.sh LIBVDSSHIM_SO INCLUDE_DIR CC CXX WORKDIR
-LIB=$1; INC=$2; CC=$3; CXX=$4; WORK=$5
+# usage: abi.sh LIBVDSSHIM_SO INCLUDE_DIR CC CXX WORKDIR [FLAGS]
+# FLAGS: the build's C flags (a sanitized library needs sanitized callers).
+LIB=$1; INC=$2; CC=$3; CXX=$4; WORK=$5; read -r -a FLAGS <<<"${6:-}"
 . "$(dirname "$0")/../integration/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 
@@ -39,9 +40,9 @@ int main(void) { return vdsshim_status_name(VDSSHIM_E_CORRUPT)[0] == 'E' ? 0 : 1
 EOC
 cp use.c use.cpp
 check "the public headers compile as C99 (-pedantic, warnings as errors)" \
-    quietly "$CC" -std=c99 -pedantic -Wall -Wextra -Werror -I"$INC" -c use.c -o use_c.o
-check "... and as C++11" quietly "$CXX" -std=c++11 -pedantic -Wall -Wextra -Werror -I"$INC" -c use.cpp -o use_cpp.o
+    quietly "$CC" -std=c99 -pedantic -Wall -Wextra -Werror "${FLAGS[@]}" -I"$INC" -c use.c -o use_c.o
+check "... and as C++11" quietly "$CXX" -std=c++11 -pedantic -Wall -Wextra -Werror "${FLAGS[@]}" -I"$INC" -c use.cpp -o use_cpp.o
 check "a C++ program links against the library (extern \"C\")" \
-    quietly "$CXX" use_cpp.o -o use_cpp "$LIB" -Wl,-rpath,"$(dirname "$LIB")"
+    quietly "$CXX" "${FLAGS[@]}" use_cpp.o -o use_cpp "$LIB" -Wl,-rpath,"$(dirname "$LIB")"
 check "... and runs" ./use_cpp
 finish

@@ -39,7 +39,7 @@ check "vdsshim is on the PATH as /usr/bin/vdsshim" [ "$(command -v vdsshim)" = /
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 linked=$(ldd /usr/bin/vdsshim | awk '$1 == "libvdsshim.so.0" { print $3 }')
 check "... linked against the installed libvdsshim.so.0 ($linked)" \
-    [ -n "$linked" ] && [ "$(readlink -f "$linked")" = "$(readlink -f "/usr/lib/$ma/libvdsshim.so.0")" ]
+    [ "$(readlink -f "${linked:-/nonexistent}")" = "$(readlink -f "/usr/lib/$ma/libvdsshim.so.0")" ]
 check "its man page is installed" quietly man -w vdsshim
 check "its bash completion is installed" [ -s /usr/share/bash-completion/completions/vdsshim ]
 check "vdsshim creates a disk" quietly vdsshim create --size 64M disk.vhdx

@@ -19,7 +19,7 @@ stop_wine() { WINEPREFIX=$P wineserver -k 2>/dev/null; WINEPREFIX=$P wineserver 
 check "the wine component installs" quietly cmake --install "$BUILD" --component wine --prefix "$WORK/stage"
 VW=$WORK/stage/bin/vdsshim-wine
 PE=$WORK/stage/lib/vdsshim/x86_64-windows
-check "... with vdsshim-wine and the PE files" [ -x "$VW" ] && [ -s "$PE/vdsshim.dll" ] && [ -s "$PE/virtdisk.dll" ]
+check "... with vdsshim-wine and the PE files" bash -c "[ -x '$VW' ] && [ -s '$PE/vdsshim.dll' ] && [ -s '$PE/virtdisk.dll' ]"
 
 # The registry as Wine saves it, minus what changes by itself: the time stamp
 # after each key, the #time lines, and the Display and Monitor device classes
