@@ -4,8 +4,8 @@
  * in a WARN, where Wine's own DLL would abort the process at the call
  * (virtdisk-reference.md §1). Mirroring, VHD sets, forks, change tracking
  * and raw SCSI have no engine under them; parent-path and identifier
- * changes and writing VHDX user metadata are engine work still to come
- * (reading it: metadata.c).
+ * changes (SetVirtualDiskInformation) are engine work still to come (user
+ * metadata, read and written: metadata.c).
  */
 #include "virtdisk_private.h"
 
@@ -22,20 +22,6 @@ static DWORD not_supported(HANDLE handle, const char *func)
 DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO info)
 {
     (void)info;
-    return not_supported(handle, __func__);
-}
-
-DWORD WINAPI SetVirtualDiskMetadata(HANDLE handle, const GUID *item, ULONG size, PVOID data)
-{
-    (void)item;
-    (void)size;
-    (void)data;
-    return not_supported(handle, __func__);
-}
-
-DWORD WINAPI DeleteVirtualDiskMetadata(HANDLE handle, const GUID *item)
-{
-    (void)item;
     return not_supported(handle, __func__);
 }
 

@@ -17,6 +17,7 @@ vhdx() {   # name: 64 MiB, 1 MiB blocks: data, zero-filled blocks, data
     qemu-img convert -O raw "$1" "$1.raw"
 }
 for n in dyn hold close grow reg1 reg2 cancel; do vhdx $n.vhdx; done
+qemu-img create -q -f vpc plain.vhd 8M
 cp cancel.vhdx cancel.orig
 # One MBR partition of 40 MiB at 1 MiB: the smallest safe size is its end.
 truncate -s 64M part.raw
@@ -69,7 +70,8 @@ check "new-parent.vhdx: 4096-byte physical sectors, as asked through the SDK lay
     bash -c "qemu-img info new-parent.vhdx | grep -qi 'virtual size: 32 MiB'"
 check "from-source.vhd (CreateVirtualDisk from a SourcePath): reads as dyn.vhdx" \
     quietly qemu-img compare -q -f vpc -F raw from-source.vhd dyn.vhdx.raw
-check "meta.vhdx: qemu-img check is clean with the user item in it" quietly qemu-img check meta.vhdx
+check "meta.vhdx: qemu-img check is clean after Set and Delete of user items" quietly qemu-img check meta.vhdx
+check "meta.vhdx: content identical (qemu-img compare)" qemu-img compare -q -F raw meta.vhdx meta.vhdx.raw
 check "new-fixed.vhd (CreateVirtualDisk V1, fixed): 16 MiB and a footer" [ "$(file_size new-fixed.vhd)" -eq $((16 * 1048576 + 512)) ]
 # regsvr32: the prefix's own virtdisk.dll, for a client with no DLL beside it.
 sys32=$(winepath -u 'C:\windows\system32' 2>/dev/null)

@@ -6,7 +6,7 @@
  *   virtdisk_conformance.exe DIR
  * DIR (a Windows path) holds the images run.sh made: dyn.vhdx (64 MiB,
  * 1 MiB blocks, data and zero blocks), grow.vhdx, hold.vhdx, close.vhdx,
- * cancel.vhdx.
+ * cancel.vhdx, plain.vhd.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -235,8 +235,56 @@ static void test_metadata(void)
     size = sizeof(data);
     ok_err(GetVirtualDiskMetadata(h, &other, &size, data), ERROR_NOT_FOUND, "Get of an item the disk lacks");
     ok_err(GetVirtualDiskMetadata(h, NULL, &size, data), ERROR_INVALID_PARAMETER, "Get, NULL item");
-    ok_err(SetVirtualDiskMetadata(h, &item, 4, data), ERROR_NOT_SUPPORTED, "Set (not yet)");
+    ok_err(SetVirtualDiskMetadata(h, &item, 4, data), ERROR_ACCESS_DENIED, "Set on a GetInfoOnly handle");
+    ok_err(DeleteVirtualDiskMetadata(h, &item), ERROR_ACCESS_DENIED, "Delete on a GetInfoOnly handle");
     CloseHandle(h);
+
+    /* Written through a writable V2 handle, then read back through a new one. */
+    memset(&p, 0, sizeof(p));
+    p.Version = OPEN_VIRTUAL_DISK_VERSION_2;
+    h = SENTINEL;
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, 0, &p, &h), ERROR_SUCCESS,
+           "open meta.vhdx, V2 writable");
+    if (h == SENTINEL) return;
+    {
+        static const GUID zero;
+
+        ok_err(SetVirtualDiskMetadata(h, &other, 20, (void *)"a second item, 20 b"), ERROR_SUCCESS, "Set a new item");
+        ok_err(SetVirtualDiskMetadata(h, &item, 8, (void *)"replaced"), ERROR_SUCCESS, "Set over the first item");
+        ok_err(SetVirtualDiskMetadata(h, &zero, 4, data), ERROR_INVALID_PARAMETER, "Set, all-zero item");
+        ok_err(SetVirtualDiskMetadata(h, NULL, 4, data), ERROR_INVALID_PARAMETER, "Set, NULL item");
+        ok_err(SetVirtualDiskMetadata(h, &other, 4, NULL), ERROR_INVALID_PARAMETER, "Set, NULL data");
+        ok_err(DeleteVirtualDiskMetadata(h, NULL), ERROR_INVALID_PARAMETER, "Delete, NULL item");
+        count = 4;
+        ok_err(EnumerateVirtualDiskMetadata(h, &count, items), ERROR_SUCCESS, "Enumerate after the Sets");
+        ok(count == 2, "... two items: %lu", count);
+        ok_err(DeleteVirtualDiskMetadata(h, &other), ERROR_SUCCESS, "Delete the new item");
+        ok_err(DeleteVirtualDiskMetadata(h, &other), ERROR_NOT_FOUND, "Delete it again");
+        ok_err(SetVirtualDiskMetadata(INVALID_HANDLE_VALUE, &item, 4, data), ERROR_INVALID_HANDLE, "Set, bad handle");
+    }
+    CloseHandle(h);
+    memset(&p, 0, sizeof(p));
+    p.Version = OPEN_VIRTUAL_DISK_VERSION_2;
+    p.Version2.GetInfoOnly = TRUE;
+    h = SENTINEL;
+    ok_err(OpenVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, 0, &p, &h), ERROR_SUCCESS,
+           "open meta.vhdx again");
+    if (h == SENTINEL) return;
+    count = 4;
+    memset(items, 0x55, sizeof(items));
+    ok_err(EnumerateVirtualDiskMetadata(h, &count, items), ERROR_SUCCESS, "Enumerate after the Delete");
+    ok(count == 1 && IsEqualGUID(&items[0], &item), "... the first item alone: %lu", count);
+    size = sizeof(data);
+    memset(data, 0x55, sizeof(data));
+    ok_err(GetVirtualDiskMetadata(h, &item, &size, data), ERROR_SUCCESS, "Get the replaced item");
+    ok(size == 8 && !memcmp(data, "replaced", 8), "... its new bytes (%lu)", size);
+    CloseHandle(h);
+    ok_err(open_v1(L"plain.vhd", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open plain.vhd");
+    if (h != SENTINEL)
+    {
+        ok_err(SetVirtualDiskMetadata(h, &item, 4, data), ERROR_VHD_INVALID_TYPE_W, "Set on a VHD");
+        CloseHandle(h);
+    }
     ok_err(open_v1(L"close.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "open close.vhdx");
     if (h == SENTINEL) return;
     count = 4;

@@ -277,7 +277,7 @@ int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identit
 int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct vdsshim_diag *diag);
 
 /*
- * VHDX user metadata items (metadata.c), read-only. list fills up to max ids
+ * VHDX user metadata items (metadata.c). list fills up to max ids
  * (ids may be NULL) and gives the number of items; get copies an item into
  * buf only when cap holds it, and always gives its size. A VHD has none:
  * VDSSHIM_E_WRONG_TYPE; an unknown id VDSSHIM_E_NOT_FOUND.
@@ -285,6 +285,16 @@ int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct
 int vdsshim_metadata_list(const struct vdsshim_image *img, uint8_t (*ids)[16], unsigned max, unsigned *count);
 int vdsshim_metadata_get(struct vdsshim_image *img, const uint8_t id[16], void *buf, uint32_t cap, uint32_t *size,
                          struct vdsshim_diag *diag);
+/*
+ * Add or replace a user item (size at most 1 MiB, 0 allowed), or delete
+ * one, in an image opened with VDSSHIM_OPEN_WRITE; crash-safe: a power cut
+ * leaves the old item or the new one. An all-zero id, or the id of one of
+ * the file's own items, is VDSSHIM_E_INVALID_ARG; a full table or region
+ * VDSSHIM_E_NOSPC; deleting an unknown id VDSSHIM_E_NOT_FOUND.
+ */
+int vdsshim_metadata_set(struct vdsshim_image *img, const uint8_t id[16], const void *data, uint32_t size,
+                         struct vdsshim_diag *diag);
+int vdsshim_metadata_delete(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
 
 /*
  * Make dst_path a new image of params' format and type (fixed or dynamic)

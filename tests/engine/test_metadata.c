@@ -1,0 +1,364 @@
+/*
+ * VHDX user metadata written by the engine (vdsshim_metadata_set/delete):
+ * add, replace, delete, read back, the limits and refusals (with the file
+ * byte for byte untouched), and a crash sweep: a power cut after any write,
+ * in every crash state, leaves a valid image whose item is the old value or
+ * the new one, whole, and whose other item is intact; a re-run then succeeds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault_sweep.h"
+#include "vhdx.h"
+#include "vhd_builder.h"
+#include "vhdx_builder.h"
+
+static const uint8_t id_a[16] = { 0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 1, 2, 3, 4, 5, 6, 7, 8 };
+static const uint8_t id_b[16] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 9, 9, 9, 9, 9, 9, 9, 9 };
+static const uint8_t id_disk_size[16] = VHDX_META_DISK_SIZE;
+
+struct image { uint8_t *raw; size_t size; };
+
+static void build(struct image *im)
+{
+    static const uint8_t dwg[16] = { 0x72, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+    struct vhdx_builder b;
+    uint8_t *d = malloc(MiB);
+
+    xb_init(&b, 16 * MiB, MiB, 512, dwg, NULL, NULL);
+    fill_random(d, MiB, 7);
+    xb_add_block(&b, 3, 6, d, NULL);
+    xb_finish(&b, &im->size);
+    im->raw = malloc(im->size);
+    memcpy(im->raw, b.data, im->size);
+    xb_free(&b);
+    free(d);
+}
+
+/* An open image whose bytes survive its close: vdsshim_close closes the I/O
+ * it was given, so it goes through a fault wrapper (no faults) that hands
+ * the inner memory file back (struct session). */
+struct session
+{
+    struct vdsshim_fault_plan plan;
+    struct vdsshim_io *disk;
+};
+
+static struct vdsshim_image *open_session(const struct image *im, unsigned flags, struct session *s)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+
+    memset(s, 0, sizeof(*s));
+    s->plan.inner_on_close = &s->disk;
+    assert_status(vdsshim_io_open_mem(im->raw, im->size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &s->plan, &io), VDSSHIM_OK);
+    if (vdsshim_open_io(io, "meta.vhdx", flags, &img, &diag)) fail_msg("open: %s", diag.msg);
+    return img;
+}
+
+/* Close, and make im the bytes the session left. */
+static void close_session(struct vdsshim_image *img, struct session *s, struct image *im)
+{
+    const uint8_t *d;
+    size_t n;
+
+    vdsshim_close(img);
+    d = vdsshim_io_mem_data(s->disk, &n);
+    free(im->raw);
+    im->raw = malloc(n);
+    memcpy(im->raw, d, n);
+    im->size = n;
+    vdsshim_io_close(s->disk);
+}
+
+/* The item's value: size (or -1 when absent), and the bytes into buf. */
+static long item(struct vdsshim_image *img, const uint8_t id[16], uint8_t *buf, uint32_t cap)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    uint32_t size = 0;
+    int st = vdsshim_metadata_get(img, id, buf, cap, &size, &diag);
+
+    if (st == VDSSHIM_E_NOT_FOUND) return -1;
+    if (st) fail_msg("get: %s", diag.msg);
+    return (long)size;
+}
+
+static void test_set_get_delete(void **state)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct session ses;
+    struct image im;
+    uint8_t got[9000], big[9000], ids[4][16];
+    struct vdsshim_info info;
+    unsigned count;
+
+    (void)state;
+    build(&im);
+    fill_random(big, sizeof(big), 3);
+    img = open_session(&im, VDSSHIM_OPEN_WRITE, &ses);
+    assert_status(vdsshim_metadata_set(img, id_a, "hello, vdsshim", 14, &diag), VDSSHIM_OK);
+    assert_int_equal(item(img, id_a, got, sizeof(got)), 14);
+    assert_memory_equal(got, "hello, vdsshim", 14);
+    /* Replaced by a larger value (two sectors and more), a second item beside it. */
+    assert_status(vdsshim_metadata_set(img, id_a, big, sizeof(big), &diag), VDSSHIM_OK);
+    assert_status(vdsshim_metadata_set(img, id_b, "b", 1, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_metadata_set(img, id_b, NULL, 0, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_metadata_list(img, ids, 4, &count), VDSSHIM_OK);
+    assert_int_equal(count, 2);
+    close_session(img, &ses, &im);
+
+    /* Reopened (a fresh read of the table): both there, the values whole. */
+    img = open_session(&im, 0, &ses);
+    assert_int_equal(item(img, id_a, got, sizeof(got)), (long)sizeof(big));
+    assert_memory_equal(got, big, sizeof(big));
+    assert_int_equal(item(img, id_b, got, sizeof(got)), 0);
+    close_session(img, &ses, &im);
+
+    img = open_session(&im, VDSSHIM_OPEN_WRITE, &ses);
+    assert_status(vdsshim_metadata_delete(img, id_a, &diag), VDSSHIM_OK);
+    assert_int_equal(item(img, id_a, got, sizeof(got)), -1);
+    assert_status(vdsshim_metadata_delete(img, id_a, &diag), VDSSHIM_E_NOT_FOUND);
+    close_session(img, &ses, &im);
+    img = open_session(&im, 0, &ses);
+    assert_int_equal(item(img, id_a, got, sizeof(got)), -1);
+    assert_int_equal(item(img, id_b, got, sizeof(got)), 0);
+    vdsshim_get_info(img, &info);
+    assert_int_equal(info.virtual_size, 16 * MiB);     /* the file's own items untouched */
+    close_session(img, &ses, &im);
+    free(im.raw);
+}
+
+static void test_refusals(void **state)
+{
+    static const uint8_t zero[16];
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct session ses;
+    struct image im, before;
+    uint8_t *huge = calloc(1, MiB + 1);
+    unsigned i;
+
+    (void)state;
+    build(&im);
+    before.size = im.size;
+    before.raw = malloc(im.size);
+    memcpy(before.raw, im.raw, im.size);
+    img = open_session(&im, VDSSHIM_OPEN_WRITE, &ses);
+    assert_status(vdsshim_metadata_set(img, zero, "x", 1, &diag), VDSSHIM_E_INVALID_ARG);
+    assert_status(vdsshim_metadata_set(img, id_disk_size, "x", 1, &diag), VDSSHIM_E_INVALID_ARG);
+    assert_status(vdsshim_metadata_delete(img, id_disk_size, &diag), VDSSHIM_E_INVALID_ARG);
+    assert_status(vdsshim_metadata_set(img, id_a, huge, MiB + 1, &diag), VDSSHIM_E_INVALID_ARG);
+    assert_status(vdsshim_metadata_delete(img, id_b, &diag), VDSSHIM_E_NOT_FOUND);
+    close_session(img, &ses, &im);
+    if (im.size != before.size || memcmp(im.raw, before.raw, im.size)) fail_msg("a refused call wrote to the file");
+    /* Read-only: refused. */
+    img = open_session(&im, 0, &ses);
+    assert_status(vdsshim_metadata_set(img, id_a, "x", 1, &diag), VDSSHIM_E_READONLY);
+    close_session(img, &ses, &im);
+    /* The region fills: items of 1 MiB less a sector until there is no room, then E_NOSPC. */
+    img = open_session(&im, VDSSHIM_OPEN_WRITE, &ses);
+    for (i = 0; i < 64; i++)
+    {
+        uint8_t id[16];
+        int st;
+
+        memcpy(id, id_a, 16);
+        id[15] = (uint8_t)(0x80 + i);
+        if ((st = vdsshim_metadata_set(img, id, huge, MiB - 4096, &diag)))
+        {
+            assert_status(st, VDSSHIM_E_NOSPC);
+            break;
+        }
+    }
+    assert_true(i < 64);
+    close_session(img, &ses, &im);
+    /* A VHD has no user metadata. */
+    {
+        static const uint8_t uid[16] = { 1, 2, 3 };
+        struct vhd_builder vb;
+        struct vdsshim_io *io;
+        struct vdsshim_image *r;
+        size_t size;
+
+        vb_init(&vb, 8 * MiB, 2 * MiB, uid, NULL);
+        vb_finish(&vb, &size);
+        assert_status(vdsshim_io_open_mem(vb.data, size, &io), VDSSHIM_OK);
+        assert_status(vdsshim_open_io(io, "m.vhd", VDSSHIM_OPEN_WRITE, &r, &diag), VDSSHIM_OK);
+        assert_status(vdsshim_metadata_set(r, id_a, "x", 1, &diag), VDSSHIM_E_WRONG_TYPE);
+        vdsshim_close(r);
+        vb_free(&vb);
+    }
+    free(huge);
+    free(im.raw);
+    free(before.raw);
+}
+
+/* The sweep's operation: replace id_a's value, id_b beside it untouched. */
+static const char old_value[] = "the old value, one sector";
+
+static int log_in_use;    /* the sweep's second round: the log already active, so no restart (and its flush) comes between the data and the table */
+
+static int run_replace(const struct image *base, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
+                       struct vdsshim_fault_counters *c, const uint8_t *value, uint32_t size)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+    int st;
+
+    *disk = NULL;
+    plan.inner_on_close = disk;
+    plan.counters_on_close = c;
+    assert_status(vdsshim_io_open_mem(base->raw, base->size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    if ((st = vdsshim_open_io(io, "meta.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag))) return st;
+    /* (Its two header writes count: a cut there fails it like the set.) */
+    if (log_in_use && (st = vhdx_log_restart(img, img->fmt, &diag)))
+    {
+        vdsshim_close(img);
+        return st;
+    }
+    st = vdsshim_metadata_set(img, id_a, value, size, &diag);
+    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
+    vdsshim_close(img);
+    return st;
+}
+
+static void check_after_cut(struct vdsshim_io *disk, const uint8_t *value, uint32_t size, const char *what,
+                            uint64_t k)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    uint8_t *got = malloc(size + 64);
+    struct vdsshim_image *img;
+    struct vdsshim_io *io;
+    struct session ses;
+    struct image left;
+    const uint8_t *d;
+    long n;
+    size_t len;
+
+    d = vdsshim_io_mem_data(disk, &len);
+    left.raw = malloc(len);
+    memcpy(left.raw, d, len);
+    left.size = len;
+    assert_status(vdsshim_io_open_mem(d, len, &io), VDSSHIM_OK);
+    if (vdsshim_open_io(io, "meta.vhdx", 0, &img, &diag))
+        fail_msg("%s after write %llu: the image does not open: %s", what, (unsigned long long)k, diag.msg);
+    n = item(img, id_a, got, size + 64);
+    if (!(n == (long)sizeof(old_value) && !memcmp(got, old_value, sizeof(old_value)))
+        && !(n == (long)size && !memcmp(got, value, size)))
+        fail_msg("%s after write %llu: the item is neither the old value nor the new one (%ld bytes)", what,
+                 (unsigned long long)k, n);
+    if (item(img, id_b, got, 64) != 2 || memcmp(got, "bb", 2))
+        fail_msg("%s after write %llu: the other item changed", what, (unsigned long long)k);
+    vdsshim_close(img);
+    /* A re-run finishes the job. */
+    img = open_session(&left, VDSSHIM_OPEN_WRITE, &ses);
+    if (vdsshim_metadata_set(img, id_a, value, size, &diag))
+        fail_msg("%s after write %llu: the re-run failed: %s", what, (unsigned long long)k, diag.msg);
+    assert_int_equal(item(img, id_a, got, size + 64), (long)size);
+    close_session(img, &ses, &left);
+    free(left.raw);
+    free(got);
+}
+
+static void sweep(void)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_image *img;
+    struct vdsshim_io *disk;
+    struct session ses;
+    struct image base;
+    uint8_t value[6000];
+    uint64_t writes, k;
+    unsigned m;
+    size_t n;
+
+    build(&base);
+    /* The starting point: id_a holds the old value, id_b "bb". */
+    img = open_session(&base, VDSSHIM_OPEN_WRITE, &ses);
+    assert_status(vdsshim_metadata_set(img, id_a, old_value, sizeof(old_value), &diag), VDSSHIM_OK);
+    assert_status(vdsshim_metadata_set(img, id_b, "bb", 2, &diag), VDSSHIM_OK);
+    close_session(img, &ses, &base);
+    fill_random(value, sizeof(value), 11);
+
+    assert_status(run_replace(&base, plan, &disk, &c, value, sizeof(value)), VDSSHIM_OK);
+    check_after_cut(disk, value, sizeof(value), "uninterrupted", 0);
+    vdsshim_io_close(disk);
+    writes = c.writes;
+    print_message("replacing an item takes %llu writes, %llu flushes\n", (unsigned long long)writes,
+                  (unsigned long long)c.flushes);
+    assert_true(writes >= 3);
+    /* Success is durable: a power cut at close, unflushed writes lost, keeps the new value. */
+    memset(&plan, 0, sizeof(plan));
+    plan.cut_at_close = 1;
+    plan.cut_mode = VDSSHIM_CUT_DROP;
+    assert_status(run_replace(&base, plan, &disk, &c, value, sizeof(value)), VDSSHIM_OK);
+    {
+        const uint8_t *d = vdsshim_io_mem_data(disk, &n);
+        struct vdsshim_image *r = open_mem_image(d, n, 0);
+        uint8_t got[6100];
+
+        if (item(r, id_a, got, sizeof(got)) != (long)sizeof(value) || memcmp(got, value, sizeof(value)))
+            fail_msg("power cut just after a successful set: the old value is back");
+        vdsshim_close(r);
+    }
+    vdsshim_io_close(disk);
+    for (k = 1; k <= writes; k++)
+    {
+        uint64_t pending = 0;
+        char name[96];
+
+        memset(&plan, 0, sizeof(plan));
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
+        {
+            int st;
+
+            plan.cut_after_write = k;
+            st = run_replace(&base, plan, &disk, &c, value, sizeof(value));
+            if (st != VDSSHIM_E_IO) fail_msg("%s after write %llu: status %s", name, (unsigned long long)k,
+                                             vdsshim_status_name(st));
+            pending = c.pending_at_cut;
+            check_after_cut(disk, value, sizeof(value), name, k);
+            vdsshim_io_close(disk);
+        }
+        memset(&plan, 0, sizeof(plan));
+        plan.fail_write = k;
+        plan.fail_status = k % 2 ? VDSSHIM_E_IO : VDSSHIM_E_NOSPC;
+        assert_status(run_replace(&base, plan, &disk, &c, value, sizeof(value)), plan.fail_status);
+        check_after_cut(disk, value, sizeof(value), "write error", k);
+        vdsshim_io_close(disk);
+    }
+    free(base.raw);
+}
+
+static void test_crash_sweep(void **state)
+{
+    (void)state;
+    log_in_use = 0;
+    sweep();
+}
+
+static void test_crash_sweep_log_in_use(void **state)
+{
+    (void)state;
+    log_in_use = 1;
+    sweep();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_get_delete),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_crash_sweep),
+        cmocka_unit_test(test_crash_sweep_log_in_use),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
