@@ -3,9 +3,8 @@
  * handle (ERROR_INVALID_HANDLE), then returns ERROR_NOT_SUPPORTED and says so
  * in a WARN, where Wine's own DLL would abort the process at the call
  * (virtdisk-reference.md §1). Mirroring, VHD sets, forks, change tracking
- * and raw SCSI have no engine under them; parent-path and identifier
- * changes (SetVirtualDiskInformation) are engine work still to come (user
- * metadata, read and written: metadata.c).
+ * and raw SCSI have no engine under them (SetVirtualDiskInformation:
+ * set_info.c; user metadata: metadata.c).
  */
 #include "virtdisk_private.h"
 
@@ -17,12 +16,6 @@ static DWORD not_supported(HANDLE handle, const char *func)
     vd_disk_release(disk);
     WARN("%s is not supported\n", func);
     return ERROR_NOT_SUPPORTED;
-}
-
-DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO info)
-{
-    (void)info;
-    return not_supported(handle, __func__);
 }
 
 DWORD WINAPI MirrorVirtualDisk(HANDLE handle, MIRROR_VIRTUAL_DISK_FLAG flags, PMIRROR_VIRTUAL_DISK_PARAMETERS params,

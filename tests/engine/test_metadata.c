@@ -4,6 +4,8 @@
  * byte for byte untouched), and a crash sweep: a power cut after any write,
  * in every crash state, leaves a valid image whose item is the old value or
  * the new one, whole, and whose other item is intact; a re-run then succeeds.
+ * The same sweep for the file's own items changed in place: the virtual
+ * disk id and the physical sector size.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +354,94 @@ static void test_crash_sweep_log_in_use(void **state)
     sweep();
 }
 
+/* The virtual disk id and the physical sector size, changed in place: every cut leaves old or new. */
+static int run_system_items(const struct image *base, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
+                            struct vdsshim_fault_counters *c, const uint8_t *id)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+    int st;
+
+    *disk = NULL;
+    plan.inner_on_close = disk;
+    plan.counters_on_close = c;
+    assert_status(vdsshim_io_open_mem(base->raw, base->size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    if ((st = vdsshim_open_io(io, "meta.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag))) return st;
+    if (!(st = vdsshim_set_virtual_disk_id(img, id, &diag)))
+        st = vdsshim_set_physical_sector_size(img, 512, &diag);
+    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
+    vdsshim_close(img);
+    return st;
+}
+
+static void test_system_items_sweep(void **state)
+{
+    static const uint8_t new_id[16] = { 0xca, 0xfe, 0xba, 0xbe, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_io *disk, *io;
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    struct image base;
+    uint8_t old_id[16];
+    uint64_t writes, k;
+    unsigned m;
+    const uint8_t *d;
+    size_t n;
+
+    (void)state;
+    build(&base);
+    assert_status(vdsshim_io_open_mem(base.raw, base.size, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, "meta.vhdx", 0, &img, &diag), VDSSHIM_OK);
+    vdsshim_get_info(img, &info);
+    memcpy(old_id, info.unique_id, 16);
+    assert_int_equal(info.physical_sector_size, 4096);
+    vdsshim_close(img);
+
+    assert_status(run_system_items(&base, plan, &disk, &c, new_id), VDSSHIM_OK);
+    writes = c.writes;
+    d = vdsshim_io_mem_data(disk, &n);
+    img = open_mem_image(d, n, 0);
+    vdsshim_get_info(img, &info);
+    assert_memory_equal(info.unique_id, new_id, 16);
+    assert_int_equal(info.physical_sector_size, 512);
+    vdsshim_close(img);
+    vdsshim_io_close(disk);
+    print_message("the id and the sector size take %llu writes\n", (unsigned long long)writes);
+    for (k = 1; k <= writes; k++)
+    {
+        uint64_t pending = 0;
+        char name[96];
+
+        memset(&plan, 0, sizeof(plan));
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
+        {
+            plan.cut_after_write = k;
+            assert_status(run_system_items(&base, plan, &disk, &c, new_id), VDSSHIM_E_IO);
+            pending = c.pending_at_cut;
+            d = vdsshim_io_mem_data(disk, &n);
+            assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
+            if (vdsshim_open_io(io, "meta.vhdx", 0, &img, &diag))
+                fail_msg("%s after write %llu: the image does not open: %s", name, (unsigned long long)k, diag.msg);
+            vdsshim_get_info(img, &info);
+            if (memcmp(info.unique_id, old_id, 16) && memcmp(info.unique_id, new_id, 16))
+                fail_msg("%s after write %llu: the id is neither old nor new", name, (unsigned long long)k);
+            if (info.physical_sector_size != 4096 && info.physical_sector_size != 512)
+                fail_msg("%s after write %llu: physical sector size %u", name, (unsigned long long)k,
+                         info.physical_sector_size);
+            /* The sector size is changed second: changed means the id is too. */
+            if (info.physical_sector_size == 512 && memcmp(info.unique_id, new_id, 16))
+                fail_msg("%s after write %llu: the second change landed before the first", name, (unsigned long long)k);
+            vdsshim_close(img);
+            vdsshim_io_close(disk);
+        }
+    }
+    free(base.raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_crash_sweep),
         cmocka_unit_test(test_crash_sweep_log_in_use),
+        cmocka_unit_test(test_system_items_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

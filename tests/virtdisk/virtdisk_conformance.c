@@ -170,8 +170,66 @@ static void test_info(void)
     ok_err(CompactVirtualDisk(h, 0x8, NULL, NULL), ERROR_INVALID_PARAMETER, "Compact, an unknown flag");
     ok_err(CompactVirtualDisk(h, 0, NULL, NULL), ERROR_SUCCESS, "Compact, no OVERLAPPED: runs to its end");
     ok(file_size(L"dyn.vhdx") <= 8u << 20, "dyn.vhdx shrank to %llu bytes", file_size(L"dyn.vhdx"));
-    ok_err(SetVirtualDiskInformation(h, NULL), ERROR_NOT_SUPPORTED, "SetVirtualDiskInformation (not yet)");
-    CloseHandle(h);
+    {
+        static const GUID new_id = { 0x0badcafe, 0x1234, 0x5678, { 1, 2, 3, 4, 5, 6, 7, 8 } };
+        SET_VIRTUAL_DISK_INFO set;
+
+        ok_err(SetVirtualDiskInformation(h, NULL), ERROR_INVALID_PARAMETER, "SetVirtualDiskInformation, NULL");
+        memset(&set, 0, sizeof(set));
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "... version 0");
+        set.Version = 99;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "... version 99");
+        set.Version = SET_VIRTUAL_DISK_INFO_PHYSICAL_SECTOR_SIZE;
+        set.VhdPhysicalSectorSize = 1000;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "PHYSICAL_SECTOR_SIZE 1000");
+        set.VhdPhysicalSectorSize = 4096;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PHYSICAL_SECTOR_SIZE 4096");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VHD_PHYSICAL_SECTOR_SIZE, info, &size), ERROR_SUCCESS,
+               "VHD_PHYSICAL_SECTOR_SIZE");
+        ok(info->VhdPhysicalSectorSize == 4096, "... reads 4096 now: %lu", info->VhdPhysicalSectorSize);
+        set.Version = SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID;
+        set.VirtualDiskId = new_id;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "VIRTUAL_DISK_ID");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID, info, &size), ERROR_SUCCESS, "VIRTUAL_DISK_ID read");
+        ok(IsEqualGUID(&info->VirtualDiskId, &new_id), "... is the new id");
+        set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
+        set.ParentFilePath = L"C:\\parent.vhdx";
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "PARENT_PATH (not yet)");
+        set.Version = SET_VIRTUAL_DISK_INFO_IDENTIFIER;
+        set.UniqueIdentifier = new_id;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "IDENTIFIER (not yet)");
+        set.Version = SET_VIRTUAL_DISK_INFO_CHANGE_TRACKING_STATE;
+        set.ChangeTrackingEnabled = TRUE;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "CHANGE_TRACKING_STATE");
+        ok_err(SetVirtualDiskInformation(INVALID_HANDLE_VALUE, &set), ERROR_INVALID_HANDLE, "... a bad handle");
+        CloseHandle(h);
+
+        /* Kept across a new open; refused through a look-only handle; a VHD has neither item. */
+        ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "reopen dyn.vhdx");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID, info, &size), ERROR_SUCCESS, "VIRTUAL_DISK_ID again");
+        ok(IsEqualGUID(&info->VirtualDiskId, &new_id), "... the new id was written");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VHD_PHYSICAL_SECTOR_SIZE, info, &size), ERROR_SUCCESS,
+               "VHD_PHYSICAL_SECTOR_SIZE again");
+        ok(info->VhdPhysicalSectorSize == 4096, "... 4096 was written: %lu", info->VhdPhysicalSectorSize);
+        set.Version = SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_ACCESS_DENIED, "VIRTUAL_DISK_ID through a GET_INFO handle");
+        CloseHandle(h);
+        ok_err(open_v1(L"plain.vhd", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open plain.vhd");
+        if (h != SENTINEL)
+        {
+            set.Version = SET_VIRTUAL_DISK_INFO_PHYSICAL_SECTOR_SIZE;
+            set.VhdPhysicalSectorSize = 4096;
+            ok_err(SetVirtualDiskInformation(h, &set), ERROR_VHD_INVALID_TYPE_W, "PHYSICAL_SECTOR_SIZE of a VHD");
+            set.Version = SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID;
+            set.VirtualDiskId = new_id;
+            ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "VIRTUAL_DISK_ID of a VHD (not yet)");
+            CloseHandle(h);
+        }
+    }
     /* Read-only handles coexist. */
     ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "a read-only open");
     ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h2), ERROR_SUCCESS, "... and a second one");

@@ -295,6 +295,13 @@ int vdsshim_metadata_get(struct vdsshim_image *img, const uint8_t id[16], void *
 int vdsshim_metadata_set(struct vdsshim_image *img, const uint8_t id[16], const void *data, uint32_t size,
                          struct vdsshim_diag *diag);
 int vdsshim_metadata_delete(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
+/*
+ * A VHDX's virtual disk id (its Page 83 Data, 16 bytes as stored) and its
+ * physical sector size (512 or 4096), changed in place, crash-safely. A VHD
+ * has neither item: VDSSHIM_E_WRONG_TYPE.
+ */
+int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
+int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, struct vdsshim_diag *diag);
 
 /*
  * Make dst_path a new image of params' format and type (fixed or dynamic)

@@ -11,6 +11,12 @@
  * power cut leaves the old table or the new one, each with its data intact.
  * Limits from MS-VHDX §2.6.1: an item is at most 1 MiB, at most 1024 entries
  * are user items, the table holds at most 2047 entries.
+ *
+ * Two of the file's own items can be changed in place (virtdisk's
+ * SetVirtualDiskInformation VIRTUAL_DISK_ID and PHYSICAL_SECTOR_SIZE): the
+ * Page 83 Data (the virtual disk id) and the Physical Sector Size. Their
+ * sectors go through the log like the table's, so a power cut leaves the
+ * old value or the new one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -281,4 +287,95 @@ done:
     free(old);
     free(table);
     return st;
+}
+
+/* A system item's value of len bytes, rewritten in place through the log. */
+static int patch_system_item(struct vdsshim_image *img, const uint8_t item_id[16], const void *value, uint32_t len,
+                             struct vdsshim_diag *diag)
+{
+    uint8_t *table = NULL, *sectors[2] = { NULL, NULL };
+    uint64_t offsets[2], first, last, end;
+    struct vhdx *v;
+    uint32_t off, ilen, i, n;
+    int idx, st;
+
+    if (!img) return VDSSHIM_E_INVALID_ARG;
+    if (img->info.format != VDSSHIM_FORMAT_VHDX)
+        return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "a VHD has no such metadata item");
+    if (!(img->flags & VDSSHIM_OPEN_WRITE)) return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
+    v = img->fmt;
+    if (!(table = malloc(VHDX_META_TABLE_SIZE))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    if ((st = vhdx_file_read(img, v, table, VHDX_META_TABLE_SIZE, v->meta_region.offset, "the metadata table", diag)))
+        goto done;
+    if ((idx = entry_index(table, get_le16(table + 10), item_id)) < 0)
+    {
+        st = diag_set(diag, VDSSHIM_E_UNSUPPORTED, v->meta_region.offset, "the file has no such metadata item to change");
+        goto done;
+    }
+    off = get_le32(table + 32 + 32 * idx + 16);
+    ilen = get_le32(table + 32 + 32 * idx + 20);
+    if (ilen < len)
+    {
+        st = diag_set(diag, VDSSHIM_E_CORRUPT, v->meta_region.offset + 32 + 32 * idx, "the item is %u bytes, not %u",
+                      ilen, len);
+        goto done;
+    }
+    first = (v->meta_region.offset + off) / VHDX_LOG_SECTOR * VHDX_LOG_SECTOR;
+    last = (v->meta_region.offset + off + len - 1) / VHDX_LOG_SECTOR * VHDX_LOG_SECTOR;
+    n = last > first ? 2 : 1;
+    for (i = 0; i < n; i++)
+    {
+        offsets[i] = first + (uint64_t)i * VHDX_LOG_SECTOR;
+        if (!(sectors[i] = malloc(VHDX_LOG_SECTOR)))
+        {
+            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+            goto done;
+        }
+        if ((st = vhdx_file_read(img, v, sectors[i], VHDX_LOG_SECTOR, offsets[i], "a metadata item", diag))) goto done;
+    }
+    for (i = 0; i < len; i++)
+    {
+        uint64_t at = v->meta_region.offset + off + i;
+        sectors[(at - first) / VHDX_LOG_SECTOR][(at - first) % VHDX_LOG_SECTOR] = ((const uint8_t *)value)[i];
+    }
+    end = vhdx_structure_end(v);
+    if (!(st = vhdx_log_commit(img, v, offsets, sectors, n, v->file_size, v->file_size > end ? v->file_size : end, diag)))
+        st = vhdx_settle(img, diag);
+
+done:
+    free(sectors[0]);
+    free(sectors[1]);
+    free(table);
+    return st;
+}
+
+int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag)
+{
+    static const uint8_t page83[16] = VHDX_META_PAGE83;
+    struct vhdx *v;
+    int st;
+
+    if (!id) return VDSSHIM_E_INVALID_ARG;
+    if ((st = patch_system_item(img, page83, id, 16, diag))) return st;
+    v = img->fmt;
+    memcpy(v->meta.disk_id.b, id, 16);
+    memcpy(img->info.unique_id, id, 16);
+    return VDSSHIM_OK;
+}
+
+int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, struct vdsshim_diag *diag)
+{
+    static const uint8_t physical_ss[16] = VHDX_META_PHYSICAL_SS;
+    uint8_t le[4];
+    struct vhdx *v;
+    int st;
+
+    if (size != 512 && size != 4096)
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "a physical sector size is 512 or 4096, not %u", size);
+    put_le32(le, size);
+    if ((st = patch_system_item(img, physical_ss, le, 4, diag))) return st;
+    v = img->fmt;
+    v->meta.physical_sector_size = size;
+    img->info.physical_sector_size = size;
+    return VDSSHIM_OK;
 }

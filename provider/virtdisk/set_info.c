@@ -1,0 +1,69 @@
+/*
+ * SetVirtualDiskInformation (virtdisk-reference.md §3.8): what the engine
+ * can change in place, crash-safely, through the VHDX log.
+ *   4 PHYSICAL_SECTOR_SIZE  a VHDX's Physical Sector Size item, 512 or 4096
+ *                           ("only succeed on VHDX", S5 [V]); a VHD:
+ *                           ERROR_VHD_INVALID_TYPE
+ *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
+ *                           VIRTUAL_DISK_ID then reads back)
+ * Not supported (ERROR_NOT_SUPPORTED and a WARN):
+ *   1, 3, 7 the parent path and locator (a new locator item and the parent's
+ *           ids and time stamp: engine work still to come);
+ *   2 IDENTIFIER (a VHD's unique id sits in two footers that the engine's
+ *           open requires to agree, so it cannot change crash-safely without
+ *           a rule for the state between them; which VHDX field Windows
+ *           changes is [U], formats.md §2.5);
+ *   5 on a VHD (its only id is that same unique id);
+ *   6 CHANGE_TRACKING_STATE (no resilient change tracking).
+ * Checks, choices where the reference is silent [U]: NULL info or an unknown
+ * Version ERROR_INVALID_PARAMETER; a handle that may not write metadata
+ * ERROR_ACCESS_DENIED ("Needs METAOPS", §3.8 [V]); an attached disk
+ * ERROR_INVALID_STATE ("no attach during the call"); an operation running
+ * ERROR_BUSY.
+ */
+#include "virtdisk_private.h"
+
+DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO info)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vd_disk *disk;
+    DWORD err = ERROR_SUCCESS;
+    int st = VDSSHIM_OK;
+
+    TRACE("handle %p, info %p (version %d)\n", handle, info, info ? (int)info->Version : -1);
+    if (!(disk = vd_handle_get(handle))) return ERROR_INVALID_HANDLE;
+    if (!info || info->Version < SET_VIRTUAL_DISK_INFO_PARENT_PATH || info->Version > SET_VIRTUAL_DISK_INFO_PARENT_LOCATOR)
+        err = ERROR_INVALID_PARAMETER;
+    else if (!disk->img) err = ERROR_INVALID_HANDLE;
+    else if (!vd_disk_can_metaops(disk)) err = ERROR_ACCESS_DENIED;
+    else
+    {
+        BOOL vhdx = disk->type.DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_VHDX;
+
+        EnterCriticalSection(&disk->cs);
+        if (disk->busy) err = ERROR_BUSY;
+        else if (disk->attached) err = ERROR_INVALID_STATE;
+        else if (info->Version == SET_VIRTUAL_DISK_INFO_PHYSICAL_SECTOR_SIZE)
+        {
+            if (!vhdx) err = VDSSHIM_WIN32_VHD_INVALID_TYPE;
+            else if (info->VhdPhysicalSectorSize != 512 && info->VhdPhysicalSectorSize != 4096)
+                err = ERROR_INVALID_PARAMETER;
+            else st = vdsshim_set_physical_sector_size(disk->img, info->VhdPhysicalSectorSize, &diag);
+        }
+        else if (info->Version == SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID && vhdx)
+            st = vdsshim_set_virtual_disk_id(disk->img, (const uint8_t *)&info->VirtualDiskId, &diag);
+        else
+        {
+            WARN("SetVirtualDiskInformation version %d is not supported\n", (int)info->Version);
+            err = ERROR_NOT_SUPPORTED;
+        }
+        LeaveCriticalSection(&disk->cs);
+        if (st)
+        {
+            WARN("%s: %s\n", vdsshim_status_name(st), diag.msg);
+            err = win32_from_status(st, &diag);
+        }
+    }
+    vd_disk_release(disk);
+    return err;
+}
