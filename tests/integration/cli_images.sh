@@ -91,7 +91,8 @@ for f in e.vhd e.vhdx fe.vhd fe.vhdx; do
         s=$(vsize "cut.$(fmt_of $f)")
         if [ "$s" != "$old" ] && [ "$s" != "$bytes" ]; then bad=$((bad + 1)); echo "# write $k: size $s"; fi
         quietly qemu-img compare -f raw -F "$(fmt_of $f)" before.raw "cut.$(fmt_of $f)" || { bad=$((bad + 1)); echo "# write $k: content differs"; }
-        "${VDSSHIM[@]}" expand "cut.$(fmt_of $f)" "$new" >rerun.out 2>rerun.err; rc=$?
+        run_tool "${VDSSHIM[@]}" expand "cut.$(fmt_of $f)" "$new"; rc=$?
+        cp last.out rerun.out; cp last.err rerun.err
         # Every failing step says what it saw (a flake once hid its cause here).
         [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# write $k: re-run failed, exit $rc: $(tool_stderr rerun.err | tail -n 2)"; }
         [ "$(vsize "cut.$(fmt_of $f)")" = "$bytes" ] || { bad=$((bad + 1)); echo "# write $k: re-run did not finish"; }

@@ -253,7 +253,8 @@ cut_sweep() {   # FORMAT MODE
         qemu-img convert -f "$qfmt" -O raw cut.$fmt cut.raw
         dd if=cut.raw of=cut-part.img bs=1M skip=1 count=61 status=none
         survivors_ok ext4 cut-part.img || { bad=$((bad + 1)); echo "# cut after write $k: the file system or a file differs"; }
-        "${VDSSHIM[@]}" compact --fs-aware cut.$fmt >rerun.out 2>rerun.err; rc=$?
+        run_tool "${VDSSHIM[@]}" compact --fs-aware cut.$fmt; rc=$?
+        cp last.out rerun.out; cp last.err rerun.err
         [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed, exit $rc: $(tool_stderr rerun.err | tail -n 2)"; }
         [ "$(stat -c %s cut.$fmt)" = "$ref" ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run ends at $(stat -c %s cut.$fmt), not $ref"; }
         k=$((k + 1))

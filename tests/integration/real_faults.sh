@@ -84,7 +84,7 @@ mid_run_fault() {   # MODE DESC REASON
     if [ "$under_wine" -eq 1 ]; then
         # No SIGSTOP hook in the Windows build: the fault is there from the start.
         echo "$mode" > control
-        "${VDSSHIM[@]}" compact mnt/img.vhdx >last.out 2>last.err; rc=$?
+        run_tool "${VDSSHIM[@]}" compact mnt/img.vhdx; rc=$?
     else
         VDSSHIM_TEST_STOP_AT=30 "${VDSSHIM[@]}" compact mnt/img.vhdx >last.out 2>last.err &
         vpid=$!
