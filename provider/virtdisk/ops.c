@@ -56,6 +56,10 @@
 
 enum op_kind { OP_COMPACT, OP_MERGE, OP_EXPAND };
 
+/* STATUS_CANCELLED, which GetOverlappedResult turns into ERROR_OPERATION_ABORTED
+ * (mingw's headers define it only with the NT ones). */
+#define STATUS_CANCELLED_VALUE 0xC0000120u
+
 struct vd_op
 {
     struct vd_op *next;
@@ -183,7 +187,7 @@ static void drain(HANDLE client, DWORD n)
 static void op_finish(struct vd_op *op, struct vd_disk *disk, DWORD status)
 {
     OVERLAPPED *ov = op->overlapped, w = { 0 };
-    DWORD wrote = 0, got;
+    DWORD wrote = 0, left, got;
     BOOL pending = FALSE;
 
     if (!op_cancelled(op) && (w.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)))
@@ -202,14 +206,14 @@ static void op_finish(struct vd_op *op, struct vd_disk *disk, DWORD status)
         WaitForSingleObject(op->read_event, INFINITE);
     }
     /* The read took one byte of ours, or none if the cancel won. */
-    if (wrote && (ov->Internal == 0xC0000120 ? wrote : wrote - 1))
-        drain(op->client, ov->Internal == 0xC0000120 ? wrote : wrote - 1);
+    left = !wrote ? 0 : ov->Internal == STATUS_CANCELLED_VALUE ? wrote : wrote - 1;
+    if (left) drain(op->client, left);
     if (pending) GetOverlappedResult(disk->server, &w, &got, TRUE);
     if (w.hEvent) CloseHandle(w.hEvent);
     CloseHandle(op->client);
     op->client = NULL;
     ov->InternalHigh = 0;
-    if (status == ERROR_OPERATION_ABORTED) ov->Internal = 0xC0000120;     /* STATUS_CANCELLED */
+    if (status == ERROR_OPERATION_ABORTED) ov->Internal = STATUS_CANCELLED_VALUE;
     else ov->Internal = status ? (ULONG_PTR)(0xC0070000u | (status & 0xffff)) : 0;
     if (ov->hEvent) SetEvent(ov->hEvent);
 }

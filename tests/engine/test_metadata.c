@@ -199,13 +199,17 @@ static void test_refusals(void **state)
     free(before.raw);
 }
 
-/* The sweep's operation: replace id_a's value, id_b beside it untouched. */
+/* The replace sweep: id_a's old value, id_b beside it untouched. */
 static const char old_value[] = "the old value, one sector";
 
-static int log_in_use;    /* the sweep's second round: the log already active, so no restart (and its flush) comes between the data and the table */
+/* One operation of a sweep, on an image opened read-write through a fault plan. */
+typedef int (*meta_op)(struct vdsshim_image *img, const void *ctx, struct vdsshim_diag *diag);
 
-static int run_replace(const struct image *base, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
-                       struct vdsshim_fault_counters *c, const uint8_t *value, uint32_t size)
+/* Open base through plan (with the log already active when log_in_use: then no
+ * restart, and its flush, comes between an item's data and the table), run op,
+ * close; the disk left behind comes back in *disk. */
+static int run_op(const struct image *base, struct vdsshim_fault_plan plan, int log_in_use, meta_op op,
+                  const void *ctx, struct vdsshim_io **disk, struct vdsshim_fault_counters *c)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_io *mem, *io;
@@ -218,16 +222,31 @@ static int run_replace(const struct image *base, struct vdsshim_fault_plan plan,
     assert_status(vdsshim_io_open_mem(base->raw, base->size, &mem), VDSSHIM_OK);
     assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
     if ((st = vdsshim_open_io(io, "meta.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag))) return st;
-    /* (Its two header writes count: a cut there fails it like the set.) */
-    if (log_in_use && (st = vhdx_log_restart(img, img->fmt, &diag)))
-    {
-        vdsshim_close(img);
-        return st;
-    }
-    st = vdsshim_metadata_set(img, id_a, value, size, &diag);
+    /* (Its two header writes count: a cut there fails it like the operation.) */
+    st = log_in_use ? vhdx_log_restart(img, img->fmt, &diag) : VDSSHIM_OK;
+    if (!st) st = op(img, ctx, &diag);
     if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
     vdsshim_close(img);
     return st;
+}
+
+/* The replace sweep's operation: id_a gets the new value. */
+struct new_value { const uint8_t *data; uint32_t size; };
+
+static int replace_item(struct vdsshim_image *img, const void *ctx, struct vdsshim_diag *diag)
+{
+    const struct new_value *nv = ctx;
+
+    return vdsshim_metadata_set(img, id_a, nv->data, nv->size, diag);
+}
+
+static int run_replace(const struct image *base, struct vdsshim_fault_plan plan, int log_in_use,
+                       struct vdsshim_io **disk, struct vdsshim_fault_counters *c, const uint8_t *value,
+                       uint32_t size)
+{
+    struct new_value nv = { value, size };
+
+    return run_op(base, plan, log_in_use, replace_item, &nv, disk, c);
 }
 
 static void check_after_cut(struct vdsshim_io *disk, const uint8_t *value, uint32_t size, const char *what,
@@ -268,7 +287,7 @@ static void check_after_cut(struct vdsshim_io *disk, const uint8_t *value, uint3
     free(got);
 }
 
-static void sweep(void)
+static void sweep(int log_in_use)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_fault_plan plan = { 0 };
@@ -290,7 +309,7 @@ static void sweep(void)
     close_session(img, &ses, &base);
     fill_random(value, sizeof(value), 11);
 
-    assert_status(run_replace(&base, plan, &disk, &c, value, sizeof(value)), VDSSHIM_OK);
+    assert_status(run_replace(&base, plan, log_in_use, &disk, &c, value, sizeof(value)), VDSSHIM_OK);
     check_after_cut(disk, value, sizeof(value), "uninterrupted", 0);
     vdsshim_io_close(disk);
     writes = c.writes;
@@ -301,7 +320,7 @@ static void sweep(void)
     memset(&plan, 0, sizeof(plan));
     plan.cut_at_close = 1;
     plan.cut_mode = VDSSHIM_CUT_DROP;
-    assert_status(run_replace(&base, plan, &disk, &c, value, sizeof(value)), VDSSHIM_OK);
+    assert_status(run_replace(&base, plan, log_in_use, &disk, &c, value, sizeof(value)), VDSSHIM_OK);
     {
         const uint8_t *d = vdsshim_io_mem_data(disk, &n);
         struct vdsshim_image *r = open_mem_image(d, n, 0);
@@ -323,7 +342,7 @@ static void sweep(void)
             int st;
 
             plan.cut_after_write = k;
-            st = run_replace(&base, plan, &disk, &c, value, sizeof(value));
+            st = run_replace(&base, plan, log_in_use, &disk, &c, value, sizeof(value));
             if (st != VDSSHIM_E_IO) fail_msg("%s after write %llu: status %s", name, (unsigned long long)k,
                                              vdsshim_status_name(st));
             pending = c.pending_at_cut;
@@ -333,7 +352,7 @@ static void sweep(void)
         memset(&plan, 0, sizeof(plan));
         plan.fail_write = k;
         plan.fail_status = k % 2 ? VDSSHIM_E_IO : VDSSHIM_E_NOSPC;
-        assert_status(run_replace(&base, plan, &disk, &c, value, sizeof(value)), plan.fail_status);
+        assert_status(run_replace(&base, plan, log_in_use, &disk, &c, value, sizeof(value)), plan.fail_status);
         check_after_cut(disk, value, sizeof(value), "write error", k);
         vdsshim_io_close(disk);
     }
@@ -343,37 +362,21 @@ static void sweep(void)
 static void test_crash_sweep(void **state)
 {
     (void)state;
-    log_in_use = 0;
-    sweep();
+    sweep(0);
 }
 
 static void test_crash_sweep_log_in_use(void **state)
 {
     (void)state;
-    log_in_use = 1;
-    sweep();
+    sweep(1);
 }
 
-/* The virtual disk id and the physical sector size, changed in place: every cut leaves old or new. */
-static int run_system_items(const struct image *base, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
-                            struct vdsshim_fault_counters *c, const uint8_t *id)
+/* The system-item sweep's operation: the virtual disk id, then the physical sector size. */
+static int change_system_items(struct vdsshim_image *img, const void *id, struct vdsshim_diag *diag)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
+    int st = vdsshim_set_virtual_disk_id(img, id, diag);
 
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(base->raw, base->size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    if ((st = vdsshim_open_io(io, "meta.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag))) return st;
-    if (!(st = vdsshim_set_virtual_disk_id(img, id, &diag)))
-        st = vdsshim_set_physical_sector_size(img, 512, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    return st;
+    return st ? st : vdsshim_set_physical_sector_size(img, 512, diag);
 }
 
 static void test_system_items_sweep(void **state)
@@ -401,7 +404,7 @@ static void test_system_items_sweep(void **state)
     assert_int_equal(info.physical_sector_size, 4096);
     vdsshim_close(img);
 
-    assert_status(run_system_items(&base, plan, &disk, &c, new_id), VDSSHIM_OK);
+    assert_status(run_op(&base, plan, 0, change_system_items, new_id, &disk, &c), VDSSHIM_OK);
     writes = c.writes;
     d = vdsshim_io_mem_data(disk, &n);
     img = open_mem_image(d, n, 0);
@@ -420,7 +423,7 @@ static void test_system_items_sweep(void **state)
         for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
         {
             plan.cut_after_write = k;
-            assert_status(run_system_items(&base, plan, &disk, &c, new_id), VDSSHIM_E_IO);
+            assert_status(run_op(&base, plan, 0, change_system_items, new_id, &disk, &c), VDSSHIM_E_IO);
             pending = c.pending_at_cut;
             d = vdsshim_io_mem_data(disk, &n);
             assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);

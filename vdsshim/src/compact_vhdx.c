@@ -338,6 +338,20 @@ static int shrink(struct vcompact *c, uint64_t end, struct vdsshim_diag *diag)
     return VDSSHIM_OK;
 }
 
+/* The in-memory BAT as the file (and its log) has it; if that cannot be
+ * read, what is on disk is unknown here: the image writes nothing more. */
+static void bat_from_disk(struct vdsshim_image *img, struct vhdx *v)
+{
+    uint8_t *raw = malloc((size_t)v->bat_entries * 8);
+    uint64_t i;
+
+    if (raw && !vhdx_file_read(img, v, raw, (size_t)v->bat_entries * 8, v->bat_region.offset, "BAT", NULL))
+        for (i = 0; i < v->bat_entries; i++) v->bat[i] = get_le64(raw + 8 * i);
+    else
+        img->flags &= ~VDSSHIM_OPEN_WRITE;
+    free(raw);
+}
+
 int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                  struct vdsshim_compact_result *res, struct vdsshim_diag *diag)
 {
@@ -394,13 +408,8 @@ done:
     if (st)
     {
         /* What is on disk is valid, but the in-memory BAT may hold changes that
-         * were never committed: take it back from the file, or stop writing. */
-        uint8_t *raw = malloc((size_t)v->bat_entries * 8);
-        if (raw && !vhdx_file_read(img, v, raw, (size_t)v->bat_entries * 8, v->bat_region.offset, "BAT", NULL))
-            for (i = 0; i < v->bat_entries; i++) v->bat[i] = get_le64(raw + 8 * i);
-        else
-            img->flags &= ~VDSSHIM_OPEN_WRITE;
-        free(raw);
+         * were never committed. */
+        bat_from_disk(img, v);
         /* Every entry written is in place: leave no log to replay, so other
          * readers (qemu opens read-only) take the image as it is. A failing
          * medium may refuse this too; the log then stays, valid. */
@@ -412,12 +421,7 @@ done:
 dry_done:
     {
         /* Nothing was written: the in-memory BAT goes back to the file's. */
-        uint8_t *raw = malloc((size_t)v->bat_entries * 8);
-        if (raw && !vhdx_file_read(img, v, raw, (size_t)v->bat_entries * 8, v->bat_region.offset, "BAT", NULL))
-            for (i = 0; i < v->bat_entries; i++) v->bat[i] = get_le64(raw + 8 * i);
-        else
-            img->flags &= ~VDSSHIM_OPEN_WRITE;      /* cannot tell what is on disk: write nothing more */
-        free(raw);
+        bat_from_disk(img, v);
         if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "dry run cancelled; nothing was written");
     }
 out:

@@ -98,15 +98,26 @@ static int entry_index(const uint8_t *table, uint16_t count, const uint8_t id[16
     return -1;
 }
 
-/* Commit the table's changed 4 KiB sectors (old -> new) through the log, then settle. */
+/* Metadata sectors through the log in one entry, then no log left to replay. */
+static int commit_sectors(struct vdsshim_image *img, struct vhdx *v, const uint64_t *offsets, uint8_t *const *sectors,
+                          size_t n, struct vdsshim_diag *diag)
+{
+    uint64_t end = vhdx_structure_end(v);
+    int st;
+
+    if ((st = vhdx_log_commit(img, v, offsets, sectors, n, v->file_size, v->file_size > end ? v->file_size : end,
+                              diag)))
+        return st;
+    return vhdx_settle(img, diag);
+}
+
+/* Commit the table's changed 4 KiB sectors (old -> new). */
 static int commit_table(struct vdsshim_image *img, struct vhdx *v, const uint8_t *old, uint8_t *table,
                         struct vdsshim_diag *diag)
 {
     uint64_t offsets[VHDX_META_TABLE_SIZE / VHDX_LOG_SECTOR];
     uint8_t *sectors[VHDX_META_TABLE_SIZE / VHDX_LOG_SECTOR];
     size_t n = 0, i;
-    uint64_t end = vhdx_structure_end(v);
-    int st;
 
     for (i = 0; i < VHDX_META_TABLE_SIZE / VHDX_LOG_SECTOR; i++)
         if (memcmp(old + i * VHDX_LOG_SECTOR, table + i * VHDX_LOG_SECTOR, VHDX_LOG_SECTOR))
@@ -114,11 +125,7 @@ static int commit_table(struct vdsshim_image *img, struct vhdx *v, const uint8_t
             offsets[n] = v->meta_region.offset + i * VHDX_LOG_SECTOR;
             sectors[n++] = table + i * VHDX_LOG_SECTOR;
         }
-    if (!n) return VDSSHIM_OK;
-    if ((st = vhdx_log_commit(img, v, offsets, sectors, n, v->file_size, v->file_size > end ? v->file_size : end,
-                              diag)))
-        return st;
-    return vhdx_settle(img, diag);
+    return n ? commit_sectors(img, v, offsets, sectors, n, diag) : VDSSHIM_OK;
 }
 
 /* The table as the log shows it, twice (to edit and to compare), and checks common to set and delete. */
@@ -294,7 +301,7 @@ static int patch_system_item(struct vdsshim_image *img, const uint8_t item_id[16
                              struct vdsshim_diag *diag)
 {
     uint8_t *table = NULL, *sectors[2] = { NULL, NULL };
-    uint64_t offsets[2], first, last, end;
+    uint64_t offsets[2], first, last;
     struct vhdx *v;
     uint32_t off, ilen, i, n;
     int idx, st;
@@ -338,9 +345,7 @@ static int patch_system_item(struct vdsshim_image *img, const uint8_t item_id[16
         uint64_t at = v->meta_region.offset + off + i;
         sectors[(at - first) / VHDX_LOG_SECTOR][(at - first) % VHDX_LOG_SECTOR] = ((const uint8_t *)value)[i];
     }
-    end = vhdx_structure_end(v);
-    if (!(st = vhdx_log_commit(img, v, offsets, sectors, n, v->file_size, v->file_size > end ? v->file_size : end, diag)))
-        st = vhdx_settle(img, diag);
+    st = commit_sectors(img, v, offsets, sectors, n, diag);
 
 done:
     free(sectors[0]);

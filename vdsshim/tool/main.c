@@ -296,19 +296,12 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         printf("}\n");
     }
     if (st) return fail(path, st, &diag);
-    if (!json && !quiet && dry)
-        printf("%s: dry run, nothing written: %llu -> %llu bytes, %llu reclaimable (%llu of %llu blocks would be "
-               "dropped, %llu moved)\n", path,
-               (unsigned long long)res.size_before, (unsigned long long)res.size_after,
-               (unsigned long long)(res.size_before - res.size_after),
-               (unsigned long long)res.blocks_dropped, (unsigned long long)res.blocks_scanned,
-               (unsigned long long)res.blocks_moved);
-    else if (!json && !quiet)
-        printf("%s: %llu -> %llu bytes, %llu reclaimed (%llu of %llu blocks dropped, %llu moved)\n", path,
-               (unsigned long long)res.size_before, (unsigned long long)res.size_after,
-               (unsigned long long)(res.size_before - res.size_after),
-               (unsigned long long)res.blocks_dropped, (unsigned long long)res.blocks_scanned,
-               (unsigned long long)res.blocks_moved);
+    if (!json && !quiet)
+        printf("%s: %s%llu -> %llu bytes, %llu %s (%llu of %llu blocks %sdropped, %llu moved)\n", path,
+               dry ? "dry run, nothing written: " : "", (unsigned long long)res.size_before,
+               (unsigned long long)res.size_after, (unsigned long long)(res.size_before - res.size_after),
+               dry ? "reclaimable" : "reclaimed", (unsigned long long)res.blocks_dropped,
+               (unsigned long long)res.blocks_scanned, dry ? "would be " : "", (unsigned long long)res.blocks_moved);
     if (!json && !quiet)
     {
         char line[256];
