@@ -15,6 +15,11 @@ fs_check.py blocks EXTENTS OFFSET BLOCK  container blocks (index) lying wholly i
                                          shifted by OFFSET (the partition's start in the disk)
 fs_check.py zeroed RAW BLOCKS BLOCK      how many of the listed container blocks read all zeros in RAW
 fs_check.py zerocount RAW BLOCK OFF LEN  how many container blocks wholly inside [OFF, OFF+LEN) of RAW are all zeros
+fs_check.py remap SEGMENTS EXTENTS       volume-relative byte extents as disk extents, through an LVM2 LV's
+                                         segments ("vol_off disk_off len" lines, from lvs)
+fs_check.py lv-get RAW SEGMENTS OUT      the LV's bytes, segment by segment, into OUT
+fs_check.py lv-put RAW SEGMENTS IMAGE    IMAGE written into the LV's segments of RAW
+fs_check.py same-ranges A B RANGES       exit 0 if A and B hold the same bytes in every "start len" range
 """
 import re
 import struct
@@ -202,6 +207,50 @@ class ExFat:
         return self.read(self.at(first), length)
 
 
+def segments(path):
+    return [tuple(map(int, line.split())) for line in open(path) if line.strip()]
+
+
+def remap(segs, start, length):
+    """Disk extents of volume bytes [start, start + length)."""
+    out = []
+    for vol, disk, n in segs:
+        a, b = max(start, vol), min(start + length, vol + n)
+        if a < b:
+            out.append((disk + a - vol, b - a))
+    return out
+
+
+def lv_io(cmd, raw, segs, other):
+    """Copy an LV out of RAW or into it, 1 MiB at a time; out of it sparsely
+    (an LV of a 10 GiB disk is mostly never written)."""
+    chunk = 1 << 20
+    with open(raw, 'rb' if cmd == 'lv-get' else 'r+b') as disk, open(other, 'wb' if cmd == 'lv-get' else 'rb') as img:
+        for vol, at, n in sorted(segs):
+            for k in range(0, n, chunk):
+                m = min(chunk, n - k)
+                src, dst = (disk, img) if cmd == 'lv-get' else (img, disk)
+                src.seek((at if cmd == 'lv-get' else vol) + k)
+                data = src.read(m)
+                dst.seek((vol if cmd == 'lv-get' else at) + k)
+                if cmd == 'lv-put' or data.strip(b'\0'):
+                    dst.write(data)
+        if cmd == 'lv-get':
+            img.truncate(sum(n for _, _, n in segs))
+
+
+def same_ranges(a, b, ranges):
+    """Do files a and b hold the same bytes in every "start len" range?"""
+    with open(a, 'rb') as x, open(b, 'rb') as y:
+        for line in open(ranges):
+            start, n = map(int, line.split())
+            x.seek(start)
+            y.seek(start)
+            if x.read(n) != y.read(n):
+                return False
+    return True
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == 'extents':
@@ -245,6 +294,14 @@ def main():
                 n += not f.read(bsz).strip(b'\0')
                 b += 1
         print(n)
+    elif cmd == 'remap':
+        for line in open(sys.argv[3]):
+            for s, n in remap(segments(sys.argv[2]), *map(int, line.split())):
+                print(s, n)
+    elif cmd in ('lv-get', 'lv-put'):
+        lv_io(cmd, sys.argv[2], segments(sys.argv[3]), sys.argv[4])
+    elif cmd == 'same-ranges':
+        sys.exit(0 if same_ranges(sys.argv[2], sys.argv[3], sys.argv[4]) else 1)
 
 if __name__ == '__main__':
     main()

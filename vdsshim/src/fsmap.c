@@ -9,26 +9,51 @@
 
 #include "fsmap.h"
 
+/* The segment of vol holding volume offset off (segments cover the volume). */
+static const struct fs_segment *segment_at(const struct fs_volume *vol, uint64_t off)
+{
+    size_t lo = 0, hi = vol->nseg;
+
+    while (hi - lo > 1)
+    {
+        size_t mid = (lo + hi) / 2;
+        if (vol->seg[mid].vol_off <= off) lo = mid;
+        else hi = mid;
+    }
+    return &vol->seg[lo];
+}
+
 int fs_read(const struct fs_volume *vol, uint64_t off, void *buf, size_t len, struct vdsshim_diag *diag)
 {
+    uint8_t *p = buf;
+
     if (off > vol->size || len > vol->size - off)
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "a structure at volume offset %llu lies past the volume's end",
                         (unsigned long long)off);
-    return vdsshim_read(vol->img, vol->offset + off, buf, len, diag);
+    if (!vol->seg) return vdsshim_read(vol->img, vol->offset + off, buf, len, diag);
+    while (len)
+    {
+        const struct fs_segment *s = segment_at(vol, off);
+        uint64_t in = off - s->vol_off;
+        size_t n = s->len - in < len ? (size_t)(s->len - in) : len;
+        int st = vdsshim_read(vol->img, s->disk_off + in, p, n, diag);
+
+        if (st) return st;
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return VDSSHIM_OK;
 }
 
-int fsmap_add_free(struct fsmap *map, const struct fs_volume *vol, uint64_t off, uint64_t len,
-                   struct vdsshim_fs_report *r)
+/* Append disk range [start, start + len), merged with the last one when adjacent. */
+static int add_disk_range(struct fsmap *map, uint64_t start, uint64_t len)
 {
     struct fs_extent *e;
 
-    if (!len) return VDSSHIM_OK;
-    if (off > vol->size || len > vol->size - off) return VDSSHIM_E_CORRUPT;
-    /* Appends are in volume order; merge with the previous one when adjacent. */
-    if (map->n && map->ext[map->n - 1].start + map->ext[map->n - 1].len == vol->offset + off)
+    if (map->n && map->ext[map->n - 1].start + map->ext[map->n - 1].len == start)
     {
         map->ext[map->n - 1].len += len;
-        r->free_bytes += len;
         return VDSSHIM_OK;
     }
     if (map->n == map->cap)
@@ -38,10 +63,91 @@ int fsmap_add_free(struct fsmap *map, const struct fs_volume *vol, uint64_t off,
         map->ext = e;
         map->cap = cap;
     }
-    map->ext[map->n].start = vol->offset + off;
+    map->ext[map->n].start = start;
     map->ext[map->n].len = len;
     map->n++;
-    r->free_bytes += len;
+    return VDSSHIM_OK;
+}
+
+int fsmap_add_free(struct fsmap *map, const struct fs_volume *vol, uint64_t off, uint64_t len,
+                   struct vdsshim_fs_report *r)
+{
+    uint64_t left = len;
+    int st;
+
+    if (!len) return VDSSHIM_OK;
+    if (off > vol->size || len > vol->size - off) return VDSSHIM_E_CORRUPT;
+    if (!vol->seg) st = add_disk_range(map, vol->offset + off, len);
+    else
+        for (st = VDSSHIM_OK; left && !st;)
+        {
+            const struct fs_segment *s = segment_at(vol, off);
+            uint64_t in = off - s->vol_off, n = s->len - in < left ? s->len - in : left;
+
+            st = add_disk_range(map, s->disk_off + in, n);
+            off += n;
+            left -= n;
+        }
+    if (!st) r->free_bytes += len;
+    return st;
+}
+
+struct vdsshim_fs_report *fsmap_new_report(struct fsmap *map, const char *volume, uint64_t offset, uint64_t size)
+{
+    struct vdsshim_fs_report *r;
+
+    if (map->nreports >= VDSSHIM_MAX_FS_REPORTS) return NULL;
+    r = &map->reports[map->nreports++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->volume, sizeof(r->volume), "%s", volume);
+    strcpy(r->fs, "unknown");
+    r->offset = offset;
+    r->size = size;
+    return r;
+}
+
+int fsmap_report_ranges(struct fsmap *map, const struct vdsshim_fs_report *r, const struct fs_extent *ranges,
+                        size_t n)
+{
+    size_t i = (size_t)(r - map->reports);
+
+    free(map->report_ranges[i]);
+    map->report_ranges[i] = NULL;
+    map->report_nranges[i] = 0;
+    /* An empty list still replaces the contiguous range: nothing of r counts. */
+    if (!(map->report_ranges[i] = malloc((n ? n : 1) * sizeof(*ranges)))) return VDSSHIM_E_NOMEM;
+    if (n) memcpy(map->report_ranges[i], ranges, n * sizeof(*ranges));
+    map->report_nranges[i] = n;
+    return VDSSHIM_OK;
+}
+
+int fsmap_map_volume(const struct fs_volume *vol, struct fsmap *map, struct vdsshim_fs_report *r)
+{
+    /* What to undo on a fall-back: the extents appended, and a merge into the last one. */
+    size_t before = map->n;
+    uint64_t last_len = map->n ? map->ext[map->n - 1].len : 0;
+    int st;
+
+    /* Each recogniser says "not mine" (UNKNOWN_FORMAT) or takes the volume. */
+    st = fs_ext_map(vol, map, r);
+    if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_xfs_map(vol, map, r);
+    if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_ntfs_map(vol, map, r);
+    if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_exfat_map(vol, map, r);
+    if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_fat_map(vol, map, r);
+    if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_swap_map(vol, map, r);
+    if (st == VDSSHIM_OK)
+    {
+        r->used = 1;
+        return VDSSHIM_OK;
+    }
+    /* Fall back for this volume: none of its ranges count. */
+    map->n = before;
+    if (before) map->ext[before - 1].len = last_len;
+    r->free_bytes = 0;
+    if (st == VDSSHIM_E_NOMEM || st == VDSSHIM_E_IO) return st;
+    if (st == VDSSHIM_E_UNKNOWN_FORMAT && !r->reason[0])
+        snprintf(r->reason, sizeof(r->reason),
+                 "no file system vdsshim maps (NTFS, FAT12/16/32, exFAT, ext2/3/4, XFS, swap, LVM2)");
     return VDSSHIM_OK;
 }
 
@@ -55,6 +161,7 @@ static int cmp_extent(const void *a, const void *b)
 static int build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_diag *diag)
 {
     struct partition parts[VDSSHIM_MAX_FS_REPORTS];
+    int is_pv[VDSSHIM_MAX_FS_REPORTS] = { 0 }, lvm_done = 0;
     char reason[120] = "";
     unsigned nparts = 0, i;
     size_t k, out;
@@ -65,40 +172,30 @@ static int build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_di
         return st;
     if (!nparts && reason[0])
     {
-        struct vdsshim_fs_report *r = &map->reports[map->nreports++];
-        strcpy(r->volume, "whole disk");
-        strcpy(r->fs, "unknown");
-        r->size = img->info.virtual_size;
+        struct vdsshim_fs_report *r = fsmap_new_report(map, "whole disk", 0, img->info.virtual_size);
         snprintf(r->reason, sizeof(r->reason), "%s", reason);
     }
     for (i = 0; i < nparts; i++)
     {
-        struct vdsshim_fs_report *r = &map->reports[map->nreports++];
-        struct fs_volume vol = { img, parts[i].offset, parts[i].size, img->info.logical_sector_size };
-        size_t before = map->n;
+        struct fs_volume vol = { img, parts[i].offset, parts[i].size, img->info.logical_sector_size, NULL, 0 };
+        if ((st = lvm_find_label(&vol, &is_pv[i], diag))) return st;
+    }
+    for (i = 0; i < nparts; i++)
+    {
+        struct fs_volume vol = { img, parts[i].offset, parts[i].size, img->info.logical_sector_size, NULL, 0 };
+        struct vdsshim_fs_report *r;
 
-        memcpy(r->volume, parts[i].name, sizeof(r->volume));
-        r->offset = parts[i].offset;
-        r->size = parts[i].size;
-        strcpy(r->fs, "unknown");
-        /* Each recogniser says "not mine" (UNKNOWN_FORMAT) or takes the volume. */
-        st = fs_ext_map(&vol, map, r);
-        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_ntfs_map(&vol, map, r);
-        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_exfat_map(&vol, map, r);
-        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_fat_map(&vol, map, r);
-        if (st == VDSSHIM_E_UNKNOWN_FORMAT) st = fs_swap_map(&vol, map, r);
-        if (st == VDSSHIM_OK)
+        if (is_pv[i])
         {
-            r->used = 1;
+            /* All physical volumes at once (a volume group may span several),
+             * in the place of the first. */
+            if (!lvm_done++ && (st = lvm_map_all(img, parts, is_pv, nparts, map, diag))) return st;
             continue;
         }
-        /* Fall back for this volume: none of its ranges count. */
-        map->n = before;
-        r->free_bytes = 0;
+        if (!(r = fsmap_new_report(map, parts[i].name, parts[i].offset, parts[i].size))) break;
+        st = fsmap_map_volume(&vol, map, r);
         if (st == VDSSHIM_E_NOMEM) return diag_set(diag, st, 0, "out of memory for the free-space map");
         if (st == VDSSHIM_E_IO) return diag_set(diag, st, 0, "reading %s: %s", r->volume, r->reason);
-        if (st == VDSSHIM_E_UNKNOWN_FORMAT && !r->reason[0])
-            snprintf(r->reason, sizeof(r->reason), "no file system vdsshim maps (NTFS, FAT12/16/32, exFAT, ext2/3/4, swap)");
     }
     if (map->n) qsort(map->ext, map->n, sizeof(*map->ext), cmp_extent);     /* (found by fuzz_fs_maps) */
     for (k = 0, out = 0; k < map->n; k++)
@@ -136,6 +233,9 @@ int fsmap_build(struct vdsshim_image *img, struct fsmap *map, struct vdsshim_dia
 
 void fsmap_free(struct fsmap *map)
 {
+    unsigned i;
+
+    for (i = 0; i < VDSSHIM_MAX_FS_REPORTS; i++) free(map->report_ranges[i]);
     free(map->ext);
     memset(map, 0, sizeof(*map));
 }
@@ -181,9 +281,16 @@ void fsmap_account(struct fsmap *map, uint64_t off, uint64_t len)
     for (i = 0; i < map->nreports; i++)
     {
         struct vdsshim_fs_report *r = &map->reports[i];
-        uint64_t a = r->offset > off ? r->offset : off;
-        uint64_t b = r->offset + r->size < off + len ? r->offset + r->size : off + len;
-        if (r->used && a < b) r->reclaimed += b - a;
+        struct fs_extent whole = { r->offset, r->size };
+        const struct fs_extent *e = map->report_ranges[i] ? map->report_ranges[i] : &whole;
+        size_t n = map->report_ranges[i] ? map->report_nranges[i] : 1, k;
+
+        for (k = 0; r->used && k < n; k++)
+        {
+            uint64_t a = e[k].start > off ? e[k].start : off;
+            uint64_t b = e[k].start + e[k].len < off + len ? e[k].start + e[k].len : off + len;
+            if (a < b) r->reclaimed += b - a;
+        }
     }
 }
 

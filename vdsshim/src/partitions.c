@@ -168,17 +168,23 @@ int partitions_find(struct vdsshim_image *img, struct partition *parts, unsigned
 {
     uint32_t ss = img->info.logical_sector_size;
     uint8_t s0[512], sb[2], swap[10];
-    int st;
+    struct fs_volume disk = { img, 0, img->info.virtual_size, ss, NULL, 0 };
+    int st, pv;
 
     *count = 0;
     if (img->info.virtual_size < 4096) return VDSSHIM_OK;
     if ((st = vdsshim_read(img, 0, s0, sizeof(s0), diag))) return st;
     if ((st = vdsshim_read(img, 1024 + 56, sb, 2, diag))) return st;
     if ((st = vdsshim_read(img, 4096 - sizeof(swap), swap, sizeof(swap), diag))) return st;
-    /* A whole-disk ext* (superblock magic 0xEF53), FAT/exFAT/NTFS volume, or
-     * swap area (4 KiB pages: its signature, or a hibernation image's). */
-    if ((sb[0] == 0x53 && sb[1] == 0xef) || is_fs_boot_sector(s0) || !memcmp(swap, "SWAPSPACE2", 10)
-        || !memcmp(swap + 1, "SUSPEND", 7) || !memcmp(swap, "LINHIB0001", 10))
+    if ((st = lvm_find_label(&disk, &pv, diag))) return st;
+    /* A whole-disk ext* (superblock magic 0xEF53), XFS ("XFSB"), FAT/exFAT/NTFS
+     * volume, swap area (4 KiB pages: its signature, or a hibernation
+     * image's), or LVM2 physical volume (a label in sector 0, or in sectors
+     * 1 to 3 of a disk without an MBR's boot signature: pvcreate refuses a
+     * partitioned disk). */
+    if ((sb[0] == 0x53 && sb[1] == 0xef) || !memcmp(s0, "XFSB", 4) || is_fs_boot_sector(s0)
+        || !memcmp(swap, "SWAPSPACE2", 10) || !memcmp(swap + 1, "SUSPEND", 7) || !memcmp(swap, "LINHIB0001", 10)
+        || pv == 1 || (pv && (s0[510] != 0x55 || s0[511] != 0xaa)))
     {
         add(parts, max, count, 0, img->info.virtual_size, img->info.virtual_size, "whole disk", 0);
         return VDSSHIM_OK;
