@@ -19,6 +19,8 @@ fs_check.py remap SEGMENTS EXTENTS       volume-relative byte extents as disk ex
                                          segments ("vol_off disk_off len" lines, from lvs)
 fs_check.py lv-get RAW SEGMENTS OUT      the LV's bytes, segment by segment, into OUT
 fs_check.py lv-put RAW SEGMENTS IMAGE    IMAGE written into the LV's segments of RAW
+fs_check.py outside OFFSET SIZE RANGES   the "start len" ranges of [OFFSET, OFFSET+SIZE) that RANGES (relative
+                                         to OFFSET) leave out
 fs_check.py same-ranges A B RANGES       exit 0 if A and B hold the same bytes in every "start len" range
 """
 import re
@@ -300,6 +302,15 @@ def main():
                 print(s, n)
     elif cmd in ('lv-get', 'lv-put'):
         lv_io(cmd, sys.argv[2], segments(sys.argv[3]), sys.argv[4])
+    elif cmd == 'outside':
+        at, end = int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])
+        pos = at
+        for s, n in sorted(tuple(map(int, line.split())) for line in open(sys.argv[4]) if line.strip()):
+            if at + s > pos:
+                print(pos, at + s - pos)
+            pos = max(pos, at + s + n)
+        if end > pos:
+            print(pos, end - pos)
     elif cmd == 'same-ranges':
         sys.exit(0 if same_ranges(sys.argv[2], sys.argv[3], sys.argv[4]) else 1)
 
