@@ -107,7 +107,8 @@ pv_ranges() {
     ext=$(lvm_ vgs --noheadings --nosuffix --units b -o vg_extent_size | head -1 | tr -d ' ')
     lvm_ pvs --noheadings --nosuffix --units b --segments -o pv_name,pe_start,pvseg_start,pvseg_size,lv_name |
     while read -r pv ps start size lv; do
-        [ "${lv:-}" = "$1" ] && echo "$((OFF[$pv] + ps + start * ext)) $((size * ext))"
+        lv=${lv#[}; lv=${lv%]}          # a hidden LV is shown as [name]
+        [ "$lv" = "$1" ] && echo "$((OFF[$pv] + ps + start * ext)) $((size * ext))"
     done
 }
 # put_fs KIND VG/LV: make_part's file system (or an empty one) written into the LV.
@@ -280,14 +281,38 @@ pv_ranges data > data.ranges
 detach
 fallback snapshot-origin "LV vg/data" "reads through it" data.ranges
 
+# A raid1 LV (lvm2 cannot create one without device-mapper; vgcfgrestore
+# writes its metadata: the visible LV of type raid1 over hidden rmeta/rimage
+# sub-LVs). Neither it nor its images are mapped.
+sub() {   # NAME PV EXTENT
+    printf '\t\t%s {\n\t\t\tid = "%s"\n\t\t\tstatus = ["READ", "WRITE"]\n\t\t\tflags = []\n\t\t\tsegment_count = 1\n' "$1" "$4"
+    printf '\t\t\tsegment1 {\n\t\t\t\tstart_extent = 0\n\t\t\t\textent_count = 1\n\t\t\t\ttype = "striped"\n'
+    printf '\t\t\t\tstripe_count = 1\n\t\t\t\tstripes = ["%s", %s]\n\t\t\t}\n\t\t}\n' "$2" "$3"
+}
+{ printf '\t\tr {\n\t\t\tid = "raidrr-raid-raid-raid-raid-raid-raidrr"\n\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]\n'
+  printf '\t\t\tflags = []\n\t\t\tsegment_count = 1\n\t\t\tsegment1 {\n\t\t\t\tstart_extent = 0\n\t\t\t\textent_count = 1\n'
+  printf '\t\t\t\ttype = "raid1"\n\t\t\t\tdevice_count = 2\n\t\t\t\tregion_size = 1024\n'
+  printf '\t\t\t\traids = ["r_rmeta_0", "r_rimage_0", "r_rmeta_1", "r_rimage_1"]\n\t\t\t}\n\t\t}\n'
+  sub r_rmeta_0 pv0 20 rmeta0-rmet-rmet-rmet-rmet-rmet-rmeta0
+  sub r_rimage_0 pv0 21 rimag0-rima-rima-rima-rima-rima-rimag0
+  sub r_rmeta_1 pv1 8 rmeta1-rmet-rmet-rmet-rmet-rmet-rmeta1
+  sub r_rimage_1 pv1 9 rimag1-rima-rima-rima-rima-rima-rimag1; } > raid.txt
+restore_with "i = t.rindex('\n\t}\n'); t = t[:i] + '\n' + open('raid.txt').read().rstrip('\n') + t[i:]"
+attach disk.raw
+{ pv_ranges r_rimage_0; pv_ranges r_rimage_1; pv_ranges r_rmeta_0; pv_ranges r_rmeta_1; } > raid.ranges
+detach
+check "the raid1 LV's four sub-LVs are where the metadata puts them" [ "$(wc -l < raid.ranges)" -eq 4 ]
+fallback raid1 "LV vg/r" "a raid1 LV" raid.ranges
+
 # The first PV alone on a disk: the group's other PV is elsewhere.
 cp base.raw disk.raw
 sfdisk -q --delete disk.raw 2
 fallback missing-pv "GPT 1" "2 physical volumes, 1 of them not on this disk"
 
-# lvm_mda EDIT PART COPY [stale-crc]: base.raw as disk.raw with the text of
-# metadata copy COPY of partition PART's PV rewritten by a python EDIT of t,
-# and LVM2's CRCs recomputed (unless stale-crc). The CRC code is checked
+# lvm_mda EDIT PART COPY [stale-crc|moved-header]: base.raw as disk.raw with
+# the text of metadata copy COPY of partition PART's PV rewritten by a python
+# EDIT of t, and LVM2's CRCs recomputed (unless stale-crc; moved-header: the
+# area's header says it starts 4 KiB later than the PV header has it). The CRC code is checked
 # first against the unedited copy: only trusted where it agrees with lvm2.
 lvm_mda() {
     cp base.raw disk.raw
@@ -329,7 +354,13 @@ new = t.encode()
 assert to + len(new) <= ms
 f.seek(base + mo + to)
 f.write(new)
-if stale != "stale-crc":
+if stale == "moved-header":
+    # The header's own record of where it is, no longer where the PV header says.
+    struct.pack_into("<Q", m, 24, mo + 4096)
+    struct.pack_into("<I", m, 0, crc(m[4:]))
+    f.seek(base + mo)
+    f.write(m)
+elif stale != "stale-crc":
     struct.pack_into("<QQI", m, 40, to, len(new), crc(new))
     struct.pack_into("<I", m, 0, crc(m[4:]))
     f.seek(base + mo)
@@ -343,6 +374,9 @@ fallback bad-checksum "GPT 1" "fails its checksum"
 # The second PV's two metadata copies, one a commit ahead of the other.
 lvm_mda "import re; t = re.sub(r'seqno = (\\d+)', lambda m: 'seqno = %d' % (int(m.group(1)) + 1), t, 1)" 1 1
 fallback seqno-disagree "GPT 1" "disagree"
+# A metadata area whose header says it is elsewhere.
+lvm_mda "" 1 0 moved-header
+fallback misplaced-mda "GPT 1" "the metadata area header says it is at"
 # A shared volume group (lvmlockd): another host may be writing it.
 lvm_mda "t = t.replace('format = \"lvm2\"', 'lock_type = \"dlm\"\\nformat = \"lvm2\"', 1)" 0 0
 fallback shared-vg "GPT 1" "shared volume group"
