@@ -179,6 +179,57 @@ def fs_images(tmp):
         cmds.append(('exfat', lambda i: ['mkfs.exfat', i]))
     for name, make in cmds:
         yield from part(name, make)
+    yield from xfs_images(tmp)
+    yield from lvm_images(tmp)
+
+
+def xfs_images(tmp):
+    """XFS v5 and v4 on a whole disk: mkfs.xfs makes volumes under 300 MB only
+    in its test mode (the environment of xfstests)."""
+    import shutil
+    if not shutil.which('mkfs.xfs'):
+        return
+    env = dict(os.environ, TEST_DIR='1', TEST_DEV='1', QA_CHECK_FS='1')
+    for name, opts in (('xfs5', []), ('xfs4', ['-m', 'crc=0'])):
+        img = os.path.join(tmp, name + '.img')
+        with open(img, 'wb') as f:
+            f.truncate(MAX_FILE)            # mkfs.xfs's smallest: 4096 blocks
+        if subprocess.run(['mkfs.xfs', '-q', '-f', '-l', 'size=1368b'] + opts + [img], env=env,
+                          capture_output=True).returncode == 0:
+            yield name + '-whole', open(img, 'rb').read()
+
+
+def lvm_images(tmp):
+    """An LVM2 PV on a whole disk (lvm2 on a loop device: root only) with two
+    linear LVs, one of two segments holding ext2."""
+    import shutil
+    if os.geteuid() or not shutil.which('pvcreate') or not shutil.which('losetup'):
+        return
+    img = os.path.join(tmp, 'lvm.img')
+    with open(img, 'wb') as f:
+        f.truncate(12 << 20)
+    loop = subprocess.run(['losetup', '-f', '--show', img], capture_output=True, text=True).stdout.strip()
+    if not loop:
+        return
+    env = dict(os.environ, LVM_SUPPRESS_FD_WARNINGS='1', LVM_SYSTEM_DIR=tmp)
+    lvm = lambda *a: subprocess.run([a[0], '--devices', loop, '--driverloaded', 'n'] + list(a[1:]), env=env,
+                                    capture_output=True).returncode == 0
+    ok = (lvm('pvcreate', '-q', loop) and lvm('vgcreate', '-q', '-s', '1M', 'vg', loop)
+          and lvm('lvcreate', '-q', '-an', '-Zn', '-L', '2M', '-n', 'a', 'vg')
+          and lvm('lvcreate', '-q', '-an', '-Zn', '-L', '3M', '-n', 'b', 'vg')
+          and lvm('lvextend', '-q', '-L', '+2M', 'vg/a'))
+    subprocess.run(['losetup', '-d', loop], capture_output=True)
+    if ok:
+        # LV a: extents 0-1 and 5-6, 1 MiB in (pe_start); ext2 across both segments.
+        disk = bytearray(open(img, 'rb').read())
+        fs = os.path.join(tmp, 'lv.img')
+        with open(fs, 'wb') as f:
+            f.truncate(4 << 20)
+        if subprocess.run(['mkfs.ext2', '-q', '-F', fs], capture_output=True).returncode == 0:
+            data = open(fs, 'rb').read()
+            disk[(1 << 20):(3 << 20)] = data[:2 << 20]
+            disk[(6 << 20):(8 << 20)] = data[2 << 20:]
+        yield 'lvm-whole', bytes(disk)
 
 
 def main():

@@ -38,7 +38,11 @@ segs_of() {   # LV: "vol_off disk_off len" lines
 }
 if unpack win10-unmapped-lvm.vhdx; then
     qemu-img convert -f vhdx -O raw win10-unmapped-lvm.vhdx before.raw
+    cp win10-unmapped-lvm.vhdx offline.vhdx
+    expect_rc "Windows' LVM2 disk: compact (offline mode)" 0 "${VDSSHIM[@]}" compact --quiet offline.vhdx
     for lv in vol01 fat ntfs; do segs_of $lv > $lv.segs; python3 "$FSCHECK" lv-get before.raw $lv.segs before-$lv.img; done
+    check "Windows' LVM2 disk: its ext3 and FAT32 LVs check clean before" \
+        bash -c "e2fsck -fn before-vol01.img >/dev/null 2>&1 && fsck.vfat -n before-fat.img >/dev/null 2>&1"
     mkdir -p files-ext3 files-fat
     debugfs -R "rdump / files-ext3" before-vol01.img >/dev/null 2>&1
     mcopy -s -i before-fat.img ::/ files-fat/ 2>/dev/null
@@ -53,6 +57,8 @@ ok = got == want and got[1][3] > 0 and got[2][3] > 0 and "dirty" in vols[3]["rea
 if not ok: print("# got", got, vols[3]["reason"])
 sys.exit(0 if ok else 1)
 PY
+    check "... ends smaller than offline mode leaves it ($(file_size win10-unmapped-lvm.vhdx) < $(file_size offline.vhdx))" \
+        [ "$(file_size win10-unmapped-lvm.vhdx)" -lt "$(file_size offline.vhdx)" ]
     expect_rc "... qemu-img check finds it clean" 0 qemu-img check -f vhdx win10-unmapped-lvm.vhdx
     qemu-img convert -f vhdx -O raw win10-unmapped-lvm.vhdx after.raw
     for lv in vol01 fat ntfs; do python3 "$FSCHECK" lv-get after.raw $lv.segs after-$lv.img; done
@@ -62,7 +68,7 @@ PY
         "fsck.vfat -n after-fat.img >/dev/null 2>&1 && rm -rf y && mkdir y && mcopy -s -i after-fat.img ::/ y/ 2>/dev/null && diff -r files-fat y"
     check "... the dirty NTFS LV is byte for byte as it was" cmp -s before-ntfs.img after-ntfs.img
     check "... the label, the metadata and the first extents' start read as before" cmp -s -n $((2 * MiB)) before.raw after.raw
-    rm -rf ./*.raw ./*.img x y files-* win10-unmapped-lvm.vhdx
+    rm -rf ./*.raw ./*.img x y files-* win10-unmapped-lvm.vhdx offline.vhdx
 else
     nok "win10-unmapped-lvm.vhdx is missing from $SHARED"
 fi
