@@ -8,6 +8,9 @@
 
 #include "vhdx.h"
 
+/* How much of the BAT is read at once when an image opens. */
+#define BAT_READ_CHUNK (256u << 10)
+
 static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
 static const uint8_t region_meta[16] = VHDX_REGION_META_GUID;
 
@@ -165,17 +168,24 @@ static int vhdx_load_bat(struct vdsshim_image *img, struct vhdx *v, struct vdssh
                             (unsigned long long)need);
     }
     v->bat_entries = need;
-    if (!(raw = malloc((size_t)need * 8)) || !(v->bat = malloc((size_t)need * 8)))
+    /* Read and decoded a chunk at a time: one copy of the BAT in memory, not two. */
+    if (!(raw = malloc(BAT_READ_CHUNK)) || !(v->bat = malloc((size_t)need * 8)))
     {
         free(raw);
         return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
     }
-    if ((st = vhdx_file_read(img, v, raw, (size_t)need * 8, v->bat_region.offset, "cannot read the BAT", diag)))
+    for (i = 0; i < need; )
     {
-        free(raw);
-        return st;
+        uint64_t n = need - i < BAT_READ_CHUNK / 8 ? need - i : BAT_READ_CHUNK / 8, k;
+
+        if ((st = vhdx_file_read(img, v, raw, (size_t)n * 8, v->bat_region.offset + 8 * i, "cannot read the BAT", diag)))
+        {
+            free(raw);
+            return st;
+        }
+        for (k = 0; k < n; k++) v->bat[i + k] = get_le64(raw + 8 * k);
+        i += n;
     }
-    for (i = 0; i < need; i++) v->bat[i] = get_le64(raw + 8 * i);
     free(raw);
 
     /* Every object: aligned, inside the file, overlapping nothing. */
