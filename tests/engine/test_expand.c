@@ -131,7 +131,7 @@ static void build_fixed(struct grow *g, enum vdsshim_format format, uint64_t old
         uint64_t b;
 
         for (b = 0; b < v->payload_blocks; b++)
-            fill_random(g->raw + VHDX_BAT_OFFSET(v->bat[vhdx_payload_index(v, b)]), (size_t)MiB, 600 + (uint32_t)b);
+            fill_random(g->raw + VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, vhdx_payload_index(v, b))), (size_t)MiB, 600 + (uint32_t)b);
         vdsshim_close(img);
     }
     g->old_size = old_size;

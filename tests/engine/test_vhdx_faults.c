@@ -144,9 +144,9 @@ static void test_replay_power_cuts(void **state)
     assert_status(vdsshim_open_io(io, sc.path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
     v = img->fmt;
     for (b = 0; b < v->payload_blocks && !at; b++)
-        if (VHDX_BAT_STATE(v->bat[vhdx_payload_index(v, b)]) == VHDX_PAYLOAD_FULLY_PRESENT)
+        if (VHDX_BAT_STATE(vhdx_bat_get(&v->bat, vhdx_payload_index(v, b))) == VHDX_PAYLOAD_FULLY_PRESENT)
         {
-            at = VHDX_BAT_OFFSET(v->bat[vhdx_payload_index(v, b)]) + 8192;
+            at = VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, vhdx_payload_index(v, b))) + 8192;
             guest = b * v->meta.block_size + 8192;
         }
     assert_true(at != 0);

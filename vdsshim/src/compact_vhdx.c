@@ -44,11 +44,12 @@ static int is_sb_index(const struct vhdx *v, uint64_t i)
     return i % (v->chunk_ratio + 1) == v->chunk_ratio;
 }
 
-static void set_entry(struct vcompact *c, uint64_t index, uint64_t entry)
+static int set_entry(struct vcompact *c, uint64_t index, uint64_t entry, struct vdsshim_diag *diag)
 {
-    if (c->v->bat[index] == entry) return;
-    c->v->bat[index] = entry;
+    if (vhdx_bat_get(&c->v->bat, index) == entry) return VDSSHIM_OK;
+    if (vhdx_bat_set(&c->v->bat, index, entry)) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
     c->dirty[index * 8 / VHDX_LOG_SECTOR] = 1;
+    return VDSSHIM_OK;
 }
 
 static int any_dirty(const struct vcompact *c)
@@ -136,7 +137,7 @@ static int partial_is_empty(struct vcompact *c, uint64_t block, int *empty, stru
 {
     struct vhdx *v = c->v;
     uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
-    uint64_t sb = VHDX_BAT_OFFSET(v->bat[vhdx_sb_index(v, block / v->chunk_ratio)]);
+    uint64_t sb = VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, vhdx_sb_index(v, block / v->chunk_ratio)));
     int st;
 
     if ((st = read_file(c, c->buf, bytes, sb + (block % v->chunk_ratio) * bytes, diag))) return st;
@@ -157,53 +158,87 @@ static int cmp_object(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Phase 1-2: new states, committed; then bitmap bits and bitmap blocks. */
+static int push_object(struct object **v, size_t *n, size_t *cap, struct object o)
+{
+    if (*n == *cap)
+    {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        struct object *p = ncap <= SIZE_MAX / sizeof(*p) ? realloc(*v, ncap * sizeof(*p)) : NULL;
+        if (!p) return VDSSHIM_E_NOMEM;
+        *v = p;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = o;
+    return VDSSHIM_OK;
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+    const struct object *x = a, *y = b;
+
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Whether a page of the BAT can hold nothing phase 1 acts on: one entry
+ * repeated, with no offset and not the legacy UNMAPPED state. */
+static int page_is_idle(const struct vhdx *v, uint64_t p)
+{
+    return !v->bat.page[p] && !VHDX_BAT_OFFSET(v->bat.fill[p])
+        && VHDX_BAT_STATE(v->bat.fill[p]) != VHDX_PAYLOAD_UNMAPPED_V095;
+}
+
+/* Phase 1-2: new states, committed; then bitmap bits and bitmap blocks.
+ * Memory follows the blocks present, not the virtual size. */
 static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_options *opts, struct vdsshim_diag *diag)
 {
     struct vhdx *v = c->v;
     int scan = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
-    struct object *blocks;
-    uint8_t *was_partial;
-    uint64_t i, n = 0, chunk;
+    struct object *blocks = NULL, *partial_dropped = NULL;
+    size_t n = 0, cap = 0, npd = 0, pdcap = 0, k = 0;
+    uint64_t i, chunk;
     int st = VDSSHIM_OK;
 
-    if (!(blocks = malloc(((size_t)v->payload_blocks ? (size_t)v->payload_blocks : 1) * sizeof(*blocks)))
-        || !(was_partial = calloc((size_t)v->payload_blocks ? (size_t)v->payload_blocks : 1, 1)))
+    for (i = 0; i < v->bat.entries && !st; i++)
     {
-        free(blocks);
-        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    }
-    for (i = 0; i < v->payload_blocks; i++)
-    {
-        uint64_t idx = vhdx_payload_index(v, i), e = v->bat[idx];
-        unsigned state = VHDX_BAT_STATE(e);
+        uint64_t e, block;
+        unsigned state;
 
-        if (state == VHDX_PAYLOAD_UNMAPPED_V095) set_entry(c, idx, e = VHDX_BAT_ENTRY(VHDX_PAYLOAD_UNMAPPED, VHDX_BAT_OFFSET(e)));
+        if (i % VHDX_BAT_PAGE_ENTRIES == 0 && page_is_idle(v, i / VHDX_BAT_PAGE_ENTRIES))
+        {
+            i += VHDX_BAT_PAGE_ENTRIES - 1;
+            continue;
+        }
+        if (is_sb_index(v, i)) continue;
+        if ((block = i - i / (v->chunk_ratio + 1)) >= v->payload_blocks) break;
+        e = vhdx_bat_get(&v->bat, i);
+        state = VHDX_BAT_STATE(e);
+        if (state == VHDX_PAYLOAD_UNMAPPED_V095
+            && (st = set_entry(c, i, e = VHDX_BAT_ENTRY(VHDX_PAYLOAD_UNMAPPED, VHDX_BAT_OFFSET(e)), diag)))
+            break;
         if (!VHDX_BAT_OFFSET(e)) continue;
         if (state != VHDX_PAYLOAD_FULLY_PRESENT && state != VHDX_PAYLOAD_PARTIALLY_PRESENT)
         {
             /* Space held by a block whose reads do not come from it. */
-            set_entry(c, idx, VHDX_BAT_ENTRY(VHDX_BAT_STATE(e), 0));
+            st = set_entry(c, i, VHDX_BAT_ENTRY(VHDX_BAT_STATE(e), 0), diag);
             c->res->blocks_scanned++;
             c->res->blocks_dropped++;
             continue;
         }
-        blocks[n].index = i;
-        blocks[n].start = VHDX_BAT_OFFSET(e);
-        n++;
+        if (push_object(&blocks, &n, &cap, (struct object){ block, VHDX_BAT_OFFSET(e), 0 }))
+            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     }
-    qsort(blocks, (size_t)n, sizeof(*blocks), cmp_object);     /* read in file order */
+    if (!st) qsort(blocks, n, sizeof(*blocks), cmp_object);     /* read in file order */
 
-    for (i = 0; i < n && !st; i++)
+    for (k = 0; k < n && !st; k++)
     {
-        uint64_t idx = vhdx_payload_index(v, blocks[i].index), e = v->bat[idx], ne = e;
+        uint64_t idx = vhdx_payload_index(v, blocks[k].index), e = vhdx_bat_get(&v->bat, idx), ne = e;
         int partial = VHDX_BAT_STATE(e) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
 
-        if (scan || c->img->fsmap) st = decide_present(c, blocks[i].index, e, &ne, diag);
+        if (scan || c->img->fsmap) st = decide_present(c, blocks[k].index, e, &ne, diag);
         else if (partial)
         {
             int empty;
-            if (!(st = partial_is_empty(c, blocks[i].index, &empty, diag)) && empty)
+            if (!(st = partial_is_empty(c, blocks[k].index, &empty, diag)) && empty)
                 ne = VHDX_BAT_ENTRY(VHDX_PAYLOAD_NOT_PRESENT, 0);
         }
         if (st) break;
@@ -211,43 +246,47 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
         if (ne != e)
         {
             if (c->img->fsmap)
-                fsmap_account(c->img->fsmap, blocks[i].index * v->meta.block_size, v->meta.block_size);
-            set_entry(c, idx, ne);
-            was_partial[blocks[i].index] = (uint8_t)partial;
+                fsmap_account(c->img->fsmap, blocks[k].index * v->meta.block_size, v->meta.block_size);
+            if ((st = set_entry(c, idx, ne, diag))) break;
+            if (partial && push_object(&partial_dropped, &npd, &pdcap, (struct object){ blocks[k].index, 0, 0 }))
+                st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
             c->res->blocks_dropped++;
         }
-        st = progress_report(&c->progress, 0, scan ? 70 : 10, i + 1, n);
+        if (!st) st = progress_report(&c->progress, 0, scan ? 70 : 10, k + 1, n);
     }
     free(blocks);
     if (!st) st = commit_bat(c, diag);
 
-    /* Bitmap bits of dropped partial blocks, so a later partial write starts clean;
-     * then bitmap blocks that no partial block uses any more. */
-    for (chunk = 0; !st && v->meta.has_parent && chunk < v->sb_blocks; chunk++)
+    /* Bitmap bits of dropped partial blocks, so a later partial write starts
+     * clean; then bitmap blocks that no partial block uses any more. The
+     * dropped blocks, sorted by index, are walked along with the chunks. */
+    if (!st) qsort(partial_dropped, npd, sizeof(*partial_dropped), cmp_index);
+    for (chunk = 0, k = 0; !st && v->meta.has_parent && chunk < v->sb_blocks; chunk++)
     {
         uint64_t sbi = vhdx_sb_index(v, chunk), sb_off, b, first = chunk * v->chunk_ratio;
         uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
         int in_use = 0;
 
-        if (sbi >= v->bat_entries || !(sb_off = VHDX_BAT_OFFSET(v->bat[sbi]))) continue;
+        while (k < npd && partial_dropped[k].index < first) k++;
+        if (sbi >= v->bat.entries || !(sb_off = VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, sbi)))) continue;
         for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks; b++)
-            in_use |= VHDX_BAT_STATE(v->bat[vhdx_payload_index(v, b)]) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
+            in_use |= VHDX_BAT_STATE(vhdx_bat_get(&v->bat, vhdx_payload_index(v, b))) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
         if (!in_use)
         {
-            set_entry(c, sbi, VHDX_BAT_ENTRY(VHDX_SB_NOT_PRESENT, 0));
+            st = set_entry(c, sbi, VHDX_BAT_ENTRY(VHDX_SB_NOT_PRESENT, 0), diag);
             c->res->blocks_dropped++;
             continue;
         }
         memset(c->buf, 0, bytes);
-        for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks && !st && !c->dry; b++)
-            if (was_partial[b])
-            {
-                if ((st = vdsshim_io_write(c->img->io, c->buf, bytes, sb_off + (b - first) * bytes)))
-                    st = diag_io(diag, c->img->io, st, sb_off + (b - first) * bytes, "cannot clear a sector bitmap");
-                c->res->bytes_written += bytes;
-            }
+        for (; k < npd && partial_dropped[k].index < first + v->chunk_ratio && !st && !c->dry; k++)
+        {
+            b = partial_dropped[k].index;
+            if ((st = vdsshim_io_write(c->img->io, c->buf, bytes, sb_off + (b - first) * bytes)))
+                st = diag_io(diag, c->img->io, st, sb_off + (b - first) * bytes, "cannot clear a sector bitmap");
+            c->res->bytes_written += bytes;
+        }
     }
-    free(was_partial);
+    free(partial_dropped);
     /* No flush before this commit: the bits cleared above belong to blocks
      * already not present (no read consults them) in bitmap blocks still in
      * use (never in space this commit frees), and the flush before any
@@ -258,25 +297,46 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
     return st;
 }
 
+static int push_plan_object(struct plan_object **v, uint64_t *n, uint64_t *cap, struct plan_object o)
+{
+    if (*n == *cap)
+    {
+        uint64_t ncap = *cap ? *cap * 2 : 256;
+        struct plan_object *p = ncap <= SIZE_MAX / sizeof(*p) ? realloc(*v, (size_t)ncap * sizeof(*p)) : NULL;
+        if (!p) return VDSSHIM_E_NOMEM;
+        *v = p;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = o;
+    return VDSSHIM_OK;
+}
+
 /* Phase 3: plan (plan.c), then copy -> flush -> BAT through the log, batch by batch. */
 static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_diag *diag)
 {
     struct vhdx *v = c->v;
-    struct plan_object *obj;
+    struct plan_object *obj = NULL;
     struct plan_move *moves = NULL;
-    uint64_t i, n = 0, batch_bytes = 0, in_batch = 0;
+    uint64_t i, n = 0, cap = 0, batch_bytes = 0, in_batch = 0;
     size_t nmoves = 0, barrier = 0, m;
     int st = VDSSHIM_OK;
 
-    if (!(obj = malloc(((size_t)v->bat_entries + 4) * sizeof(*obj))))
+    if (push_plan_object(&obj, &n, &cap, (struct plan_object){ 0, VHDX_HEADER_SECTION, 0, 0 })
+        || push_plan_object(&obj, &n, &cap, (struct plan_object){ v->header.log_offset, v->header.log_length, 0, 0 })
+        || push_plan_object(&obj, &n, &cap, (struct plan_object){ v->bat_region.offset, v->bat_region.length, 0, 0 })
+        || push_plan_object(&obj, &n, &cap, (struct plan_object){ v->meta_region.offset, v->meta_region.length, 0, 0 }))
+        st = VDSSHIM_E_NOMEM;
+    for (i = vhdx_bat_next_placed(&v->bat, 0); i < v->bat.entries && !st; i = vhdx_bat_next_placed(&v->bat, i + 1))
+    {
+        uint64_t e = vhdx_bat_get(&v->bat, i);
+        if (VHDX_BAT_OFFSET(e))
+            st = push_plan_object(&obj, &n, &cap, (struct plan_object){ VHDX_BAT_OFFSET(e), is_sb_index(v, i) ? MiB : v->meta.block_size, i, 1 });
+    }
+    if (st)
+    {
+        free(obj);
         return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    obj[n++] = (struct plan_object){ 0, VHDX_HEADER_SECTION, 0, 0 };
-    obj[n++] = (struct plan_object){ v->header.log_offset, v->header.log_length, 0, 0 };
-    obj[n++] = (struct plan_object){ v->bat_region.offset, v->bat_region.length, 0, 0 };
-    obj[n++] = (struct plan_object){ v->meta_region.offset, v->meta_region.length, 0, 0 };
-    for (i = 0; i < v->bat_entries; i++)
-        if (VHDX_BAT_OFFSET(v->bat[i]))
-            obj[n++] = (struct plan_object){ VHDX_BAT_OFFSET(v->bat[i]), is_sb_index(v, i) ? MiB : v->meta.block_size, i, 1 };
+    }
     st = plan_relocation(obj, (size_t)n, MiB, &moves, &nmoves, &barrier, new_end);
     free(obj);
     if (st) return diag_set(diag, st, 0, "out of memory");
@@ -296,7 +356,8 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
             c->res->bytes_written += len;
         }
         if (st) break;
-        set_entry(c, mv->id, VHDX_BAT_ENTRY(VHDX_BAT_STATE(v->bat[mv->id]), mv->to));
+        if ((st = set_entry(c, mv->id, VHDX_BAT_ENTRY(VHDX_BAT_STATE(vhdx_bat_get(&v->bat, mv->id)), mv->to), diag)))
+            break;
         c->res->blocks_moved++;
         batch_bytes += mv->size;
         in_batch++;
@@ -342,14 +403,16 @@ static int shrink(struct vcompact *c, uint64_t end, struct vdsshim_diag *diag)
  * read, what is on disk is unknown here: the image writes nothing more. */
 static void bat_from_disk(struct vdsshim_image *img, struct vhdx *v)
 {
-    uint8_t *raw = malloc((size_t)v->bat_entries * 8);
-    uint64_t i;
+    struct vhdx_bat disk;
 
-    if (raw && !vhdx_file_read(img, v, raw, (size_t)v->bat_entries * 8, v->bat_region.offset, "BAT", NULL))
-        for (i = 0; i < v->bat_entries; i++) v->bat[i] = get_le64(raw + 8 * i);
-    else
-        img->flags &= ~VDSSHIM_OPEN_WRITE;
-    free(raw);
+    if (!vhdx_bat_init(&disk, v->bat.entries) && !vhdx_read_bat(img, v, &disk, NULL))
+    {
+        vhdx_bat_free(&v->bat);
+        v->bat = disk;
+        return;
+    }
+    vhdx_bat_free(&disk);
+    img->flags &= ~VDSSHIM_OPEN_WRITE;
 }
 
 int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
@@ -365,7 +428,7 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
     c.res = res;
     c.progress.fn = opts->progress;
     c.progress.ctx = opts->progress_ctx;
-    c.bat_sectors = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
+    c.bat_sectors = (v->bat.entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
     c.dry = !!(opts->flags & VDSSHIM_COMPACT_DRY_RUN);
     c.buf = io_buffer_alloc(ENGINE_IO_CHUNK);
     c.pbuf = io_buffer_alloc(ENGINE_IO_CHUNK);
@@ -399,8 +462,9 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
         static const struct vhdx_guid no_log;
         if ((st = vhdx_update_headers(img, v, &no_log, diag))) goto done;
     }
-    for (i = 0, img->info.blocks_allocated = 0; i < v->payload_blocks; i++)
-        img->info.blocks_allocated += !!VHDX_BAT_OFFSET(v->bat[vhdx_payload_index(v, i)]);
+    img->info.blocks_allocated = 0;
+    for (i = vhdx_bat_next_placed(&v->bat, 0); i < v->bat.entries; i = vhdx_bat_next_placed(&v->bat, i + 1))
+        img->info.blocks_allocated += !is_sb_index(v, i) && VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i));
     st = progress_report(&c.progress, 100, 100, 1, 1);
     if (st == VDSSHIM_E_CANCELLED) st = VDSSHIM_OK;     /* too late to cancel: the work is done */
 

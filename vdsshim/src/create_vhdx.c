@@ -123,12 +123,16 @@ static int build_metadata(const struct create_spec *s, uint8_t *m, struct vdsshi
     return VDSSHIM_OK;
 }
 
+/* The BAT is built and written this much at a time. */
+#define BAT_CHUNK (1u << 20)
+
 int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshim_diag *diag)
 {
     uint64_t chunk_ratio = ((1ull << 23) * s->p.logical_sector_size) / s->p.block_size;
     uint64_t npb = (s->p.virtual_size + s->p.block_size - 1) / s->p.block_size;
     uint64_t nsb = (npb + chunk_ratio - 1) / chunk_ratio;
     uint64_t entries = nsb * (chunk_ratio + 1), bat_len = vhdx_round_up_mib(entries * 8), end = BAT_AT + bat_len, i;
+    uint64_t was_size, done;
     uint8_t *bat = NULL, *meta = NULL, *buf = NULL;
     struct vhdx_region_table t;
     struct vhdx_header h;
@@ -138,7 +142,7 @@ int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdssh
 
     if (bat_len > 0xffffffffull - MiB)
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for this size would exceed a region's 4 GiB");
-    bat = calloc(1, (size_t)bat_len);
+    bat = malloc(BAT_CHUNK);
     meta = calloc(1, META_LEN);
     buf = calloc(1, VHDX_REGION_SIZE);
     if (!bat || !meta || !buf)
@@ -146,22 +150,45 @@ int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdssh
         st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
         goto done;
     }
-    if (s->p.type == VDSSHIM_DISK_FIXED)
-        for (i = 0; i < npb; i++, end += s->p.block_size)
-            put_le64(bat + 8 * vhdx_payload_index_ratio(chunk_ratio, i),
-                     VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, end));
+    if (s->p.type == VDSSHIM_DISK_FIXED) end += npb * s->p.block_size;
     if ((st = build_metadata(s, meta, diag))) goto done;
 
-    /* Zeros everywhere first (log, gaps, a fixed disk's payload). */
+    /* Zeros everywhere first (log, gaps, a fixed disk's payload). In a file
+     * that was empty they are holes: a BAT chunk of zeros is not written,
+     * so a dynamic disk occupies what it holds, not its BAT's length. */
+    if ((st = vdsshim_io_size(io, &was_size)))
+    {
+        st = diag_io(diag, io, st, 0, "cannot get the file size");
+        goto done;
+    }
     if ((st = vdsshim_io_truncate(io, end)))
     {
         st = diag_io(diag, io, st, end, "cannot allocate the new image");
         goto done;
     }
-    if ((st = vdsshim_io_write(io, bat, (size_t)bat_len, BAT_AT))
-        || (st = vdsshim_io_write(io, meta, META_LEN, META_AT)))
+    for (done = 0; done < bat_len; done += BAT_CHUNK)
     {
-        st = diag_io(diag, io, st, BAT_AT, "cannot write the new image");
+        size_t len = bat_len - done < BAT_CHUNK ? (size_t)(bat_len - done) : BAT_CHUNK;
+        int any = 0;
+        uint64_t k;
+
+        memset(bat, 0, len);
+        for (k = 0; k < len / 8 && s->p.type == VDSSHIM_DISK_FIXED; k++)
+        {
+            uint64_t idx = done / 8 + k, block = idx - idx / (chunk_ratio + 1);
+            if (idx % (chunk_ratio + 1) == chunk_ratio || block >= npb) continue;
+            put_le64(bat + 8 * k, VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, BAT_AT + bat_len + block * s->p.block_size));
+            any = 1;
+        }
+        if ((any || was_size) && (st = vdsshim_io_write(io, bat, len, BAT_AT + done)))
+        {
+            st = diag_io(diag, io, st, BAT_AT + done, "cannot write the new image");
+            goto done;
+        }
+    }
+    if ((st = vdsshim_io_write(io, meta, META_LEN, META_AT)))
+    {
+        st = diag_io(diag, io, st, META_AT, "cannot write the new image");
         goto done;
     }
 

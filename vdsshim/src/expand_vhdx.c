@@ -88,27 +88,29 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
     struct vhdx *v = img->fmt;
     uint64_t npb = (new_size + v->meta.block_size - 1) / v->meta.block_size;
     uint64_t nsb = (npb + v->chunk_ratio - 1) / v->chunk_ratio;
-    uint64_t need = npb + (npb - 1) / v->chunk_ratio, old = v->bat_entries, i;
+    uint64_t need = npb + (npb - 1) / v->chunk_ratio, old = v->bat.entries, i;
     uint64_t bat_offset = v->bat_region.offset, meta_sector;
     uint32_t bat_length = v->bat_region.length;
     uint64_t offsets[3], len = 0;
     uint8_t *sectors[3] = { NULL, NULL, NULL };
-    uint64_t *bat;
     int relocate;
     size_t n = 0;
     int st;
 
     if (need < old) need = old;
-    if (!(bat = realloc(v->bat, (size_t)need * 8))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    v->bat = bat;
-    for (i = old; i < need; i++) bat[i] = 0;
+    /* The new entries read 0 until they are set; any failure below puts
+     * the table back at its old length. */
+    if (vhdx_bat_resize(&v->bat, need)) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     relocate = need * 8 > v->bat_region.length;
     if (relocate)
     {
         len = vhdx_round_up_mib(nsb * (v->chunk_ratio + 1) * 8);
         if (len > 0xffffffffull - MiB)
-            return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for %llu bytes would exceed a region's 4 GiB",
-                            (unsigned long long)new_size);
+        {
+            st = diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the BAT for %llu bytes would exceed a region's 4 GiB",
+                          (unsigned long long)new_size);
+            goto done;
+        }
         bat_offset = vhdx_round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
         bat_length = (uint32_t)len;
     }
@@ -121,11 +123,19 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
         uint64_t end = at + (npb - v->payload_blocks) * v->meta.block_size, b;
 
         for (b = v->payload_blocks; b < npb; b++)
-            bat[vhdx_payload_index_ratio(v->chunk_ratio, b)]
-                = VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at + (b - v->payload_blocks) * v->meta.block_size);
+            if (vhdx_bat_set(&v->bat, vhdx_payload_index_ratio(v->chunk_ratio, b),
+                             VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at + (b - v->payload_blocks) * v->meta.block_size)))
+            {
+                st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+                goto done;
+            }
         /* No flush of its own: the new BAT's flush, or the log entry's, comes
          * before anything points there (and replay grows the file anyway). */
-        if ((st = vdsshim_io_truncate(img->io, end))) return diag_io(diag, img->io, st, end, "cannot allocate the new blocks");
+        if ((st = vdsshim_io_truncate(img->io, end)))
+        {
+            st = diag_io(diag, img->io, st, end, "cannot allocate the new blocks");
+            goto done;
+        }
         v->file_size = img->info.file_size = end;
     }
 
@@ -135,19 +145,28 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
         uint64_t done;
         uint8_t *raw;
 
-        if (!(raw = io_buffer_alloc(ENGINE_IO_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        if (!(raw = io_buffer_alloc(ENGINE_IO_CHUNK)))
+        {
+            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+            goto done;
+        }
         for (done = 0, st = VDSSHIM_OK; done < len && !st; done += ENGINE_IO_CHUNK)
         {
-            size_t chunk = len - done < ENGINE_IO_CHUNK ? (size_t)(len - done) : ENGINE_IO_CHUNK, k;
+            size_t chunk = len - done < ENGINE_IO_CHUNK ? (size_t)(len - done) : ENGINE_IO_CHUNK;
 
             memset(raw, 0, chunk);
-            for (k = 0; k < chunk / 8 && done / 8 + k < need; k++) put_le64(raw + 8 * k, bat[done / 8 + k]);
+            if (done / 8 < need)
+                vhdx_bat_store(&v->bat, done / 8, raw, need - done / 8 < chunk / 8 ? (size_t)(need - done / 8) : chunk / 8);
             if ((st = vdsshim_io_write(img->io, raw, chunk, bat_offset + done)))
                 st = diag_io(diag, img->io, st, bat_offset + done, "cannot write the new BAT");
         }
         io_buffer_free(raw);
-        if (st) return st;
-        if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
+        if (st) goto done;
+        if ((st = vdsshim_io_flush(img->io)))
+        {
+            st = diag_io(diag, img->io, st, 0, "cannot flush");
+            goto done;
+        }
         if (bat_offset + len > v->file_size) v->file_size = img->info.file_size = bat_offset + len;
         if ((st = region_sectors(img, v, bat_offset, bat_length, sectors, diag))) goto done;
         offsets[n++] = VHDX_REGION1_OFFSET;
@@ -161,16 +180,15 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
         uint64_t nsec = (need * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
         uint8_t *dirty = calloc((size_t)nsec, 1);
 
-        if (!dirty) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        if (!dirty)
+        {
+            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+            goto done;
+        }
         for (i = old * 8 / VHDX_LOG_SECTOR; i < nsec; i++) dirty[i] = 1;
-        v->bat_entries = need;
         st = vhdx_write_bat(img, v, dirty, v->file_size, diag);
         free(dirty);
-        if (st)
-        {
-            v->bat_entries = old;
-            return st;
-        }
+        if (st) goto done;
     }
     if ((st = progress_report(progress, 0, 80, 1, 1))) goto done;
 
@@ -185,7 +203,6 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
 
     v->bat_region.offset = bat_offset;
     v->bat_region.length = bat_length;
-    v->bat_entries = need;
     v->meta.virtual_size = new_size;
     v->payload_blocks = npb;
     v->sb_blocks = nsb;
@@ -193,6 +210,6 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
     img->info.block_count = npb;
 done:
     for (i = 0; i < 3; i++) free(sectors[i]);
-    if (st && v->bat_entries != need) v->bat_entries = old;
+    if (st) vhdx_bat_resize(&v->bat, old);     /* shrinking: cannot fail */
     return st;
 }

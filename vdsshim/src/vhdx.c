@@ -141,12 +141,81 @@ static int cmp_extent(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+int vhdx_read_bat(struct vdsshim_image *img, struct vhdx *v, struct vhdx_bat *b, struct vdsshim_diag *diag)
+{
+    uint64_t i;
+    uint8_t *raw;
+    int st = VDSSHIM_OK;
+
+    if (!(raw = malloc(BAT_READ_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
+    for (i = 0; i < b->entries && !st; )
+    {
+        uint64_t n = b->entries - i < BAT_READ_CHUNK / 8 ? b->entries - i : BAT_READ_CHUNK / 8, k;
+
+        if ((st = vhdx_file_read(img, v, raw, (size_t)n * 8, v->bat_region.offset + 8 * i, "cannot read the BAT", diag)))
+            break;
+        for (k = 0; k < n && !st; k += VHDX_BAT_PAGE_ENTRIES)
+        {
+            size_t len = n - k < VHDX_BAT_PAGE_ENTRIES ? (size_t)(n - k) : VHDX_BAT_PAGE_ENTRIES;
+            if (vhdx_bat_load(b, i + k, raw + 8 * k, len))
+                st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
+        }
+        i += n;
+    }
+    free(raw);
+    return st;
+}
+
+/* One entry's reserved bits, state and offset, as they may be at index i. */
+static int check_entry(const struct vhdx *v, uint64_t i, uint64_t e, struct vdsshim_diag *diag)
+{
+    uint64_t off = VHDX_BAT_OFFSET(e), at = v->bat_region.offset + 8 * i;
+    unsigned state = VHDX_BAT_STATE(e);
+    int is_sb = i % (v->chunk_ratio + 1) == v->chunk_ratio;
+    uint64_t size = is_sb ? MiB : v->meta.block_size;
+
+    if (VHDX_BAT_RESERVED(e))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) has reserved bits set: %#llx",
+                        (unsigned long long)i, (unsigned long long)at, (unsigned long long)e);
+    if (is_sb ? (state != VHDX_SB_NOT_PRESENT && state != VHDX_SB_PRESENT)
+              : (state == 4 || (state == VHDX_PAYLOAD_PARTIALLY_PRESENT && !v->meta.has_parent)))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) has state %u, invalid here",
+                        (unsigned long long)i, (unsigned long long)at, state);
+    if (!off && (state == VHDX_PAYLOAD_FULLY_PRESENT || state == VHDX_PAYLOAD_PARTIALLY_PRESENT))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) is present but has no offset",
+                        (unsigned long long)i, (unsigned long long)at);
+    if (off && (off > v->file_size || size > v->file_size - off))
+        return diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) puts its block at %llu, past the end of the file",
+                        (unsigned long long)i, (unsigned long long)at, (unsigned long long)off);
+    if (!is_sb && state == VHDX_PAYLOAD_PARTIALLY_PRESENT)
+    {
+        uint64_t sb = vhdx_sb_index(v, (i - i / (v->chunk_ratio + 1)) / v->chunk_ratio);
+        if (sb >= v->bat.entries || VHDX_BAT_STATE(vhdx_bat_get(&v->bat, sb)) != VHDX_SB_PRESENT)
+            return diag_set(diag, VDSSHIM_E_CORRUPT, at, "block %llu is partially present but its sector bitmap block is not",
+                            (unsigned long long)(i - i / (v->chunk_ratio + 1)));
+    }
+    return VDSSHIM_OK;
+}
+
+static int add_extent(struct extent **ext, uint64_t *n, uint64_t *cap, struct extent e)
+{
+    if (*n == *cap)
+    {
+        uint64_t ncap = *cap ? *cap * 2 : 64;
+        struct extent *p = ncap <= SIZE_MAX / sizeof(*p) ? realloc(*ext, (size_t)ncap * sizeof(*p)) : NULL;
+        if (!p) return VDSSHIM_E_NOMEM;
+        *ext = p;
+        *cap = ncap;
+    }
+    (*ext)[(*n)++] = e;
+    return VDSSHIM_OK;
+}
+
 static int vhdx_load_bat(struct vdsshim_image *img, struct vhdx *v, struct vdsshim_diag *diag)
 {
     const struct vhdx_meta *m = &v->meta;
-    uint64_t i, need, nblocks = 0, nextents = 0;
-    struct extent *ext;
-    uint8_t *raw;
+    uint64_t i, need, nblocks = 0, nextents = 0, cap = 0;
+    struct extent *ext = NULL;
     int st = VDSSHIM_OK;
 
     v->chunk_ratio = ((1ull << 23) * m->logical_sector_size) / m->block_size;
@@ -167,68 +236,43 @@ static int vhdx_load_bat(struct vdsshim_image *img, struct vhdx *v, struct vdssh
                             "BAT region of %u bytes is too small for %llu entries", v->bat_region.length,
                             (unsigned long long)need);
     }
-    v->bat_entries = need;
-    /* Read and decoded a chunk at a time: one copy of the BAT in memory, not two. */
-    if (!(raw = malloc(BAT_READ_CHUNK)) || !(v->bat = malloc((size_t)need * 8)))
-    {
-        free(raw);
-        return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
-    }
-    for (i = 0; i < need; )
-    {
-        uint64_t n = need - i < BAT_READ_CHUNK / 8 ? need - i : BAT_READ_CHUNK / 8, k;
-
-        if ((st = vhdx_file_read(img, v, raw, (size_t)n * 8, v->bat_region.offset + 8 * i, "cannot read the BAT", diag)))
-        {
-            free(raw);
-            return st;
-        }
-        for (k = 0; k < n; k++) v->bat[i + k] = get_le64(raw + 8 * k);
-        i += n;
-    }
-    free(raw);
+    if (vhdx_bat_init(&v->bat, need)) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
+    if ((st = vhdx_read_bat(img, v, &v->bat, diag))) return st;
 
     /* Every object: aligned, inside the file, overlapping nothing. */
-    if (!(ext = malloc(((size_t)need + 4) * sizeof(*ext)))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    ext[nextents++] = (struct extent){ 0, VHDX_HEADER_SECTION, ~0ull, "header section" };
-    ext[nextents++] = (struct extent){ v->header.log_offset, v->header.log_offset + v->header.log_length, ~0ull, "log" };
-    ext[nextents++] = (struct extent){ v->bat_region.offset, v->bat_region.offset + v->bat_region.length, ~0ull, "BAT region" };
-    ext[nextents++] = (struct extent){ v->meta_region.offset, v->meta_region.offset + v->meta_region.length, ~0ull,
-                                       "metadata region" };
+    st = add_extent(&ext, &nextents, &cap, (struct extent){ 0, VHDX_HEADER_SECTION, ~0ull, "header section" });
+    if (!st) st = add_extent(&ext, &nextents, &cap, (struct extent){ v->header.log_offset, v->header.log_offset + v->header.log_length, ~0ull, "log" });
+    if (!st) st = add_extent(&ext, &nextents, &cap, (struct extent){ v->bat_region.offset, v->bat_region.offset + v->bat_region.length, ~0ull, "BAT region" });
+    if (!st) st = add_extent(&ext, &nextents, &cap, (struct extent){ v->meta_region.offset, v->meta_region.offset + v->meta_region.length, ~0ull,
+                                       "metadata region" });
+    if (st) st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     for (i = 0; i < need && !st; i++)
     {
-        uint64_t e = v->bat[i], off = VHDX_BAT_OFFSET(e), at = v->bat_region.offset + 8 * i;
-        unsigned state = VHDX_BAT_STATE(e);
-        int is_sb = i % (v->chunk_ratio + 1) == v->chunk_ratio;
-        uint64_t size = is_sb ? MiB : m->block_size;
+        uint64_t p = i / VHDX_BAT_PAGE_ENTRIES, e;
+        int is_sb;
 
-        if (VHDX_BAT_RESERVED(e))
-            st = diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) has reserved bits set: %#llx",
-                          (unsigned long long)i, (unsigned long long)at, (unsigned long long)e);
-        else if (is_sb ? (state != VHDX_SB_NOT_PRESENT && state != VHDX_SB_PRESENT)
-                       : (state == 4 || (state == VHDX_PAYLOAD_PARTIALLY_PRESENT && !m->has_parent)))
-            st = diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) has state %u, invalid here",
-                          (unsigned long long)i, (unsigned long long)at, state);
-        else if (!off && (state == VHDX_PAYLOAD_FULLY_PRESENT || state == VHDX_PAYLOAD_PARTIALLY_PRESENT))
-            st = diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) is present but has no offset",
-                          (unsigned long long)i, (unsigned long long)at);
-        else if (off && (off > v->file_size || size > v->file_size - off))
-            st = diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) puts its block at %llu, past the end of the file",
-                          (unsigned long long)i, (unsigned long long)at, (unsigned long long)off);
-        else if (off)
+        if (i % VHDX_BAT_PAGE_ENTRIES == 0 && !v->bat.page[p] && !VHDX_BAT_OFFSET(v->bat.fill[p]))
         {
-            ext[nextents++] = (struct extent){ off, off + size, i, is_sb ? "sector bitmap block" : "payload block" };
+            /* A page of one offset-less entry: valid where it is a payload
+             * entry and where it is a bitmap entry, or not at all. */
+            uint64_t last = (p + 1) * VHDX_BAT_PAGE_ENTRIES < need ? (p + 1) * VHDX_BAT_PAGE_ENTRIES : need;
+            uint64_t sb = i + (v->chunk_ratio - i % (v->chunk_ratio + 1));
+
+            if (!(st = check_entry(v, i == sb ? i + 1 < last ? i + 1 : i : i, v->bat.fill[p], diag)) && sb < last)
+                st = check_entry(v, sb, v->bat.fill[p], diag);
+            i = last - 1;
+            continue;
+        }
+        e = vhdx_bat_get(&v->bat, i);
+        is_sb = i % (v->chunk_ratio + 1) == v->chunk_ratio;
+        if ((st = check_entry(v, i, e, diag))) break;
+        if (VHDX_BAT_OFFSET(e))
+        {
+            if (add_extent(&ext, &nextents, &cap, (struct extent){ VHDX_BAT_OFFSET(e), VHDX_BAT_OFFSET(e) + (is_sb ? MiB : m->block_size),
+                                                                   i, is_sb ? "sector bitmap block" : "payload block" }))
+                st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
             if (!is_sb) nblocks++;
         }
-    }
-    for (i = 0; !st && i < v->payload_blocks && m->has_parent; i++)
-    {
-        uint64_t sb = vhdx_sb_index(v, i / v->chunk_ratio);
-        if (VHDX_BAT_STATE(v->bat[vhdx_payload_index(v, i)]) == VHDX_PAYLOAD_PARTIALLY_PRESENT
-            && (sb >= need || VHDX_BAT_STATE(v->bat[sb]) != VHDX_SB_PRESENT))
-            st = diag_set(diag, VDSSHIM_E_CORRUPT, v->bat_region.offset + 8 * vhdx_payload_index(v, i),
-                          "block %llu is partially present but its sector bitmap block is not",
-                          (unsigned long long)i);
     }
     if (!st)
     {
@@ -265,9 +309,9 @@ uint64_t vhdx_structure_end(const struct vhdx *v)
     MAX_END(v->header.log_offset + v->header.log_length);
     MAX_END(v->bat_region.offset + v->bat_region.length);
     MAX_END(v->meta_region.offset + v->meta_region.length);
-    for (i = 0; i < v->bat_entries; i++)
-        if (VHDX_BAT_OFFSET(v->bat[i]))
-            MAX_END(VHDX_BAT_OFFSET(v->bat[i]) + (i % (v->chunk_ratio + 1) == v->chunk_ratio ? MiB : v->meta.block_size));
+    for (i = vhdx_bat_next_placed(&v->bat, 0); i < v->bat.entries; i = vhdx_bat_next_placed(&v->bat, i + 1))
+        if (VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i)))
+            MAX_END(VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i)) + (i % (v->chunk_ratio + 1) == v->chunk_ratio ? MiB : v->meta.block_size));
 #undef MAX_END
     return vhdx_round_up_mib(end);
 }
@@ -275,7 +319,7 @@ uint64_t vhdx_structure_end(const struct vhdx *v)
 int vhdx_write_bat(struct vdsshim_image *img, struct vhdx *v, const uint8_t *dirty, uint64_t flushed_size,
                    struct vdsshim_diag *diag)
 {
-    uint64_t nsec = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR, s = 0;
+    uint64_t nsec = (v->bat.entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR, s = 0;
     size_t max = vhdx_log_max_sectors(v), n, k;
     uint64_t *offsets;
     uint8_t **sectors;
@@ -303,8 +347,8 @@ int vhdx_write_bat(struct vdsshim_image *img, struct vhdx *v, const uint8_t *dir
                 break;
             }
             if ((st = vhdx_file_read(img, v, sectors[n], VHDX_LOG_SECTOR, off, "cannot read the BAT", diag))) break;
-            for (e = first; e < first + VHDX_LOG_SECTOR / 8 && e < v->bat_entries; e++)
-                put_le64(sectors[n] + 8 * (e - first), v->bat[e]);
+            e = v->bat.entries - first < VHDX_LOG_SECTOR / 8 ? v->bat.entries - first : VHDX_LOG_SECTOR / 8;
+            vhdx_bat_store(&v->bat, first, sectors[n], (size_t)e);
             offsets[n++] = off;
         }
         if (!st && n)
@@ -320,7 +364,7 @@ int vhdx_write_bat(struct vdsshim_image *img, struct vhdx *v, const uint8_t *dir
 static int vhdx_block_bitmap(struct vdsshim_image *img, struct vhdx *v, uint64_t block, const uint8_t **bits,
                              struct vdsshim_diag *diag)
 {
-    uint64_t sb_off = VHDX_BAT_OFFSET(v->bat[vhdx_sb_index(v, block / v->chunk_ratio)]);
+    uint64_t sb_off = VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, vhdx_sb_index(v, block / v->chunk_ratio)));
     uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
     uint64_t at = sb_off + (block % v->chunk_ratio) * bytes;
     int st;
@@ -354,7 +398,7 @@ static int vhdx_read(struct vdsshim_image *img, uint64_t off, void *out, size_t 
 
     while (len)
     {
-        uint64_t block = off / bs, e = v->bat[vhdx_payload_index(v, block)];
+        uint64_t block = off / bs, e = vhdx_bat_get(&v->bat, vhdx_payload_index(v, block));
         uint32_t in = (uint32_t)(off % bs);
         size_t n = bs - in < len ? bs - in : len;
 
@@ -449,7 +493,7 @@ static void vhdx_destroy(struct vdsshim_image *img)
     if (!v) return;
     vhdx_meta_free(&v->meta);
     vhdx_log_free(&v->log);
-    free(v->bat);
+    vhdx_bat_free(&v->bat);
     free(v->sb_cache);
     free(v);
     img->fmt = NULL;

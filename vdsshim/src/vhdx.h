@@ -3,6 +3,7 @@
 #define VDSSHIM_VHDX_H
 
 #include "engine.h"
+#include "vhdx_bat.h"
 
 #define MiB (1ull << 20)
 #define KiB (1ull << 10)
@@ -164,8 +165,7 @@ struct vhdx
     uint64_t chunk_ratio;
     uint64_t payload_blocks;
     uint64_t sb_blocks;
-    uint64_t bat_entries;               /* entries read and kept */
-    uint64_t *bat;
+    struct vhdx_bat bat;                /* entries read and kept (vhdx_bat.h) */
 
     struct vhdx_log_state log;          /* read-only replay overlay */
     uint64_t log_write_offset;          /* where the next log entry goes */
@@ -244,6 +244,8 @@ size_t vhdx_log_max_sectors(const struct vhdx *v);
 int vhdx_update_headers(struct vdsshim_image *img, struct vhdx *v, const struct vhdx_guid *log_guid,
                         struct vdsshim_diag *diag);
 uint64_t vhdx_structure_end(const struct vhdx *v);
+/* The file's first b->entries BAT entries into b (sized by the caller), a chunk at a time. */
+int vhdx_read_bat(struct vdsshim_image *img, struct vhdx *v, struct vhdx_bat *b, struct vdsshim_diag *diag);
 /* write_vhdx.c, expand_vhdx.c */
 int vhdx_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
 int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,

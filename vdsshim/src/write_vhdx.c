@@ -22,7 +22,7 @@ static int flush(struct vdsshim_image *img, struct vdsshim_diag *diag)
 /* Byte offset and bit width of block's sector bitmap inside its SB block. */
 static uint64_t bitmap_at(const struct vhdx *v, uint64_t block)
 {
-    uint64_t sb = VHDX_BAT_OFFSET(v->bat[vhdx_sb_index(v, block / v->chunk_ratio)]);
+    uint64_t sb = VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, vhdx_sb_index(v, block / v->chunk_ratio)));
 
     return sb + (block % v->chunk_ratio) * (v->meta.block_size / v->meta.logical_sector_size / 8);
 }
@@ -44,7 +44,7 @@ int vhdx_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *u
     {
         uint64_t at = off + i * UNIT, block = at / bs;
         size_t run = (size_t)((block + 1) * bs - at) / UNIT, k;
-        unsigned state = VHDX_BAT_STATE(v->bat[vhdx_payload_index(v, block)]);
+        unsigned state = VHDX_BAT_STATE(vhdx_bat_get(&v->bat, vhdx_payload_index(v, block)));
 
         if (run > n - i) run = n - i;
         if (state == VHDX_PAYLOAD_PARTIALLY_PRESENT)
@@ -95,8 +95,8 @@ static int allocate_block(struct vdsshim_image *img, struct vhdx *v, uint64_t bl
                           const uint8_t *buf, size_t n, const uint8_t *units, struct vdsshim_diag *diag)
 {
     uint32_t bs = v->meta.block_size;
-    uint64_t at = vhdx_round_up_mib(v->file_size), idx = vhdx_payload_index(v, block), done, old = v->bat[idx];
-    uint64_t vsize = v->meta.virtual_size, nsec = (v->bat_entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
+    uint64_t at = vhdx_round_up_mib(v->file_size), idx = vhdx_payload_index(v, block), done, old = vhdx_bat_get(&v->bat, idx);
+    uint64_t vsize = v->meta.virtual_size, nsec = (v->bat.entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
     uint8_t *chunk, *dirty;
     int st = VDSSHIM_OK;
 
@@ -124,12 +124,13 @@ static int allocate_block(struct vdsshim_image *img, struct vhdx *v, uint64_t bl
 
     if (!(dirty = calloc((size_t)nsec, 1))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     dirty[idx * 8 / VHDX_LOG_SECTOR] = 1;
-    v->bat[idx] = VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at);
-    st = vhdx_write_bat(img, v, dirty, v->file_size, diag);
+    if (vhdx_bat_set(&v->bat, idx, VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at)))
+        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory for the BAT");
+    else st = vhdx_write_bat(img, v, dirty, v->file_size, diag);
     free(dirty);
     if (st)
     {
-        v->bat[idx] = old;
+        vhdx_bat_set(&v->bat, idx, old);   /* the page is held now: cannot fail */
         return st;
     }
     img->info.blocks_allocated++;
@@ -141,7 +142,7 @@ int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf
 {
     struct vhdx *v = img->fmt;
     uint32_t bs = v->meta.block_size, lss = v->meta.logical_sector_size, in = (uint32_t)(off % bs);
-    uint64_t block = off / bs, e = v->bat[vhdx_payload_index(v, block)], at;
+    uint64_t block = off / bs, e = vhdx_bat_get(&v->bat, vhdx_payload_index(v, block)), at;
     size_t n = len / UNIT, k;
     uint8_t *bits;
     uint32_t bytes;
