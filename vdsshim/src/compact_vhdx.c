@@ -227,7 +227,7 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
         if (push_object(&blocks, &n, &cap, (struct object){ block, VHDX_BAT_OFFSET(e), 0 }))
             st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     }
-    if (!st) qsort(blocks, n, sizeof(*blocks), cmp_object);     /* read in file order */
+    if (!st && n) qsort(blocks, n, sizeof(*blocks), cmp_object);     /* read in file order */
 
     for (k = 0; k < n && !st; k++)
     {
@@ -260,7 +260,7 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
     /* Bitmap bits of dropped partial blocks, so a later partial write starts
      * clean; then bitmap blocks that no partial block uses any more. The
      * dropped blocks, sorted by index, are walked along with the chunks. */
-    if (!st) qsort(partial_dropped, npd, sizeof(*partial_dropped), cmp_index);
+    if (!st && npd) qsort(partial_dropped, npd, sizeof(*partial_dropped), cmp_index);
     for (chunk = 0, k = 0; !st && v->meta.has_parent && chunk < v->sb_blocks; chunk++)
     {
         uint64_t sbi = vhdx_sb_index(v, chunk), sb_off, b, first = chunk * v->chunk_ratio;
