@@ -55,6 +55,8 @@ static void test_uniform_pages_hold_no_memory(void **state)
     assert_int_equal(vhdx_bat_next_placed(&b, 0), 512);
     assert_int_equal(vhdx_bat_next_placed(&b, 701), 701);     /* inside a held page: every index */
 
+    assert_int_equal(vhdx_bat_pages_whole(&b), 0);           /* one exception: not all 4 KiB */
+
     /* A page loaded with two different entries is held. */
     raw = le_page(VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, 8 << 20), 1, 512);
     assert_int_equal(vhdx_bat_load(&b, 0, raw, 512), VDSSHIM_OK);
@@ -62,6 +64,38 @@ static void test_uniform_pages_hold_no_memory(void **state)
     assert_int_equal(vhdx_bat_pages_held(&b), 2);
     assert_int_equal(vhdx_bat_get(&b, 256), VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, 9 << 20));
     assert_int_equal(vhdx_bat_next_placed(&b, 0), 0);
+    vhdx_bat_free(&b);
+}
+
+/* Entries that differ from the fill are kept few, in index order, until
+ * there are more than VHDX_BAT_FEW; then the page is whole, same values. */
+static void test_few_then_whole(void **state)
+{
+    struct vhdx_bat b;
+    uint64_t i;
+    unsigned k;
+
+    (void)state;
+    assert_int_equal(vhdx_bat_init(&b, 512), VDSSHIM_OK);
+    for (k = 0; k < VHDX_BAT_FEW; k++)     /* descending: each goes in front */
+        assert_int_equal(vhdx_bat_set(&b, 500 - 7 * k, VHDX_BAT_ENTRY(6, (uint64_t)(k + 1) << 20)), VDSSHIM_OK);
+    assert_int_equal(vhdx_bat_pages_held(&b), 1);
+    assert_int_equal(vhdx_bat_pages_whole(&b), 0);
+    for (i = 0; i < 512; i++)
+    {
+        uint64_t want = 0;
+        for (k = 0; k < VHDX_BAT_FEW; k++)
+            if (i == 500 - 7 * k) want = VHDX_BAT_ENTRY(6, (uint64_t)(k + 1) << 20);
+        assert_int_equal(vhdx_bat_get(&b, i), want);
+    }
+    assert_int_equal(vhdx_bat_set(&b, 500, VHDX_PAYLOAD_ZERO), VDSSHIM_OK);     /* an update is not one more */
+    assert_int_equal(vhdx_bat_pages_whole(&b), 0);
+    assert_int_equal(vhdx_bat_set(&b, 1, VHDX_PAYLOAD_ZERO), VDSSHIM_OK);
+    assert_int_equal(vhdx_bat_pages_whole(&b), 1);
+    assert_int_equal(vhdx_bat_get(&b, 1), VHDX_PAYLOAD_ZERO);
+    assert_int_equal(vhdx_bat_get(&b, 500), VHDX_PAYLOAD_ZERO);
+    assert_int_equal(vhdx_bat_get(&b, 493), VHDX_BAT_ENTRY(6, 2ull << 20));
+    assert_int_equal(vhdx_bat_get(&b, 2), 0);
     vhdx_bat_free(&b);
 }
 
@@ -163,9 +197,11 @@ static void test_64_tib_holds_only_used_pages(void **state)
     /* Blocks 0, 1 and 5 share page 0; the other two have a page each. */
     assert_int_equal(vhdx_bat_pages_held(&vhdx_of(img)->bat), 3);
     assert_int_equal(vhdx_of(img)->bat.entries, 64 * TiB / MiB + (64 * TiB / MiB - 1) / 4096);
+    assert_int_equal(vhdx_bat_pages_whole(&vhdx_of(img)->bat), 0);
     assert_int_equal(vdsshim_compact(img, &opts, &res, &diag), VDSSHIM_OK);
     assert_int_equal(res.blocks_dropped, 1);
     assert_int_equal(vhdx_bat_pages_held(&vhdx_of(img)->bat), 3);
+    assert_int_equal(vhdx_bat_pages_whole(&vhdx_of(img)->bat), 0);
     for (i = 0; i < 4; i++) expect_block(img, big_blocks[i], (uint8_t)(0x41 + i));
     expect_block(img, 5, 0);
     vdsshim_close(img);
@@ -176,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform_pages_hold_no_memory),
+        cmocka_unit_test(test_few_then_whole),
         cmocka_unit_test(test_resize_reads_zero_past_the_old_end),
         cmocka_unit_test(test_store_round_trips),
         cmocka_unit_test(test_64_tib_holds_only_used_pages),

@@ -92,6 +92,20 @@ static void test_power_cut_dynamic(void **state)
     scenario_free(&sc);
 }
 
+/* The same sweep where the backend refuses copy_range and punch: block
+ * moves go through a buffer (the fall-back path of file_ranges.c). */
+static void test_power_cut_dynamic_read_write(void **state)
+{
+    struct scenario sc = { 0 };
+
+    (void)state;
+    sc.refuse_ranges = 1;
+    prepare(&sc, 0);
+    assert_int_equal(sc.refuse_ranges, 1);
+    sweep_power_cuts(&sc);
+    scenario_free(&sc);
+}
+
 static void test_errors_dynamic(void **state)
 {
     struct scenario sc = { 0 };
@@ -263,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] =
     {
         cmocka_unit_test(test_power_cut_dynamic),
+        cmocka_unit_test(test_power_cut_dynamic_read_write),
         cmocka_unit_test(test_errors_dynamic),
         cmocka_unit_test(test_power_cut_differencing),
         cmocka_unit_test(test_replay_power_cuts),

@@ -21,6 +21,7 @@ int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, str
     int st;
 
     *disk = NULL;
+    plan.refuse_ranges = sc->refuse_ranges;
     plan.inner_on_close = disk;
     plan.counters_on_close = c;
     assert_status(vdsshim_io_open_mem(sc->raw, sc->size, &mem), VDSSHIM_OK);
@@ -111,7 +112,8 @@ void scenario_prepare(struct scenario *sc)
     sc->flushes = c.flushes;
     sc->truncates = c.truncates;
     vdsshim_io_close(disk);
-    print_message("scenario %s: %llu writes, %llu flushes, %llu -> %llu bytes\n", sc->path,
+    print_message("scenario %s%s: %llu writes, %llu flushes, %llu -> %llu bytes\n", sc->path,
+                  sc->refuse_ranges ? " (no copy_range)" : "",
                   (unsigned long long)sc->writes, (unsigned long long)sc->flushes, (unsigned long long)sc->size,
                   (unsigned long long)sc->final_size);
     /* The scenario must really shrink the file, over many writes. */

@@ -13,6 +13,7 @@ struct scenario
     uint64_t vsize;
     uint64_t final_size;    /* after an uninterrupted run */
     uint64_t writes, flushes, truncates;
+    int refuse_ranges;      /* the backend refuses copy_range and punch: moves read and write */
 };
 
 /* Reference run: content, final size, operation counts. */

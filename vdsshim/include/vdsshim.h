@@ -185,6 +185,13 @@ struct vdsshim_compact_result
     uint64_t bytes_written;         /* to the image file */
     unsigned fs_report_count;       /* VDSSHIM_COMPACT_FS_AWARE: the volumes found */
     struct vdsshim_fs_report fs_reports[VDSSHIM_MAX_FS_REPORTS];
+    /* Added after 0.1 (callers must be rebuilt; the struct is not size-versioned before 1.0). */
+    uint64_t bytes_copied;          /* block moves the kernel copied (copy_file_range): not in bytes_read/written */
+    uint64_t bytes_cloned;          /* block moves done by sharing extents (reflink): nothing copied */
+    uint64_t bytes_punched;         /* holes of moved blocks kept as holes at their new place */
+    uint64_t flushes;               /* durable steps (flushes) the run took */
+    uint64_t host_allocated_before; /* bytes the host file system held for the file, before */
+    uint64_t host_allocated_after;  /* and after; both 0 where the backend cannot say */
 };
 
 /*

@@ -31,7 +31,30 @@ struct vdsshim_io_ops
      * qemu's lock bytes, so a VM using the image and vdsshim exclude each other. */
     int (*lock)(struct vdsshim_io *io, int exclusive);
     void (*close)(struct vdsshim_io *io);
+
+    /* Optional operations (NULL: the backend has none; the engine then
+     * reads and writes). They were added after 0.1: a backend built against
+     * 0.1's header must be rebuilt, this table is not size-versioned before 1.0. */
+
+    /* Copy len bytes of the file from src to dst (ranges apart) without a
+     * user-space copy: *how says VDSSHIM_COPY_CLONED (extents now shared, no
+     * data written) or VDSSHIM_COPY_COPIED (the kernel copied them).
+     * VDSSHIM_E_UNSUPPORTED: nothing was done, read and write instead. Like
+     * a write, the result is durable only after flush. */
+    int (*copy_range)(struct vdsshim_io *io, uint64_t src, uint64_t dst, uint64_t len, int *how);
+    /* Make [off, off + len) read as zeros and give its space back to the host
+     * (a hole); the size does not change. Durable after flush, like a write.
+     * VDSSHIM_E_UNSUPPORTED: nothing was done. */
+    int (*punch)(struct vdsshim_io *io, uint64_t off, uint64_t len);
+    /* Where the host file has data: *data is the first byte of data at or
+     * after off (the file size if none), *hole the first hole after *data. */
+    int (*next_data)(struct vdsshim_io *io, uint64_t off, uint64_t *data, uint64_t *hole);
+    /* The bytes the host file system has allocated to the file. */
+    int (*allocated)(struct vdsshim_io *io, uint64_t *bytes);
 };
+
+#define VDSSHIM_COPY_COPIED 1
+#define VDSSHIM_COPY_CLONED 2
 
 struct vdsshim_io
 {
@@ -39,6 +62,7 @@ struct vdsshim_io
     uint32_t last_error;    /* errno / Win32 error of the last failure, for diagnostics */
     const char *lock_holder; /* after lock() gave VDSSHIM_E_IN_USE: who holds it ("qemu", ...) */
     const char *fail_reason; /* after a failure the status says too little about: "read-only file system" */
+    uint64_t flushes;       /* successful vdsshim_io_flush calls (counted there, not by backends) */
 };
 
 /* The platform's file backend (io_posix.c or io_win32.c). path is UTF-8. */
@@ -76,10 +100,33 @@ static inline int vdsshim_io_write(struct vdsshim_io *io, const void *buf, size_
     return io->ops->write_at(io, buf, len, off);
 }
 
-static inline int vdsshim_io_flush(struct vdsshim_io *io) { return io->ops->flush(io); }
+static inline int vdsshim_io_flush(struct vdsshim_io *io)
+{
+    int st = io->ops->flush(io);
+
+    if (!st) io->flushes++;
+    return st;
+}
 static inline int vdsshim_io_size(struct vdsshim_io *io, uint64_t *s) { return io->ops->get_size(io, s); }
 static inline int vdsshim_io_truncate(struct vdsshim_io *io, uint64_t s) { return io->ops->set_size(io, s); }
 static inline int vdsshim_io_lock(struct vdsshim_io *io, int ex) { return io->ops->lock(io, ex); }
+/* The optional operations, VDSSHIM_E_UNSUPPORTED where the backend has none. */
+static inline int vdsshim_io_copy_range(struct vdsshim_io *io, uint64_t src, uint64_t dst, uint64_t len, int *how)
+{
+    return io->ops->copy_range ? io->ops->copy_range(io, src, dst, len, how) : VDSSHIM_E_UNSUPPORTED;
+}
+static inline int vdsshim_io_punch(struct vdsshim_io *io, uint64_t off, uint64_t len)
+{
+    return io->ops->punch ? io->ops->punch(io, off, len) : VDSSHIM_E_UNSUPPORTED;
+}
+static inline int vdsshim_io_next_data(struct vdsshim_io *io, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+    return io->ops->next_data ? io->ops->next_data(io, off, data, hole) : VDSSHIM_E_UNSUPPORTED;
+}
+static inline int vdsshim_io_allocated(struct vdsshim_io *io, uint64_t *bytes)
+{
+    return io->ops->allocated ? io->ops->allocated(io, bytes) : VDSSHIM_E_UNSUPPORTED;
+}
 static inline void vdsshim_io_close(struct vdsshim_io *io) { if (io) io->ops->close(io); }
 
 #ifdef __cplusplus

@@ -33,6 +33,7 @@ struct vdsshim_fault_counters
     uint64_t reads, writes, flushes, truncates;
     uint64_t bytes_read, bytes_written;
     uint64_t pending_at_cut;        /* unflushed operations when the power was cut */
+    uint64_t copies, punches;       /* copy_range and punch calls (each also counted a write) */
 };
 
 struct vdsshim_fault_plan
@@ -54,6 +55,9 @@ struct vdsshim_fault_plan
      * copied here and the inner io is left here instead of being closed. */
     struct vdsshim_fault_counters *counters_on_close;
     struct vdsshim_io **inner_on_close;
+    /* Refuse copy_range and punch (VDSSHIM_E_UNSUPPORTED), so the engine's
+     * read-and-write fall-back runs under the same sweeps. */
+    int refuse_ranges;
 };
 
 /* Wrap inner (taking ownership). With plan NULL it only counts. */

@@ -32,6 +32,7 @@ struct compact_ctx
     uint8_t *buf;               /* ENGINE_IO_CHUNK bytes */
     uint8_t *pbuf;              /* parent data, ENGINE_IO_CHUNK bytes */
     uint8_t *bitmap;
+    struct move_stats moves;    /* how block moves went (file_ranges.c) */
 };
 
 static int io_fail(struct compact_ctx *c, int st, uint64_t off, const char *what, struct vdsshim_diag *diag)
@@ -115,8 +116,10 @@ static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t st
             s++;
         n = s - first;
         bytes = (size_t)n * VHD_SECTOR;
-        if ((st = read_file(c, c->buf, bytes, start + vhd->bitmap_size + (uint64_t)first * VHD_SECTOR, diag)))
-            return st;
+        /* The host file's holes in it read as zeros, unread. */
+        if ((st = file_read_data(c->img->io, c->buf, bytes, start + vhd->bitmap_size + (uint64_t)first * VHD_SECTOR,
+                                 &c->res->bytes_read)))
+            return io_fail(c, st, start + vhd->bitmap_size + (uint64_t)first * VHD_SECTOR, "cannot read block data", diag);
         /* Free space counts as zeros (and as equal to the parent). */
         if (c->img->fsmap) fsmap_mask(c->img->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->buf, bytes);
         if (c->img->info.type == VDSSHIM_DISK_DIFFERENCING)
@@ -300,19 +303,13 @@ static int plan_moves(struct compact_ctx *c, const struct vhd_block_ref *live, u
     return st ? diag_set(diag, st, 0, "out of memory") : VDSSHIM_OK;
 }
 
+/* Only the block's data extents move, in the kernel where the backend can. */
 static int copy_block(struct compact_ctx *c, uint64_t from, uint64_t to, struct vdsshim_diag *diag)
 {
-    uint64_t done = 0, span = c->vhd->block_span;
-    int st;
+    uint64_t at = 0;
+    int st = file_move_range(c->img->io, from, to, c->vhd->block_span, c->buf, ENGINE_IO_CHUNK, &c->moves, &at);
 
-    while (done < span)
-    {
-        size_t n = span - done < ENGINE_IO_CHUNK ? (size_t)(span - done) : ENGINE_IO_CHUNK;
-        if ((st = read_file(c, c->buf, n, from + done, diag))) return st;
-        if ((st = write_file(c, c->buf, n, to + done, diag))) return st;
-        done += n;
-    }
-    return VDSSHIM_OK;
+    return st ? io_fail(c, st, at, "cannot move block data", diag) : VDSSHIM_OK;
 }
 
 /* Phase 4: copy, flush, commit the BAT, flush; batch by batch. */
@@ -409,6 +406,11 @@ done:
     c.vhd->cached_block = VHD_BAT_UNUSED;
     if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "compaction cancelled; the image is valid");
 out:
+    res->bytes_read += c.moves.bytes_read;
+    res->bytes_written += c.moves.bytes_written;
+    res->bytes_copied += c.moves.bytes_copied;
+    res->bytes_cloned += c.moves.bytes_cloned;
+    res->bytes_punched += c.moves.bytes_punched;
     free(moves);
     free(blocks);
     io_buffer_free(c.buf);

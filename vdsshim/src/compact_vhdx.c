@@ -37,6 +37,7 @@ struct vcompact
     uint8_t *dirty;                 /* per 4 KiB BAT sector */
     uint64_t bat_sectors;
     int dry;                        /* VDSSHIM_COMPACT_DRY_RUN: change the in-memory BAT only */
+    struct move_stats moves;        /* how block moves went (file_ranges.c) */
 };
 
 static int is_sb_index(const struct vhdx *v, uint64_t i)
@@ -115,9 +116,18 @@ static int decide_present(struct vcompact *c, uint64_t block, uint64_t entry, ui
     {
         size_t n = end - done < ENGINE_IO_CHUNK ? (size_t)(end - done) : ENGINE_IO_CHUNK;
         /* The block as the guest sees it, parent-backed sectors included;
-         * free space counts as zeros (and as equal to the parent). */
-        if ((st = vdsshim_read(c->img, done, c->buf, n, diag))) return st;
-        c->res->bytes_read += n;
+         * free space counts as zeros (and as equal to the parent). A fully
+         * present block is the file's bytes: its host holes are not read. */
+        if (VHDX_BAT_STATE(entry) == VHDX_PAYLOAD_FULLY_PRESENT && !v->log.nitems)
+        {
+            if ((st = file_read_data(c->img->io, c->buf, n, VHDX_BAT_OFFSET(entry) + (done - base), &c->res->bytes_read)))
+                return diag_io(diag, c->img->io, st, VHDX_BAT_OFFSET(entry) + (done - base), "cannot read block data");
+        }
+        else
+        {
+            if ((st = vdsshim_read(c->img, done, c->buf, n, diag))) return st;
+            c->res->bytes_read += n;
+        }
         if (c->img->fsmap) fsmap_mask(c->img->fsmap, done, c->buf, n);
         if (zero) zero = buffer_is_zero(c->buf, n);
         if (same)
@@ -183,7 +193,7 @@ static int cmp_index(const void *a, const void *b)
  * repeated, with no offset and not the legacy UNMAPPED state. */
 static int page_is_idle(const struct vhdx *v, uint64_t p)
 {
-    return !v->bat.page[p] && !VHDX_BAT_OFFSET(v->bat.fill[p])
+    return !v->bat.page[p] && !v->bat.few[p] && !VHDX_BAT_OFFSET(v->bat.fill[p])
         && VHDX_BAT_STATE(v->bat.fill[p]) != VHDX_PAYLOAD_UNMAPPED_V095;
 }
 
@@ -346,8 +356,16 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
         const struct plan_move *mv = &moves[m];
         uint64_t e;
 
-        /* Copy (data writes, not logged); the BAT entry follows through the log. */
-        for (e = 0; e < mv->size && !st && !c->dry; e += ENGINE_IO_CHUNK)
+        /* Copy (data writes, not logged); the BAT entry follows through the log.
+         * With no log overlay the file's bytes are the image's: only their
+         * data extents move, in the kernel where it can. */
+        if (!c->dry && !v->log.nitems)
+        {
+            uint64_t at = 0;
+            if ((st = file_move_range(c->img->io, mv->from, mv->to, mv->size, c->buf, ENGINE_IO_CHUNK, &c->moves, &at)))
+                st = diag_io(diag, c->img->io, st, at, "cannot move block data");
+        }
+        for (e = 0; e < mv->size && !st && !c->dry && v->log.nitems; e += ENGINE_IO_CHUNK)
         {
             size_t len = mv->size - e < ENGINE_IO_CHUNK ? (size_t)(mv->size - e) : ENGINE_IO_CHUNK;
             if (!(st = read_file(c, c->buf, len, mv->from + e, diag))
@@ -372,6 +390,11 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
         }
     }
     free(moves);
+    c->res->bytes_read += c->moves.bytes_read;
+    c->res->bytes_written += c->moves.bytes_written;
+    c->res->bytes_copied += c->moves.bytes_copied;
+    c->res->bytes_cloned += c->moves.bytes_cloned;
+    c->res->bytes_punched += c->moves.bytes_punched;
     return st;
 }
 

@@ -29,6 +29,14 @@
 /* qemu's lock bytes (io_posix_qemu_lock.c): VDSSHIM_E_IN_USE with *holder set,
  * VDSSHIM_E_IO with *err set, or VDSSHIM_OK. */
 int posix_qemu_lock(int fd, int write, const char **holder, uint32_t *err);
+/* Range operations (io_posix_ranges.c): 0 done, 1 refused by this file
+ * system (nothing done), -1 failed (errno). *refused remembers refusals. */
+#define POSIX_NO_CLONE 1u
+#define POSIX_NO_COPY  2u
+int posix_copy_range(int fd, uint64_t src, uint64_t dst, uint64_t len, unsigned *refused, int *how);
+int posix_punch(int fd, uint64_t off, uint64_t len);
+int posix_next_data(int fd, uint64_t off, uint64_t *data, uint64_t *hole);
+int posix_allocated(int fd, uint64_t *bytes);
 #endif
 
 /* Largest buffer the engine streams through at once. */
@@ -176,6 +184,24 @@ struct progress
 int progress_report(struct progress *p, unsigned lo, unsigned hi, uint64_t done, uint64_t total);
 
 int buffer_is_zero(const uint8_t *buf, size_t len);
+
+/* File data by extents (file_ranges.c). What a block move did, by path. */
+struct move_stats
+{
+    uint64_t bytes_read, bytes_written;     /* through user space */
+    uint64_t bytes_copied;                  /* by the kernel (copy_file_range) */
+    uint64_t bytes_cloned;                  /* extents shared, nothing copied (reflink) */
+    uint64_t bytes_punched;                 /* holes the source had, made holes at the target */
+    int no_copy_range, no_punch;            /* the backend refused once: not asked again */
+};
+/* len bytes at off, the host file's holes as zeros without reading them;
+ * *bytes_read grows by what was read. */
+int file_read_data(struct vdsshim_io *io, void *buf, size_t len, uint64_t off, uint64_t *bytes_read);
+/* [from, from + len) to to (ranges apart): the data extents copied (in the
+ * kernel where the backend can), holes punched (or written as zeros). On
+ * failure *fail_at is the offset concerned. Durable only after a flush. */
+int file_move_range(struct vdsshim_io *io, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf, size_t buflen,
+                    struct move_stats *s, uint64_t *fail_at);
 
 /* Buffers the engine streams file data through: page aligned, because the
  * kernel copies into an aligned buffer several times faster (measured: a 2 GiB

@@ -153,6 +153,28 @@ int vdsshim_read(struct vdsshim_image *img, uint64_t offset, void *buf, size_t l
     return img->ops->read(img, offset, buf, len, diag);
 }
 
+/* The format's compaction, with the guest's file-system map where asked. */
+static int compact_with_map(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+                            struct vdsshim_compact_result *result, struct vdsshim_diag *diag)
+{
+    if (opts->flags & VDSSHIM_COMPACT_FS_AWARE)
+    {
+        struct fsmap map;
+        int st;
+
+        /* The map comes from the guest's view (a chain's merged one). */
+        if ((st = fsmap_build(img, &map, diag))) return st;
+        img->fsmap = &map;
+        st = img->ops->compact(img, opts, result, diag);
+        img->fsmap = NULL;
+        result->fs_report_count = map.nreports;
+        memcpy(result->fs_reports, map.reports, sizeof(map.reports));
+        fsmap_free(&map);
+        return st;
+    }
+    return img->ops->compact(img, opts, result, diag);
+}
+
 int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                     struct vdsshim_compact_result *result, struct vdsshim_diag *diag)
 {
@@ -181,22 +203,17 @@ int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_opti
     if (img->info.has_parent && !img->parent)
         return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0,
                         "compacting a differencing disk needs its parent chain");
-    if (opts->flags & VDSSHIM_COMPACT_FS_AWARE)
     {
-        struct fsmap map;
+        uint64_t flushes = img->io->flushes;
         int st;
 
-        /* The map comes from the guest's view (a chain's merged one). */
-        if ((st = fsmap_build(img, &map, diag))) return st;
-        img->fsmap = &map;
-        st = img->ops->compact(img, opts, result, diag);
-        img->fsmap = NULL;
-        result->fs_report_count = map.nreports;
-        memcpy(result->fs_reports, map.reports, sizeof(map.reports));
-        fsmap_free(&map);
+        if (vdsshim_io_allocated(img->io, &result->host_allocated_before)) result->host_allocated_before = 0;
+        st = compact_with_map(img, opts, result, diag);
+        result->flushes = img->io->flushes - flushes;
+        if (!result->host_allocated_before || vdsshim_io_allocated(img->io, &result->host_allocated_after))
+            result->host_allocated_before = result->host_allocated_after = 0;
         return st;
     }
-    return img->ops->compact(img, opts, result, diag);
 }
 
 int vdsshim_expand(struct vdsshim_image *img, uint64_t new_size, const struct vdsshim_op_options *opts,

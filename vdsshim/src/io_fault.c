@@ -8,6 +8,7 @@
  * Truncates are pending too (they are metadata, durable only after a flush);
  * they are replayed whole or not at all.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,6 +282,56 @@ static void fault_close(struct vdsshim_io *io)
     else vdsshim_io_close(vdsshim_io_fault_unwrap(io));
 }
 
+/* A copy within the file is, to the medium, a write of the source's bytes:
+ * pending until a flush, lost, kept or torn at a cut like any other. */
+static int fault_copy_range(struct vdsshim_io *io, uint64_t src, uint64_t dst, uint64_t len, int *how)
+{
+    struct fault_io *f = impl_from_io(io);
+    uint8_t *buf;
+    int st;
+
+    if (f->dead) return VDSSHIM_E_IO;
+    if (f->plan.refuse_ranges) return VDSSHIM_E_UNSUPPORTED;
+    if (len > SIZE_MAX || !(buf = malloc(len ? (size_t)len : 1))) return VDSSHIM_E_NOMEM;
+    f->count.copies++;
+    if (!(st = f->inner->ops->read_at(f->inner, buf, (size_t)len, src))) st = fault_write_at(io, buf, (size_t)len, dst);
+    free(buf);
+    if (!st) *how = VDSSHIM_COPY_COPIED;
+    return st;
+}
+
+/* A punched hole reads as zeros: a write of zeros, to the crash model. */
+static int fault_punch(struct vdsshim_io *io, uint64_t off, uint64_t len)
+{
+    struct fault_io *f = impl_from_io(io);
+    uint8_t *zeros;
+    int st;
+
+    if (f->dead) return VDSSHIM_E_IO;
+    if (f->plan.refuse_ranges) return VDSSHIM_E_UNSUPPORTED;
+    if (len > SIZE_MAX || !(zeros = calloc(1, len ? (size_t)len : 1))) return VDSSHIM_E_NOMEM;
+    f->count.punches++;
+    st = fault_write_at(io, zeros, (size_t)len, off);
+    free(zeros);
+    return st;
+}
+
+static int fault_next_data(struct vdsshim_io *io, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+    struct fault_io *f = impl_from_io(io);
+
+    if (f->dead) return VDSSHIM_E_IO;
+    return vdsshim_io_next_data(f->inner, off, data, hole);
+}
+
+static int fault_allocated(struct vdsshim_io *io, uint64_t *bytes)
+{
+    struct fault_io *f = impl_from_io(io);
+
+    if (f->dead) return VDSSHIM_E_IO;
+    return vdsshim_io_allocated(f->inner, bytes);
+}
+
 static const struct vdsshim_io_ops fault_io_ops =
 {
     fault_read_at,
@@ -290,6 +341,10 @@ static const struct vdsshim_io_ops fault_io_ops =
     fault_set_size,
     fault_lock,
     fault_close,
+    fault_copy_range,
+    fault_punch,
+    fault_next_data,
+    fault_allocated,
 };
 
 int vdsshim_io_fault_wrap(struct vdsshim_io *inner, const struct vdsshim_fault_plan *plan,

@@ -17,6 +17,7 @@ struct posix_io
 {
     struct vdsshim_io io;
     int fd;
+    unsigned refused;       /* POSIX_NO_CLONE, POSIX_NO_COPY: asked once, refused */
 };
 
 static struct posix_io *impl_from_io(struct vdsshim_io *io)
@@ -146,6 +147,31 @@ static void posix_close(struct vdsshim_io *io)
     free(p);
 }
 
+static int posix_io_copy_range(struct vdsshim_io *io, uint64_t src, uint64_t dst, uint64_t len, int *how)
+{
+    struct posix_io *p = impl_from_io(io);
+    int r = posix_copy_range(p->fd, src, dst, len, &p->refused, how);
+
+    return r < 0 ? status_from_errno(io, errno) : r ? VDSSHIM_E_UNSUPPORTED : VDSSHIM_OK;
+}
+
+static int posix_io_punch(struct vdsshim_io *io, uint64_t off, uint64_t len)
+{
+    int r = posix_punch(impl_from_io(io)->fd, off, len);
+
+    return r < 0 ? status_from_errno(io, errno) : r ? VDSSHIM_E_UNSUPPORTED : VDSSHIM_OK;
+}
+
+static int posix_io_next_data(struct vdsshim_io *io, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+    return posix_next_data(impl_from_io(io)->fd, off, data, hole) ? status_from_errno(io, errno) : VDSSHIM_OK;
+}
+
+static int posix_io_allocated(struct vdsshim_io *io, uint64_t *bytes)
+{
+    return posix_allocated(impl_from_io(io)->fd, bytes) ? status_from_errno(io, errno) : VDSSHIM_OK;
+}
+
 static const struct vdsshim_io_ops posix_io_ops =
 {
     posix_read_at,
@@ -155,6 +181,10 @@ static const struct vdsshim_io_ops posix_io_ops =
     posix_set_size,
     posix_lock,
     posix_close,
+    posix_io_copy_range,
+    posix_io_punch,
+    posix_io_next_data,
+    posix_io_allocated,
 };
 
 /* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */

@@ -251,7 +251,7 @@ static int vhdx_load_bat(struct vdsshim_image *img, struct vhdx *v, struct vdssh
         uint64_t p = i / VHDX_BAT_PAGE_ENTRIES, e;
         int is_sb;
 
-        if (i % VHDX_BAT_PAGE_ENTRIES == 0 && !v->bat.page[p] && !VHDX_BAT_OFFSET(v->bat.fill[p]))
+        if (i % VHDX_BAT_PAGE_ENTRIES == 0 && !v->bat.page[p] && !v->bat.few[p] && !VHDX_BAT_OFFSET(v->bat.fill[p]))
         {
             /* A page of one offset-less entry: valid where it is a payload
              * entry and where it is a bitmap entry, or not at all. */

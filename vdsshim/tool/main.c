@@ -272,13 +272,18 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         json_string(stdout, path);
         printf(",\"status\":\"%s\",\"size_before\":%llu,\"size_after\":%llu,\"reclaimed\":%llu,"
                "\"blocks_scanned\":%llu,\"blocks_dropped\":%llu,\"blocks_moved\":%llu,"
-               "\"bytes_read\":%llu,\"bytes_written\":%llu,\"dry_run\":%s",
+               "\"bytes_read\":%llu,\"bytes_written\":%llu,\"bytes_copied\":%llu,\"bytes_cloned\":%llu,"
+               "\"bytes_punched\":%llu,\"flushes\":%llu,\"host_allocated_before\":%llu,"
+               "\"host_allocated_after\":%llu,\"dry_run\":%s",
                vdsshim_status_name(st), (unsigned long long)res.size_before,
                (unsigned long long)res.size_after,
                (unsigned long long)(res.size_before - res.size_after),
                (unsigned long long)res.blocks_scanned, (unsigned long long)res.blocks_dropped,
                (unsigned long long)res.blocks_moved, (unsigned long long)res.bytes_read,
-               (unsigned long long)res.bytes_written, dry ? "true" : "false");
+               (unsigned long long)res.bytes_written, (unsigned long long)res.bytes_copied,
+               (unsigned long long)res.bytes_cloned, (unsigned long long)res.bytes_punched,
+               (unsigned long long)res.flushes, (unsigned long long)res.host_allocated_before,
+               (unsigned long long)res.host_allocated_after, dry ? "true" : "false");
         /* In an array the volumes are a member; alone, a second line (--fs-aware). */
         if (total->in_array && res.fs_report_count)
         {
