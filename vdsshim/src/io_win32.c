@@ -209,9 +209,9 @@ static const struct vdsshim_io_ops win32_io_ops =
     win32_set_size,
     win32_lock,
     win32_close,
-    /* Not yet: FSCTL_DUPLICATE_EXTENTS_TO_FILE (ReFS only), FSCTL_SET_ZERO_DATA
-     * and FSCTL_QUERY_ALLOCATED_RANGES need sparse files, which Wine does not
-     * map onto the host's holes [U]; the engine reads and writes. */
+    /* No range operations in this backend yet (FSCTL_DUPLICATE_EXTENTS_TO_FILE,
+     * FSCTL_SET_ZERO_DATA and FSCTL_QUERY_ALLOCATED_RANGES would be the Win32
+     * ones; not tried under Wine): the engine reads and writes. */
     NULL, NULL, NULL, NULL,
 };
 
