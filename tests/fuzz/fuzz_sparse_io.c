@@ -141,7 +141,7 @@ static void sparse_close(struct vdsshim_io *io)
 
 static const struct vdsshim_io_ops sparse_ops = {
     sparse_read, sparse_write, sparse_flush, sparse_get_size, sparse_set_size, sparse_lock, sparse_close,
-    NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }

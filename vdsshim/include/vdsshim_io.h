@@ -51,6 +51,8 @@ struct vdsshim_io_ops
     int (*next_data)(struct vdsshim_io *io, uint64_t off, uint64_t *data, uint64_t *hole);
     /* The bytes the host file system has allocated to the file. */
     int (*allocated)(struct vdsshim_io *io, uint64_t *bytes);
+    /* A hint: [off, off + len) will be read soon; start reading it now. */
+    int (*prefetch)(struct vdsshim_io *io, uint64_t off, uint64_t len);
 };
 
 #define VDSSHIM_COPY_COPIED 1
@@ -126,6 +128,10 @@ static inline int vdsshim_io_next_data(struct vdsshim_io *io, uint64_t off, uint
 static inline int vdsshim_io_allocated(struct vdsshim_io *io, uint64_t *bytes)
 {
     return io->ops->allocated ? io->ops->allocated(io, bytes) : VDSSHIM_E_UNSUPPORTED;
+}
+static inline int vdsshim_io_prefetch(struct vdsshim_io *io, uint64_t off, uint64_t len)
+{
+    return io->ops->prefetch ? io->ops->prefetch(io, off, len) : VDSSHIM_E_UNSUPPORTED;
 }
 static inline void vdsshim_io_close(struct vdsshim_io *io) { if (io) io->ops->close(io); }
 

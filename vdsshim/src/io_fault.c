@@ -332,6 +332,14 @@ static int fault_allocated(struct vdsshim_io *io, uint64_t *bytes)
     return vdsshim_io_allocated(f->inner, bytes);
 }
 
+static int fault_prefetch(struct vdsshim_io *io, uint64_t off, uint64_t len)
+{
+    struct fault_io *f = impl_from_io(io);
+
+    if (f->dead) return VDSSHIM_E_IO;
+    return vdsshim_io_prefetch(f->inner, off, len);
+}
+
 static const struct vdsshim_io_ops fault_io_ops =
 {
     fault_read_at,
@@ -345,6 +353,7 @@ static const struct vdsshim_io_ops fault_io_ops =
     fault_punch,
     fault_next_data,
     fault_allocated,
+    fault_prefetch,
 };
 
 int vdsshim_io_fault_wrap(struct vdsshim_io *inner, const struct vdsshim_fault_plan *plan,

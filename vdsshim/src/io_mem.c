@@ -102,7 +102,7 @@ static const struct vdsshim_io_ops mem_io_ops =
     mem_lock,
     mem_close,
     /* No holes, no extents: the engine reads and writes. */
-    NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };
 
 int vdsshim_io_open_mem(const void *data, size_t size, struct vdsshim_io **out)

@@ -172,6 +172,14 @@ static int posix_io_allocated(struct vdsshim_io *io, uint64_t *bytes)
     return posix_allocated(impl_from_io(io)->fd, bytes) ? status_from_errno(io, errno) : VDSSHIM_OK;
 }
 
+static int posix_io_prefetch(struct vdsshim_io *io, uint64_t off, uint64_t len)
+{
+    /* The kernel reads ahead while the engine checks what it already has. */
+    int err = posix_fadvise(impl_from_io(io)->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+
+    return err ? status_from_errno(io, err) : VDSSHIM_OK;
+}
+
 static const struct vdsshim_io_ops posix_io_ops =
 {
     posix_read_at,
@@ -185,6 +193,7 @@ static const struct vdsshim_io_ops posix_io_ops =
     posix_io_punch,
     posix_io_next_data,
     posix_io_allocated,
+    posix_io_prefetch,
 };
 
 /* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */

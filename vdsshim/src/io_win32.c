@@ -212,7 +212,7 @@ static const struct vdsshim_io_ops win32_io_ops =
     /* No range operations in this backend yet (FSCTL_DUPLICATE_EXTENTS_TO_FILE,
      * FSCTL_SET_ZERO_DATA and FSCTL_QUERY_ALLOCATED_RANGES would be the Win32
      * ones; not tried under Wine): the engine reads and writes. */
-    NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };
 
 static WCHAR *wide_from_utf8(const char *s)
