@@ -6,9 +6,20 @@
  *                           ERROR_VHD_INVALID_TYPE
  *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
  *                           VIRTUAL_DISK_ID then reads back)
+ *   1 PARENT_PATH, 3 PARENT_PATH_WITH_DEPTH (ChildDepth 1, the disk itself):
+ *                           a differencing VHDX's parent locator, atomically
+ *                           (vdsshim_set_parent): the parent must open and
+ *                           match the child's size and sector size; it gives
+ *                           the child its DataWriteGuid as parent_linkage.
+ *                           A NULL or empty path ERROR_INVALID_PARAMETER, a
+ *                           missing parent ERROR_VHD_PARENT_VHD_NOT_FOUND [U],
+ *                           a disk without parent ERROR_VHD_INVALID_TYPE [U]
  * Not supported (ERROR_NOT_SUPPORTED and a WARN):
- *   1, 3, 7 the parent path and locator (a new locator item and the parent's
- *           ids and time stamp: engine work still to come);
+ *   1, 3 on a VHD (its parent fields cannot change crash-safely: a dynamic
+ *           header of two sectors under one checksum);
+ *   3 with ChildDepth > 1 (a parent further up the chain: the handle's
+ *           NO_PARENTS open has none);
+ *   7 PARENT_LOCATOR (a given LinkageId without opening the parent);
  *   2 IDENTIFIER (a VHD's unique id sits in two footers that the engine's
  *           open requires to agree, so it cannot change crash-safely without
  *           a rule for the state between them; which VHDX field Windows
@@ -22,6 +33,23 @@
  * ERROR_BUSY.
  */
 #include "virtdisk_private.h"
+
+/* PARENT_PATH: the engine takes a UTF-8 path. */
+static DWORD set_parent(struct vd_disk *disk, PCWSTR path)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    char *utf8;
+    int st;
+
+    if (!path || !*path) return ERROR_INVALID_PARAMETER;
+    if (!(utf8 = vd_utf8(path))) return ERROR_NOT_ENOUGH_MEMORY;
+    st = vdsshim_set_parent(disk->img, utf8, &diag);
+    free(utf8);
+    if (!st) return ERROR_SUCCESS;
+    WARN("%s: %s\n", vdsshim_status_name(st), diag.msg);
+    if (st == VDSSHIM_E_INVALID_ARG && diag.msg[0]) return ERROR_INVALID_PARAMETER;
+    return win32_from_status(st, &diag);
+}
 
 DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO info)
 {
@@ -52,6 +80,11 @@ DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO inf
         }
         else if (info->Version == SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID && vhdx)
             st = vdsshim_set_virtual_disk_id(disk->img, (const uint8_t *)&info->VirtualDiskId, &diag);
+        else if ((info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
+                  || (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH
+                      && info->ParentPathWithDepthInfo.ChildDepth == 1)) && vhdx)
+            err = set_parent(disk, info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
+                                   ? info->ParentFilePath : info->ParentPathWithDepthInfo.ParentFilePath);
         else
         {
             WARN("SetVirtualDiskInformation version %d is not supported\n", (int)info->Version);

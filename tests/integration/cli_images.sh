@@ -121,6 +121,38 @@ check "fe.vhd: still fixed, its data and a footer" [ "$(file_size fe.vhd)" -eq $
 check "fe.vhdx: every block allocated (qemu-img map: no hole)" \
     bash -c "! qemu-img map --output=json fe.vhdx | grep -q '\"data\": false'"
 
+# --- set-parent -------------------------------------------------------------
+# A VHDX child moved to a copy of its parent (qemu-img convert: other GUIDs),
+# after which the first parent can go; vhdiinfo (libvhdi) reads the new
+# locator, the child reads the same; the refusals leave the child's bytes.
+mkdir -p sp sp/base
+"${CHAIN[@]}" vhdx sp
+"${VDSSHIM[@]}" dump sp/child.vhdx sp-before.raw >/dev/null 2>&1
+qemu-img convert -f vhdx -O vhdx sp/parent.vhdx sp/base/copy.vhdx
+h=$(sha sp/child.vhdx)
+expect_rc "set-parent to a missing file is refused (exit 3)" 3 "${VDSSHIM[@]}" set-parent sp/child.vhdx sp/none.vhdx
+check "... one line: $(tool_stderr last.err | head -c 200)" err_line
+qemu-img create -q -f vhdx sp/big.vhdx 1G
+expect_rc "set-parent to a parent of another size is refused (exit 2)" 2 "${VDSSHIM[@]}" set-parent sp/child.vhdx sp/big.vhdx
+expect_rc "set-parent to the child itself is refused (exit 2)" 2 "${VDSSHIM[@]}" set-parent sp/child.vhdx sp/child.vhdx
+expect_rc "set-parent of a disk without parent is refused (exit 7)" 7 "${VDSSHIM[@]}" set-parent sp/parent.vhdx sp/base/copy.vhdx
+check "... the child's bytes are unchanged after each refusal" [ "$(sha sp/child.vhdx)" = "$h" ]
+expect_rc "set-parent to the copy" 0 "${VDSSHIM[@]}" set-parent --json sp/child.vhdx sp/base/copy.vhdx
+check "... --json says so" grep -q '"status":"OK","parent":"sp/base/copy.vhdx"' last.out
+mv sp/parent.vhdx sp/parent.gone
+check "... vdsshim check finds the chain through the copy" quietly "${VDSSHIM[@]}" check sp/child.vhdx
+check "... vhdiinfo reads the new parent's name" bash -c "vhdiinfo sp/child.vhdx | grep -q 'Parent filename.*base.copy.vhdx'"
+pid=$(vhdiinfo sp/child.vhdx | sed -n 's/.*Parent identifier[^:]*: //p')
+cid=$(vhdiinfo sp/base/copy.vhdx | sed -n 's/^[[:space:]]*Identifier[^:]*: //p' | head -1)
+check "... and its identifier is the copy's (DataWriteGuid as parent_linkage): '$pid' = '$cid'" \
+    bash -c "[ -n '$pid' ] && [ '$pid' = '$cid' ]"
+"${VDSSHIM[@]}" dump sp/child.vhdx sp-after.raw >/dev/null 2>&1
+check "... the child reads the same through its new parent" cmp -s sp-before.raw sp-after.raw
+mkdir -p spv
+"${CHAIN[@]}" vhd spv
+expect_rc "set-parent of a VHD child is refused (exit 3, not crash-safe)" 3 "${VDSSHIM[@]}" set-parent spv/child.vhd spv/parent.vhd
+rm -rf sp spv sp-before.raw sp-after.raw
+
 # --- merge ------------------------------------------------------------------
 for ext in vhd vhdx; do
     mkdir -p "m-$ext"

@@ -20,7 +20,7 @@ complete_line() {   # the words of a command line, the last one being completed
 }
 same() { [ "$1" = "$2" ] || { echo "# got: $(echo $1)"; echo "# want: $(echo $2)"; return 1; }; }
 
-cmds=$(sed -n '/^commands:/,/^$/p' ../help.txt | grep -oE '^  [a-z]+' | tr -d ' ' | sort)
+cmds=$(sed -n '/^commands:/,/^$/p' ../help.txt | grep -oE '^  [a-z][a-z-]*' | tr -d ' ' | sort)
 check "the commands are --help's" same "$(complete_line vdsshim '')" "$cmds"
 check "a prefix narrows them" same "$(complete_line vdsshim co)" "$(printf 'compact\nconvert')"
 union=$( { complete_line vdsshim -; for c in $cmds; do complete_line vdsshim "$c" --; done; } | sort -u)

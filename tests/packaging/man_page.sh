@@ -21,8 +21,8 @@ check "the man page's OPTIONS has an entry for exactly the options of --help (${
 d=$(diff parser.opts help.opts | grep '^[<>]' | tr '\n' ' ')
 check "--help lists exactly the options main.c parses (${d:-same})" [ -z "$d" ]
 
-sed -n '/^commands:/,/^$/p' help.txt | grep -oE '^  [a-z]+' | tr -d ' ' | sort -u >help.cmds
-sed -n '/^\.SH COMMANDS/,/^\.SH /p' man.txt | grep -oE '^\.BI? [a-z]+' | awk '{print $2}' | sort -u >man.cmds
+sed -n '/^commands:/,/^$/p' help.txt | grep -oE '^  [a-z][a-z-]*' | tr -d ' ' | sort -u >help.cmds
+sed -n '/^\.SH COMMANDS/,/^\.SH /p' man.txt | grep -oE '^\.BI? [a-z][a-z\\-]*' | awk '{print $2}' | tr -d '\\' | sort -u >man.cmds
 check "--help lists commands at all ($(wc -l <help.cmds))" [ "$(wc -l <help.cmds)" -ge 8 ]
 d=$(diff help.cmds man.cmds | grep '^[<>]' | tr '\n' ' ')
 check "the man page documents exactly the commands of --help (${d:-same})" [ -z "$d" ]

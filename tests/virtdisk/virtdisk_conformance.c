@@ -24,6 +24,7 @@ static void ok_err_(DWORD got, DWORD want, const char *what, int line)
 
 #define ERROR_VHD_FORMAT_UNKNOWN_W  0xC03A0004u
 #define ERROR_VHD_INVALID_TYPE_W    0xC03A001Bu
+#define ERROR_VHD_PARENT_VHD_NOT_FOUND_W 0xC03A000Du
 #define SENTINEL ((HANDLE)(ULONG_PTR)0xdeadbeef)
 
 static VIRTUAL_STORAGE_TYPE unknown_type;   /* UNKNOWN/UNKNOWN, as the SDK samples pass it */
@@ -196,7 +197,7 @@ static void test_info(void)
         ok(IsEqualGUID(&info->VirtualDiskId, &new_id), "... is the new id");
         set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
         set.ParentFilePath = L"C:\\parent.vhdx";
-        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "PARENT_PATH (not yet)");
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_VHD_INVALID_TYPE_W, "PARENT_PATH of a disk without a parent");
         set.Version = SET_VIRTUAL_DISK_INFO_IDENTIFIER;
         set.UniqueIdentifier = new_id;
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "IDENTIFIER (not yet)");
@@ -649,6 +650,112 @@ static void test_create_merge(void)
     CloseHandle(h);
 }
 
+/* SetVirtualDiskInformation PARENT_PATH and PARENT_PATH_WITH_DEPTH: a child
+ * moved to a copy of its parent (CreateVirtualDisk from a SourcePath), which
+ * then stands alone when the first parent is deleted. Makes its own disks. */
+static void test_set_parent(void)
+{
+    CREATE_VIRTUAL_DISK_PARAMETERS cp;
+    SET_VIRTUAL_DISK_INFO set;
+    BYTE buf[1024];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    WCHAR p1[MAX_PATH], p2[MAX_PATH], c[MAX_PATH], pv[MAX_PATH], cv[MAX_PATH];
+    GUID p2_ident = { 0 };
+    ULONG size;
+    HANDLE h = SENTINEL;
+
+    path_of(L"sp-p1.vhdx", p1);
+    path_of(L"sp-p2.vhdx", p2);
+    path_of(L"sp-c.vhdx", c);
+    path_of(L"sp-p.vhd", pv);
+    path_of(L"sp-c.vhd", cv);
+    DeleteFileW(p1);
+    DeleteFileW(p2);
+    DeleteFileW(c);
+    DeleteFileW(pv);
+    DeleteFileW(cv);
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_1;
+    cp.Version1.MaximumSize = 8u << 20;
+    ok_err(CreateVirtualDisk(&unknown_type, p1, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "set-parent: the first parent");
+    if (h != SENTINEL) CloseHandle(h);
+    ok_err(CreateVirtualDisk(&unknown_type, pv, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "set-parent: a VHD parent");
+    if (h != SENTINEL) CloseHandle(h);
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_2;
+    cp.Version2.SourcePath = p1;
+    ok_err(CreateVirtualDisk(&unknown_type, p2, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "set-parent: its copy, from a SourcePath");
+    if (h != SENTINEL)
+    {
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IDENTIFIER, info, &size), ERROR_SUCCESS, "the copy's IDENTIFIER");
+        p2_ident = info->Identifier;
+        CloseHandle(h);
+    }
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_1;
+    cp.Version1.ParentPath = p1;
+    ok_err(CreateVirtualDisk(&unknown_type, c, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "set-parent: the child");
+    if (h != SENTINEL) CloseHandle(h);
+    cp.Version1.ParentPath = pv;
+    ok_err(CreateVirtualDisk(&unknown_type, cv, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "set-parent: a VHD child");
+    if (h != SENTINEL) CloseHandle(h);
+
+    ok_err(open_v1(L"sp-c.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open the child");
+    if (h == SENTINEL) return;
+    memset(&set, 0, sizeof(set));
+    set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
+    set.ParentFilePath = NULL;
+    ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "PARENT_PATH NULL");
+    set.ParentFilePath = L"C:\\no-such-parent.vhdx";
+    ok_err(SetVirtualDiskInformation(h, &set), ERROR_VHD_PARENT_VHD_NOT_FOUND_W, "PARENT_PATH to a missing file");
+    set.ParentFilePath = pv;
+    ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "PARENT_PATH to a VHD for a VHDX child");
+    set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH;
+    set.ParentPathWithDepthInfo.ChildDepth = 2;
+    set.ParentPathWithDepthInfo.ParentFilePath = p2;
+    ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "PARENT_PATH_WITH_DEPTH, ChildDepth 2");
+    set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
+    set.ParentFilePath = p2;
+    ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_PATH to the copy");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_SUCCESS, "PARENT_LOCATION after");
+    ok(info->ParentLocation.ParentResolved == TRUE && !_wcsicmp(info->ParentLocation.ParentLocationBuffer, p2),
+       "resolved to the copy: %ls", info->ParentLocation.ParentLocationBuffer);
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "PARENT_IDENTIFIER after");
+    ok(IsEqualGUID(&info->ParentIdentifier, &p2_ident), "the child's PARENT_IDENTIFIER is the copy's IDENTIFIER");
+    CloseHandle(h);
+
+    ok(DeleteFileW(p1), "the first parent can go: %lu", GetLastError());
+    ok_err(open_v1(L"sp-c.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "the child opens without it");
+    if (h != SENTINEL)
+    {
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_SUCCESS, "PARENT_LOCATION again");
+        ok(info->ParentLocation.ParentResolved == TRUE && !_wcsicmp(info->ParentLocation.ParentLocationBuffer, p2),
+           "the copy, written: %ls", info->ParentLocation.ParentLocationBuffer);
+        set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH;
+        set.ParentPathWithDepthInfo.ChildDepth = 1;
+        set.ParentPathWithDepthInfo.ParentFilePath = p2;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_PATH_WITH_DEPTH, ChildDepth 1");
+        CloseHandle(h);
+    }
+    ok_err(open_v1(L"sp-c.vhd", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open the VHD child");
+    if (h != SENTINEL)
+    {
+        set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
+        set.ParentFilePath = pv;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "PARENT_PATH of a VHD child (not crash-safe)");
+        CloseHandle(h);
+    }
+}
+
 int wmain(int argc, WCHAR **argv)
 {
     if (argc < 2)
@@ -667,6 +774,7 @@ int wmain(int argc, WCHAR **argv)
     test_cancel();
     test_expand_attach();
     test_create_merge();
+    test_set_parent();
     printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
     return failed ? 1 : 0;
 }

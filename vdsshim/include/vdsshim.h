@@ -308,6 +308,15 @@ int vdsshim_metadata_delete(struct vdsshim_image *img, const uint8_t id[16], str
  * has neither item: VDSSHIM_E_WRONG_TYPE.
  */
 int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
+/*
+ * Point a differencing VHDX at another parent file (SetVirtualDiskInformation
+ * PARENT_PATH). The parent must open with its chain and be a VHDX of the
+ * child's size and logical sector size; the parent locator then names it
+ * (its DataWriteGuid, relative and absolute paths), switched atomically.
+ * A chain that was open follows the new parent. A VHD: VDSSHIM_E_UNSUPPORTED;
+ * no parent: VDSSHIM_E_WRONG_TYPE; a missing parent: VDSSHIM_E_PARENT_NOT_FOUND.
+ */
+int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag);
 int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, struct vdsshim_diag *diag);
 
 /*

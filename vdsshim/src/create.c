@@ -11,37 +11,6 @@
 #define VHD_MAX_SIZE   (2040ull << 30)      /* the VHD format's limit (formats.md §1) */
 #define VHDX_MAX_SIZE  (64ull << 40)
 
-static int is_sep(char c) { return c == '/' || c == '\\'; }
-
-/*
- * The parent's path relative to the child's directory, Windows style as
- * Windows writes it: ".\parent.vhdx" beside the child, "..\base\p.vhdx"
- * elsewhere. NULL when there is none (another drive).
- */
-static char *relative_path(const char *child_abs, const char *parent_abs)
-{
-    size_t common = 0, i, ups = 0, len;
-    const char *rest;
-    char *out, *o;
-
-    /* The longest common prefix ending at a separator, compared per character
-     * (Windows paths compare case-insensitively, but a mismatch only costs the
-     * relative locator its shortest form). */
-    for (i = 0; child_abs[i] && child_abs[i] == parent_abs[i]; i++)
-        if (is_sep(child_abs[i])) common = i + 1;
-    if (!common) return NULL;
-    for (i = common; child_abs[i]; i++)
-        if (is_sep(child_abs[i])) ups++;
-    rest = parent_abs + common;
-    len = (ups ? ups * 3 : 2) + strlen(rest) + 1;
-    if (!(out = malloc(len))) return NULL;
-    o = out;
-    if (!ups) { *o++ = '.'; *o++ = '\\'; }
-    for (i = 0; i < ups; i++) { *o++ = '.'; *o++ = '.'; *o++ = '\\'; }
-    for (; *rest; rest++) *o++ = *rest == '/' ? '\\' : *rest;
-    *o = 0;
-    return out;
-}
 
 static int is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
@@ -121,7 +90,7 @@ static int adopt_parent(struct create_spec *s, const char *child_path, struct vd
     if (!(s->parent_absolute = platform_path_absolute(p->parent_path))
         || !(child_abs = platform_path_absolute(child_path)))
         return diag_set(diag, VDSSHIM_E_NOMEM, 0, "cannot make the parent's absolute path");
-    s->parent_relative = relative_path(child_abs, s->parent_absolute);
+    s->parent_relative = path_relative_windows(child_abs, s->parent_absolute);
     free(child_abs);
     return VDSSHIM_OK;
 }

@@ -22,38 +22,10 @@ static const uint8_t id_page83[16] = VHDX_META_PAGE83;
 static const uint8_t id_logical_ss[16] = VHDX_META_LOGICAL_SS;
 static const uint8_t id_physical_ss[16] = VHDX_META_PHYSICAL_SS;
 static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
-static const uint8_t parent_loc_type[16] = VHDX_PARENT_LOC_TYPE;
 static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
 static const uint8_t region_meta[16] = VHDX_REGION_META_GUID;
 
 /* Append one UTF-16LE key/value pair to a parent locator item under construction. */
-static int locator_add(uint8_t *item, uint32_t cap, uint32_t *used, uint16_t index, const char *key,
-                       const char *value)
-{
-    const char *text[2] = { key, value };
-    uint8_t *e = item + 20 + 12 * index;
-    int k;
-
-    for (k = 0; k < 2; k++)
-    {
-        size_t n, i;
-        uint16_t *w = utf8_to_utf16(text[k], &n);
-
-        if (!w) return VDSSHIM_E_INVALID_ARG;
-        if (n * 2 > 0xffff || *used + n * 2 > cap)
-        {
-            free(w);
-            return VDSSHIM_E_INVALID_ARG;
-        }
-        put_le32(e + 4 * k, *used);
-        put_le16(e + 8 + 2 * k, (uint16_t)(n * 2));
-        for (i = 0; i < n; i++) put_le16(item + *used + 2 * i, w[i]);
-        *used += (uint32_t)(n * 2);
-        free(w);
-    }
-    return VDSSHIM_OK;
-}
-
 static void meta_entry(uint8_t *table, unsigned i, const uint8_t id[16], uint32_t off, uint32_t len, uint32_t flags)
 {
     uint8_t *e = table + 32 + 32 * i;
@@ -91,32 +63,11 @@ static int build_metadata(const struct create_spec *s, uint8_t *m, struct vdsshi
 
     if (s->parent)
     {
-        /* parent_linkage names the parent's DataWriteGuid; then the paths. */
-        uint8_t *item = m + at;
-        uint32_t used, cap = (uint32_t)(META_LEN - at);
-        uint16_t count = 0;
-        char linkage[39];
-        int st;
+        uint32_t used;
 
-        vhdx_guid_format((const struct vhdx_guid *)s->parent->linkage_id, linkage);
-        memcpy(item, parent_loc_type, 16);
-        used = 20 + 12 * 3;
-        st = locator_add(item, cap, &used, count++, "parent_linkage", linkage);
-        if (!st && s->parent_relative) st = locator_add(item, cap, &used, count++, "relative_path", s->parent_relative);
-        if (!st) st = locator_add(item, cap, &used, count++, "absolute_win32_path", s->parent_absolute);
-        if (st) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the parent's path does not fit a parent locator");
-        if (count < 3)      /* entries were reserved for three: close the gap */
-        {
-            memmove(item + 20 + 12 * count, item + 20 + 12 * 3, used - (20 + 12 * 3));
-            for (uint16_t i = 0; i < count; i++)
-            {
-                uint8_t *e = item + 20 + 12 * i;
-                put_le32(e, get_le32(e) - 12u * (3 - count));
-                put_le32(e + 4, get_le32(e + 4) - 12u * (3 - count));
-            }
-            used -= 12u * (3 - count);
-        }
-        put_le16(item + 18, count);
+        if (vhdx_parent_locator_encode(m + at, (uint32_t)(META_LEN - at), s->parent->linkage_id, s->parent_relative,
+                                       s->parent_absolute, &used))
+            return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the parent's path does not fit a parent locator");
         meta_entry(m, n++, id_parent_loc, at, used, req);
     }
     put_le16(m + 10, (uint16_t)n);

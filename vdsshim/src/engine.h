@@ -161,6 +161,10 @@ char *locator_path_resolve(const char *child_path, const uint16_t *wpath, size_t
 /* The same for a UTF-8 path. NULL if unusable here (a drive-letter path off Windows). */
 char *path_resolve_utf8(const char *child_path, const char *path);
 
+/* The parent's path relative to the child's directory, as Windows writes
+ * it in locators (".\\parent.vhdx", "..\\base\\p.vhdx"); NULL if none (paths.c). */
+char *path_relative_windows(const char *child_abs, const char *parent_abs);
+
 /* The absolute form of a UTF-8 path, which need not exist yet (its directory
  * must); platform code (io_posix.c, io_win32.c). NULL if it cannot be made. */
 char *platform_path_absolute(const char *path);

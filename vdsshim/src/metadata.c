@@ -354,6 +354,59 @@ done:
     return st;
 }
 
+int vhdx_replace_system_item(struct vdsshim_image *img, const uint8_t id[16], const void *data, uint32_t size,
+                             struct vdsshim_diag *diag)
+{
+    struct vhdx *v = img->fmt;
+    uint8_t *old = NULL, *table = NULL, *buf = NULL;
+    uint32_t at, padded = (size + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR * VHDX_LOG_SECTOR;
+    uint16_t count;
+    int idx, st;
+
+    if (!(old = malloc(VHDX_META_TABLE_SIZE)) || !(table = malloc(VHDX_META_TABLE_SIZE)) || !(buf = calloc(1, padded ? padded : 1)))
+    {
+        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        goto done;
+    }
+    if ((st = vhdx_file_read(img, v, old, VHDX_META_TABLE_SIZE, v->meta_region.offset, "the metadata table", diag)))
+        goto done;
+    memcpy(table, old, VHDX_META_TABLE_SIZE);
+    count = get_le16(table + 10);
+    if ((idx = entry_index(table, count, id)) < 0 || (get_le32(table + 32 + 32 * idx + 24) & VHDX_META_IS_USER))
+    {
+        st = diag_set(diag, VDSSHIM_E_UNSUPPORTED, v->meta_region.offset, "the file has no such system metadata item");
+        goto done;
+    }
+    if (!(at = find_space(table, count, v->meta_region.length, size)))
+    {
+        st = diag_set(diag, VDSSHIM_E_NOSPC, v->meta_region.offset, "the metadata region has no free %u bytes for the item",
+                      padded);
+        goto done;
+    }
+    memcpy(buf, data, size);
+    /* The new value where nothing points, durable before the table names it;
+     * then the table, atomically, through the log. */
+    if ((st = vdsshim_io_write(img->io, buf, padded, v->meta_region.offset + at)))
+    {
+        st = diag_io(diag, img->io, st, v->meta_region.offset + at, "cannot write a metadata item");
+        goto done;
+    }
+    if ((st = vdsshim_io_flush(img->io)))
+    {
+        st = diag_io(diag, img->io, st, 0, "cannot flush");
+        goto done;
+    }
+    put_le32(table + 32 + 32 * idx + 16, at);
+    put_le32(table + 32 + 32 * idx + 20, size);
+    st = commit_table(img, v, old, table, diag);
+
+done:
+    free(old);
+    free(table);
+    free(buf);
+    return st;
+}
+
 int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag)
 {
     static const uint8_t page83[16] = VHDX_META_PAGE83;

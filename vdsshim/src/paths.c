@@ -143,3 +143,35 @@ bad:
     free(out);
     return NULL;
 }
+
+static int rel_is_sep(char c) { return c == '/' || c == '\\'; }
+
+/*
+ * The parent's path relative to the child's directory, Windows style as
+ * Windows writes it: ".\parent.vhdx" beside the child, "..\base\p.vhdx"
+ * elsewhere. NULL when there is none (another drive).
+ */
+char *path_relative_windows(const char *child_abs, const char *parent_abs)
+{
+    size_t common = 0, i, ups = 0, len;
+    const char *rest;
+    char *out, *o;
+
+    /* The longest common prefix ending at a separator, compared per character
+     * (Windows paths compare case-insensitively, but a mismatch only costs the
+     * relative locator its shortest form). */
+    for (i = 0; child_abs[i] && child_abs[i] == parent_abs[i]; i++)
+        if (rel_is_sep(child_abs[i])) common = i + 1;
+    if (!common) return NULL;
+    for (i = common; child_abs[i]; i++)
+        if (rel_is_sep(child_abs[i])) ups++;
+    rest = parent_abs + common;
+    len = (ups ? ups * 3 : 2) + strlen(rest) + 1;
+    if (!(out = malloc(len))) return NULL;
+    o = out;
+    if (!ups) { *o++ = '.'; *o++ = '\\'; }
+    for (i = 0; i < ups; i++) { *o++ = '.'; *o++ = '.'; *o++ = '\\'; }
+    for (; *rest; rest++) *o++ = *rest == '/' ? '\\' : *rest;
+    *o = 0;
+    return out;
+}

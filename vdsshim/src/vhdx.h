@@ -216,6 +216,15 @@ void vhdx_region_table_encode(const struct vhdx_region_table *t, uint8_t buf[VHD
 int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
                      struct vdsshim_diag *diag);
 void vhdx_meta_free(struct vhdx_meta *m);
+/* A parent locator item (formats.md §2.5): parent_linkage from the parent's
+ * DataWriteGuid, then relative_path (if any) and absolute_win32_path, UTF-16.
+ * *len gets its length; VDSSHIM_E_INVALID_ARG if it does not fit cap. */
+/* A system metadata item (one the file has) given a new value: written in
+ * free space, flushed, then the table through the log (metadata.c). */
+int vhdx_replace_system_item(struct vdsshim_image *img, const uint8_t id[16], const void *data, uint32_t size,
+                             struct vdsshim_diag *diag);
+int vhdx_parent_locator_encode(uint8_t *item, uint32_t cap, const uint8_t linkage_id[16], const char *relative,
+                               const char *absolute, uint32_t *len);
 
 /* vhdx_log.c */
 /* Find the active sequence of the log at header's LogOffset; fill the overlay. */

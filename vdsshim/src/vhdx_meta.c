@@ -189,3 +189,64 @@ int vhdx_meta_decode(const uint8_t *region, uint32_t len, uint64_t at, struct vh
     if ((st = decode_items(region, len, at, m, diag))) vhdx_meta_free(m);
     return st;
 }
+
+static int locator_add(uint8_t *item, uint32_t cap, uint32_t *used, uint16_t index, const char *key,
+                       const char *value)
+{
+    const char *text[2] = { key, value };
+    uint8_t *e = item + 20 + 12 * index;
+    int k;
+
+    for (k = 0; k < 2; k++)
+    {
+        size_t n, i;
+        uint16_t *w = utf8_to_utf16(text[k], &n);
+
+        if (!w) return VDSSHIM_E_INVALID_ARG;
+        if (n * 2 > 0xffff || *used + n * 2 > cap)
+        {
+            free(w);
+            return VDSSHIM_E_INVALID_ARG;
+        }
+        put_le32(e + 4 * k, *used);
+        put_le16(e + 8 + 2 * k, (uint16_t)(n * 2));
+        for (i = 0; i < n; i++) put_le16(item + *used + 2 * i, w[i]);
+        *used += (uint32_t)(n * 2);
+        free(w);
+    }
+    return VDSSHIM_OK;
+}
+
+int vhdx_parent_locator_encode(uint8_t *item, uint32_t cap, const uint8_t linkage_id[16], const char *relative,
+                               const char *absolute, uint32_t *len)
+{
+    static const uint8_t type[16] = VHDX_PARENT_LOC_TYPE;
+    uint16_t count = 0, i;
+    uint32_t used = 20 + 12 * 3;     /* header and room for three entries */
+    char linkage[39];
+    int st;
+
+    if (cap < used) return VDSSHIM_E_INVALID_ARG;
+    memset(item, 0, used);
+    /* parent_linkage names the parent's DataWriteGuid; then the paths. */
+    vhdx_guid_format((const struct vhdx_guid *)linkage_id, linkage);
+    memcpy(item, type, 16);
+    st = locator_add(item, cap, &used, count++, "parent_linkage", linkage);
+    if (!st && relative) st = locator_add(item, cap, &used, count++, "relative_path", relative);
+    if (!st) st = locator_add(item, cap, &used, count++, "absolute_win32_path", absolute);
+    if (st) return st;
+    if (count < 3)      /* entries were reserved for three: close the gap */
+    {
+        memmove(item + 20 + 12 * count, item + 20 + 12 * 3, used - (20 + 12 * 3));
+        for (i = 0; i < count; i++)
+        {
+            uint8_t *e = item + 20 + 12 * i;
+            put_le32(e, get_le32(e) - 12u * (3 - count));
+            put_le32(e + 4, get_le32(e + 4) - 12u * (3 - count));
+        }
+        used -= 12u * (3 - count);
+    }
+    put_le16(item + 18, count);
+    *len = used;
+    return VDSSHIM_OK;
+}

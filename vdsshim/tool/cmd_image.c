@@ -165,3 +165,26 @@ int cmd_expand(const char *path, const char *new_size, int json, int quiet)
                (unsigned long long)after.virtual_size);
     return EXIT_OK;
 }
+
+int cmd_set_parent(const char *path, const char *parent, int json, int quiet)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    int st;
+
+    /* The old parent need not exist any more: that is what this is for. */
+    if ((st = vdsshim_open(path, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag))) return fail(path, st, &diag);
+    st = vdsshim_set_parent(img, parent, &diag);
+    vdsshim_close(img);
+    if (json)
+    {
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"status\":\"%s\",\"parent\":", vdsshim_status_name(st));
+        json_string(stdout, parent);
+        printf("}\n");
+    }
+    if (st) return fail(path, st, &diag);
+    if (!json && !quiet) printf("%s: parent is now %s\n", path, parent);
+    return EXIT_OK;
+}

@@ -39,6 +39,8 @@ static const char usage_text[] =
     "  merge     copy a differencing disk's data into its parent: merge [--depth N] CHILD\n"
     "            (N levels: the child and N-1 parents go into parent N; default 1)\n"
     "  expand    grow a dynamic or fixed disk's virtual size: expand FILE NEWSIZE\n"
+    "  set-parent point a differencing VHDX at another parent file: set-parent CHILD\n"
+    "            PARENT (it must be a VHDX of the child's size; switched atomically)\n"
     "  convert   make a new image with the same content in another format or type:\n"
     "            convert [--format vhd|vhdx] [--fixed] [--size N] [--block-size N] SRC DST\n"
     "            (DST must not exist; it appears only once complete)\n"
@@ -467,7 +469,7 @@ static int dispatch(const struct parsed *p)
         return EXIT_USAGE;
     }
     if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand") && strcmp(command, "convert")
-        && strcmp(command, "compact"))
+        && strcmp(command, "compact") && strcmp(command, "set-parent"))
     {
         fprintf(stderr, "vdsshim: %s takes one FILE\n", command);
         return EXIT_USAGE;
@@ -501,6 +503,15 @@ static int dispatch(const struct parsed *p)
             return EXIT_USAGE;
         }
         return cmd_expand(args[0], args[1], json, quiet);
+    }
+    if (!strcmp(command, "set-parent"))
+    {
+        if (nargs != 2)
+        {
+            fprintf(stderr, "vdsshim: set-parent takes CHILD PARENT\n");
+            return EXIT_USAGE;
+        }
+        return cmd_set_parent(args[0], args[1], json, quiet);
     }
     fprintf(stderr, "vdsshim: unknown command %s (see vdsshim --help)\n", command);
     return EXIT_USAGE;

@@ -1,0 +1,292 @@
+/*
+ * vdsshim_set_parent: a differencing VHDX moved to another parent that reads
+ * the same (a conversion of the first, so another DataWriteGuid), and a
+ * power cut after every write, in every crash state: the child opens with
+ * the old parent or the new one and reads the same, and a re-run ends on the
+ * new one. Then the refusals, each leaving the child's bytes as they were.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crash_states.h"
+#include "test_util.h"
+#include "vhdx.h"
+
+#define MiB (1ull << 20)
+
+static uint8_t *file_bytes(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *d;
+    long n;
+
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    d = malloc((size_t)n);
+    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return d;
+}
+
+static void write_pattern(const char *path, uint64_t off, uint8_t fill)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    uint8_t *buf = malloc(MiB), units[MiB / 512];
+
+    memset(buf, fill, MiB);
+    memset(units, 1, sizeof(units));
+    assert_status(vdsshim_open(path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    if (img->ops->write_units(img, off, buf, MiB, units, &diag)) fail_msg("write %s: %s", path, diag.msg);
+    /* A clean log: the next read-write open then writes nothing itself. */
+    if (img->ops->settle && img->ops->settle(img, &diag)) fail_msg("settle %s: %s", path, diag.msg);
+    vdsshim_close(img);
+    free(buf);
+}
+
+/* p1.vhdx with data, p2.vhdx its conversion, c.vhdx a child of p1 with its own. */
+static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_t *vsize)
+{
+    struct vdsshim_create_params p = { 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+
+    remove("p1.vhdx");
+    remove("p2.vhdx");
+    remove("c.vhdx");
+    p.format = VDSSHIM_FORMAT_VHDX;
+    p.type = VDSSHIM_DISK_DYNAMIC;
+    p.virtual_size = 8 * MiB;
+    p.block_size = (uint32_t)MiB;
+    assert_status(vdsshim_create("p1.vhdx", &p, &diag), VDSSHIM_OK);
+    write_pattern("p1.vhdx", 0, 0x51);
+    write_pattern("p1.vhdx", 3 * MiB, 0x53);
+    memset(&p, 0, sizeof(p));
+    p.format = VDSSHIM_FORMAT_VHDX;
+    p.type = VDSSHIM_DISK_DYNAMIC;
+    assert_status(vdsshim_convert("p1.vhdx", "p2.vhdx", &p, NULL, &diag), VDSSHIM_OK);
+    memset(&p, 0, sizeof(p));
+    p.format = VDSSHIM_FORMAT_VHDX;
+    p.type = VDSSHIM_DISK_DIFFERENCING;
+    p.parent_path = "p1.vhdx";
+    assert_status(vdsshim_create("c.vhdx", &p, &diag), VDSSHIM_OK);
+    write_pattern("c.vhdx", 2 * MiB, 0x52);
+    assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_OK);
+    *content = read_all(img, vsize);
+    vdsshim_close(img);
+    *child = file_bytes("c.vhdx", size);
+    remove("c.vhdx");       /* from here on the child lives in memory, named c.vhdx */
+}
+
+/* With log_in_use the log is already active (as after an earlier change on
+ * the same handle): no restart, and its flush, then comes between the new
+ * locator's data and the table that names it. */
+static int log_in_use;
+
+static int set_parent_on(const uint8_t *raw, size_t size, struct vdsshim_fault_plan plan, const char *parent,
+                         struct vdsshim_io **disk, struct vdsshim_fault_counters *c)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+    int st;
+
+    *disk = NULL;
+    plan.inner_on_close = disk;
+    plan.counters_on_close = c;
+    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    assert_status(vdsshim_open_io(io, "c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    st = log_in_use ? vhdx_log_restart(img, img->fmt, &diag) : VDSSHIM_OK;
+    if (!st) st = vdsshim_set_parent(img, parent, &diag);
+    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
+    vdsshim_close(img);
+    return st;
+}
+
+/* The child left on disk opens with its chain, names p1 or p2 (or only p2
+ * when must_be_new), and reads content. */
+static void expect_chain(struct vdsshim_io *disk, const uint8_t *content, uint64_t vsize, int must_be_new,
+                         const char *what, uint64_t k)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_info info;
+    struct vdsshim_io *io;
+    const uint8_t *d;
+    uint8_t *now;
+    uint64_t vs;
+    size_t n;
+    const char *tail;
+
+    d = vdsshim_io_mem_data(disk, &n);
+    assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
+    if (vdsshim_open_io(io, "c.vhdx", 0, &img, &diag))
+        fail_msg("%s after write %llu: the child does not open with a parent: %s", what, (unsigned long long)k, diag.msg);
+    vdsshim_get_info(img, &info);
+    tail = strlen(info.parent_path) >= 7 ? info.parent_path + strlen(info.parent_path) - 7 : "";
+    if (strcmp(tail, "p2.vhdx") && (must_be_new || strcmp(tail, "p1.vhdx")))
+        fail_msg("%s after write %llu: the parent is %s", what, (unsigned long long)k, info.parent_path);
+    now = read_all(img, &vs);
+    if (vs != vsize || memcmp(now, content, (size_t)vs))
+        fail_msg("%s after write %llu: the child reads different data", what, (unsigned long long)k);
+    free(now);
+    vdsshim_close(img);
+}
+
+static void sweep(void)
+{
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_io *disk;
+    uint8_t *child, *content;
+    uint64_t vsize, writes, k;
+    size_t size;
+    unsigned m;
+
+    make_chain(&child, &size, &content, &vsize);
+    assert_status(set_parent_on(child, size, plan, "p2.vhdx", &disk, &c), VDSSHIM_OK);
+    writes = c.writes;
+    expect_chain(disk, content, vsize, 1, "uninterrupted", 0);
+    vdsshim_io_close(disk);
+    print_message("set_parent takes %llu writes, %llu flushes\n", (unsigned long long)writes,
+                  (unsigned long long)c.flushes);
+    assert_true(writes >= 3);
+
+    for (k = 1; k <= writes; k++)
+    {
+        uint64_t pending = 0;
+        char name[96];
+
+        memset(&plan, 0, sizeof(plan));
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
+        {
+            struct vdsshim_fault_plan none = { 0 };
+            struct vdsshim_io *again;
+            const uint8_t *d;
+            uint8_t *left;
+            size_t n;
+
+            plan.cut_after_write = k;
+            assert_status(set_parent_on(child, size, plan, "p2.vhdx", &disk, &c), VDSSHIM_E_IO);
+            pending = c.pending_at_cut;
+            expect_chain(disk, content, vsize, 0, name, k);
+            /* A re-run ends on the new parent. */
+            d = vdsshim_io_mem_data(disk, &n);
+            left = malloc(n);
+            memcpy(left, d, n);
+            vdsshim_io_close(disk);
+            if (set_parent_on(left, n, none, "p2.vhdx", &again, &c))
+                fail_msg("%s after write %llu: the re-run failed", name, (unsigned long long)k);
+            expect_chain(again, content, vsize, 1, name, k);
+            vdsshim_io_close(again);
+            free(left);
+        }
+    }
+    free(child);
+    free(content);
+}
+
+static void test_set_parent_and_power_cuts(void **state)
+{
+    (void)state;
+    log_in_use = 0;
+    sweep();
+}
+
+static void test_set_parent_and_power_cuts_log_in_use(void **state)
+{
+    (void)state;
+    log_in_use = 1;
+    sweep();
+    log_in_use = 0;
+}
+
+/* Refused: nothing written (the fault wrapper counts). */
+static void expect_refused(const uint8_t *raw, size_t size, const char *parent, int want)
+{
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_io *disk;
+    const uint8_t *d;
+    size_t n;
+
+    assert_status(set_parent_on(raw, size, plan, parent, &disk, &c), want);
+    d = vdsshim_io_mem_data(disk, &n);
+    assert_int_equal(n, size);
+    assert_memory_equal(d, raw, size);
+    vdsshim_io_close(disk);
+}
+
+static void test_refusals(void **state)
+{
+    struct vdsshim_create_params p = { 0 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    uint8_t *child, *content, *raw;
+    uint64_t vsize;
+    size_t size, n;
+
+    (void)state;
+    make_chain(&child, &size, &content, &vsize);
+    expect_refused(child, size, "missing.vhdx", VDSSHIM_E_PARENT_NOT_FOUND);
+    /* A parent of another size. */
+    p.format = VDSSHIM_FORMAT_VHDX;
+    p.type = VDSSHIM_DISK_DYNAMIC;
+    p.virtual_size = 16 * MiB;
+    remove("big.vhdx");
+    assert_status(vdsshim_create("big.vhdx", &p, &diag), VDSSHIM_OK);
+    expect_refused(child, size, "big.vhdx", VDSSHIM_E_INVALID_ARG);
+    /* A VHD parent for a VHDX child. */
+    p.format = VDSSHIM_FORMAT_VHD;
+    p.virtual_size = 8 * MiB;
+    remove("p.vhd");
+    assert_status(vdsshim_create("p.vhd", &p, &diag), VDSSHIM_OK);
+    expect_refused(child, size, "p.vhd", VDSSHIM_E_INVALID_ARG);
+    /* Not an image at all. */
+    write_file("junk.vhdx", "not an image", 12);
+    expect_refused(child, size, "junk.vhdx", VDSSHIM_E_UNKNOWN_FORMAT);
+
+    /* The child as its own parent, on a real file. */
+    write_file("self.vhdx", child, size);
+    assert_status(vdsshim_open("self.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent(img, "self.vhdx", &diag), VDSSHIM_E_INVALID_ARG);
+    vdsshim_close(img);
+    raw = file_bytes("self.vhdx", &n);
+    assert_int_equal(n, size);
+    assert_memory_equal(raw, child, size);
+    free(raw);
+
+    /* A disk without a parent, a VHD child, a read-only open. */
+    assert_status(vdsshim_open("p1.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_E_WRONG_TYPE);
+    vdsshim_close(img);
+    memset(&p, 0, sizeof(p));
+    p.format = VDSSHIM_FORMAT_VHD;
+    p.type = VDSSHIM_DISK_DIFFERENCING;
+    p.parent_path = "p.vhd";
+    remove("c.vhd");
+    assert_status(vdsshim_create("c.vhd", &p, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_open("c.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent(img, "p.vhd", &diag), VDSSHIM_E_UNSUPPORTED);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("self.vhdx", VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_E_READONLY);
+    vdsshim_close(img);
+    free(child);
+    free(content);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_parent_and_power_cuts),
+        cmocka_unit_test(test_set_parent_and_power_cuts_log_in_use),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
