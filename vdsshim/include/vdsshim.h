@@ -210,6 +210,19 @@ struct vdsshim_op_options
     void *progress_ctx;
 };
 
+/*
+ * Make a dynamic VHDX smaller (ResizeVirtualDisk to a smaller size): the
+ * blocks wholly past new_size are released, the size changes atomically
+ * through the log, and a metadata-only compaction gives the space back.
+ * What lies past new_size is lost: check vdsshim_smallest_safe_size first
+ * unless the user allows it. new_size: whole logical sectors, above 0 and
+ * below the virtual size (else VDSSHIM_E_INVALID_ARG). A VHD:
+ * VDSSHIM_E_UNSUPPORTED (its BAT and footer sizes would change apart); a
+ * fixed or differencing disk: VDSSHIM_E_WRONG_TYPE.
+ */
+int vdsshim_shrink(struct vdsshim_image *img, uint64_t new_size, const struct vdsshim_op_options *opts,
+                   struct vdsshim_diag *diag);
+
 /* What vdsshim_create makes. Zero fields take the documented defaults. */
 struct vdsshim_create_params
 {

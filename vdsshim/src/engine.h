@@ -74,6 +74,9 @@ struct image_ops
     /* After a series of writes: leave the file clean for other readers (a VHDX
      * log marked empty, so read-only readers need not replay it). May be NULL. */
     int (*settle)(struct vdsshim_image *img, struct vdsshim_diag *diag);
+    /* Make the virtual size smaller (blocks past it released); NULL where the
+     * format cannot do it crash-safely. */
+    int (*shrink)(struct vdsshim_image *img, uint64_t new_size, struct vdsshim_diag *diag);
 };
 
 /* What a parent lookup has seen so far, to refuse loops. */

@@ -258,6 +258,38 @@ int vdsshim_expand(struct vdsshim_image *img, uint64_t new_size, const struct vd
     return st == VDSSHIM_E_CANCELLED ? VDSSHIM_OK : st;     /* done: too late to cancel */
 }
 
+int vdsshim_shrink(struct vdsshim_image *img, uint64_t new_size, const struct vdsshim_op_options *opts,
+                   struct vdsshim_diag *diag)
+{
+    struct vdsshim_compact_options copts = { 0 };
+    struct vdsshim_compact_result res;
+    int st;
+
+    if (!img) return VDSSHIM_E_INVALID_ARG;
+    if (!img->ops->shrink)
+        return diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
+                        "a VHD cannot shrink crash-safely: its footer, its copy and its BAT's size would change apart");
+    if (img->info.type != VDSSHIM_DISK_DYNAMIC)
+        return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "only a dynamic disk shrinks (%s)",
+                        img->info.type == VDSSHIM_DISK_FIXED ? "a fixed one keeps every block"
+                                                             : "a differencing one has its parent's size");
+    if (!(img->flags & VDSSHIM_OPEN_WRITE)) return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
+    if (!new_size || new_size >= img->info.virtual_size || new_size % img->info.logical_sector_size)
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0,
+                        "new size %llu is not above 0, below %llu and whole %u-byte sectors",
+                        (unsigned long long)new_size, (unsigned long long)img->info.virtual_size,
+                        img->info.logical_sector_size);
+    if (opts)
+    {
+        copts.progress = opts->progress;
+        copts.progress_ctx = opts->progress_ctx;
+    }
+    if ((st = img->ops->shrink(img, new_size, diag))) return st;
+    /* The released blocks' space: only metadata is read, blocks move, the file is cut. */
+    copts.flags = VDSSHIM_COMPACT_NO_ZERO_SCAN;
+    return vdsshim_compact(img, &copts, &res, diag);
+}
+
 int image_read_parent(struct vdsshim_image *img, uint64_t off, void *out, size_t len, struct vdsshim_diag *diag)
 {
     uint8_t *buf = out;

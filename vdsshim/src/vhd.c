@@ -524,6 +524,7 @@ static const struct image_ops vhd_ops =
     vhd_present,
     vhd_write_units,
     NULL,
+    NULL,       /* shrink: footer, its copy and the BAT's size would change apart */
 };
 
 static void vhd_fill_info(struct vdsshim_image *img, const struct vhd *vhd)

@@ -508,6 +508,7 @@ static const struct image_ops vhdx_ops =
     vhdx_present,
     vhdx_write_units,
     vhdx_settle,
+    vhdx_shrink,
 };
 
 static void vhdx_fill_info(struct vdsshim_image *img, struct vhdx *v, const uint8_t *creator)

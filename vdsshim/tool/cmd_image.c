@@ -188,3 +188,56 @@ int cmd_set_parent(const char *path, const char *parent, int json, int quiet)
     if (!json && !quiet) printf("%s: parent is now %s\n", path, parent);
     return EXIT_OK;
 }
+
+/* Never below the smallest safe size (the end of the last partition, GPT's
+ * backup included): what lies past it would be lost. */
+int cmd_shrink(const char *path, const char *new_size, int json, int quiet)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_op_options opts = { 0 };
+    struct vdsshim_image *img;
+    struct vdsshim_info before, after;
+    struct bar bar = { 0 };
+    uint64_t size = new_size ? parse_size(new_size) : 0, safe = 0;
+    int st;
+
+    if (new_size && !size) return usage_error("bad NEWSIZE", new_size);
+    if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
+    vdsshim_get_info(img, &before);
+    if ((st = vdsshim_smallest_safe_size(img, &safe, &diag)))
+    {
+        vdsshim_close(img);
+        return fail(path, st, &diag);
+    }
+    if (!size) size = safe;
+    if (size < safe)
+    {
+        vdsshim_close(img);
+        fprintf(stderr, "vdsshim: %s: %llu bytes would cut the last partition, which ends at %llu\n", path,
+                (unsigned long long)size, (unsigned long long)safe);
+        return EXIT_USAGE;
+    }
+    bar.shown = progress_shown(json, quiet);
+    bar.label = "shrinking";
+    opts.progress = on_progress;
+    opts.progress_ctx = &bar;
+    catch_stop_signals(1);
+    st = size == before.virtual_size ? VDSSHIM_OK : vdsshim_shrink(img, size, &opts, &diag);
+    catch_stop_signals(0);
+    if (bar.shown) fputc('\n', stderr);
+    vdsshim_get_info(img, &after);
+    vdsshim_close(img);
+    if (json)
+    {
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"status\":\"%s\",\"virtual_size_before\":%llu,\"virtual_size\":%llu,\"smallest_safe\":%llu,"
+               "\"file_size\":%llu}\n", vdsshim_status_name(st), (unsigned long long)before.virtual_size,
+               (unsigned long long)after.virtual_size, (unsigned long long)safe, (unsigned long long)after.file_size);
+    }
+    if (st) return fail(path, st, &diag);
+    if (!json && !quiet)
+        printf("%s: virtual size %llu -> %llu bytes (file %llu bytes)\n", path, (unsigned long long)before.virtual_size,
+               (unsigned long long)after.virtual_size, (unsigned long long)after.file_size);
+    return EXIT_OK;
+}

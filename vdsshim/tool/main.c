@@ -39,6 +39,8 @@ static const char usage_text[] =
     "  merge     copy a differencing disk's data into its parent: merge [--depth N] CHILD\n"
     "            (N levels: the child and N-1 parents go into parent N; default 1)\n"
     "  expand    grow a dynamic or fixed disk's virtual size: expand FILE NEWSIZE\n"
+    "  shrink    make a dynamic VHDX's virtual size smaller: shrink FILE [NEWSIZE]\n"
+    "            (never below the end of its last partition; no NEWSIZE: to that end)\n"
     "  set-parent point a differencing VHDX at another parent file: set-parent CHILD\n"
     "            PARENT (it must be a VHDX of the child's size; switched atomically)\n"
     "  convert   make a new image with the same content in another format or type:\n"
@@ -469,7 +471,7 @@ static int dispatch(const struct parsed *p)
         return EXIT_USAGE;
     }
     if (nargs > 1 && strcmp(command, "dump") && strcmp(command, "expand") && strcmp(command, "convert")
-        && strcmp(command, "compact") && strcmp(command, "set-parent"))
+        && strcmp(command, "compact") && strcmp(command, "set-parent") && strcmp(command, "shrink"))
     {
         fprintf(stderr, "vdsshim: %s takes one FILE\n", command);
         return EXIT_USAGE;
@@ -504,6 +506,7 @@ static int dispatch(const struct parsed *p)
         }
         return cmd_expand(args[0], args[1], json, quiet);
     }
+    if (!strcmp(command, "shrink")) return cmd_shrink(args[0], nargs > 1 ? args[1] : NULL, json, quiet);
     if (!strcmp(command, "set-parent"))
     {
         if (nargs != 2)

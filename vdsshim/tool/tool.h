@@ -59,6 +59,7 @@ struct create_args
 int cmd_create(const char *path, const struct create_args *a, int json, int quiet);
 int cmd_merge(const char *path, unsigned depth, int json, int quiet);
 int cmd_expand(const char *path, const char *new_size, int json, int quiet);
+int cmd_shrink(const char *path, const char *new_size, int json, int quiet);
 int cmd_set_parent(const char *path, const char *parent, int json, int quiet);
 /* convert (cmd_convert.c): the create options but --parent. */
 int cmd_convert(const char *src, const char *dst, const struct create_args *a, int json, int quiet);
