@@ -67,8 +67,6 @@ static DWORD parent_location(const struct vdsshim_info *info, PULONG size, PGET_
     return ERROR_SUCCESS;
 }
 
-#define ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE_W 0xC03A0026u
-
 static DWORD fill_info(struct vd_disk *disk, const struct vdsshim_info *info, PULONG size,
                        PGET_VIRTUAL_DISK_INFO out, ULONG *need)
 {
@@ -141,7 +139,7 @@ static DWORD fill_info(struct vd_disk *disk, const struct vdsshim_info *info, PU
         if ((st = vdsshim_smallest_safe_size(disk->img, &safe, &diag)))
         {
             WARN("%s\n", diag.msg);
-            return st == VDSSHIM_E_UNSUPPORTED ? ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE_W
+            return st == VDSSHIM_E_UNSUPPORTED ? VDSSHIM_WIN32_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE
                                                : win32_from_status(st, &diag);
         }
         out->SmallestSafeVirtualSize = safe;

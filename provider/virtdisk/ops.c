@@ -54,7 +54,7 @@
 #include "virtdisk_private.h"
 #include "test_hooks.h"
 
-enum op_kind { OP_COMPACT, OP_MERGE, OP_EXPAND };
+enum op_kind { OP_COMPACT, OP_MERGE, OP_EXPAND, OP_SHRINK };
 
 /* STATUS_CANCELLED, which GetOverlappedResult turns into ERROR_OPERATION_ABORTED
  * (mingw's headers define it only with the NT ones). */
@@ -68,7 +68,7 @@ struct vd_op
     enum op_kind kind;
     unsigned flags;             /* compact */
     unsigned depth;             /* merge */
-    ULONGLONG size;             /* expand */
+    ULONGLONG size;             /* expand, shrink */
     volatile LONG percent;
     volatile LONG running;
     DWORD status;
@@ -272,6 +272,7 @@ static DWORD op_run(struct vd_op *op)
             if (err) return err;
             st = vdsshim_merge(disk->img, op->depth, &opts, &res, &diag);
         }
+        else if (op->kind == OP_SHRINK) st = vdsshim_shrink(disk->img, op->size, &opts, &diag);
         else st = vdsshim_expand(disk->img, op->size, &opts, &diag);
     }
     if (st) WARN("%s: %s: %s\n", debugstr_w(disk->path), vdsshim_status_name(st), diag.msg);
@@ -445,6 +446,52 @@ DWORD WINAPI ExpandVirtualDisk(HANDLE handle, EXPAND_VIRTUAL_DISK_FLAG flags, PE
     return err;
 }
 
+/*
+ * ResizeVirtualDisk to a smaller size (virtdisk-reference.md §3.6). The
+ * smallest safe size is the end of the last partition (GPT's backup
+ * included; vdsshim_smallest_safe_size). Codes by their message texts [U]:
+ *   RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE with a NewSize  ERROR_INVALID_PARAMETER
+ *   no partition table to compute it from                0xC03A0026 COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE
+ *   to the smallest, already there or below              0xC03A0027 ALREADY_AT_OR_BELOW_MINIMUM_VIRTUAL_SIZE
+ *   below it without ALLOW_UNSAFE_VIRTUAL_SIZE           0xC03A0025 RESIZE_WOULD_TRUNCATE_DATA
+ *   a VHD (cannot shrink crash-safely)                   ERROR_NOT_SUPPORTED, with a WARN
+ *   a fixed or differencing VHDX                         ERROR_VHD_INVALID_TYPE (the engine's WRONG_TYPE)
+ * ALLOW_UNSAFE_VIRTUAL_SIZE shrinks without the check, as documented.
+ */
+static DWORD resize_down(struct vd_disk *disk, HANDLE handle, RESIZE_VIRTUAL_DISK_FLAG flags, ULONGLONG size,
+                         const struct vdsshim_info *info, LPOVERLAPPED overlapped)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    uint64_t safe = 0;
+    int st = VDSSHIM_OK;
+
+    if ((flags & RESIZE_VIRTUAL_DISK_FLAG_RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE) && size) return ERROR_INVALID_PARAMETER;
+    if (disk->attached) return ERROR_INVALID_STATE;
+    if (disk->type.DeviceId != VIRTUAL_STORAGE_TYPE_DEVICE_VHDX)
+    {
+        WARN("shrinking a VHD is not supported (its footers and BAT cannot change crash-safely)\n");
+        return ERROR_NOT_SUPPORTED;
+    }
+    if ((flags & RESIZE_VIRTUAL_DISK_FLAG_RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE)
+        || !(flags & RESIZE_VIRTUAL_DISK_FLAG_ALLOW_UNSAFE_VIRTUAL_SIZE))
+        st = vdsshim_smallest_safe_size(disk->img, &safe, &diag);
+    if (st)
+    {
+        WARN("no smallest safe size: %s\n", diag.msg);
+        return st == VDSSHIM_E_UNSUPPORTED ? VDSSHIM_WIN32_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE
+                                           : win32_from_status(st, &diag);
+    }
+    if (flags & RESIZE_VIRTUAL_DISK_FLAG_RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE)
+    {
+        if (safe >= info->virtual_size) return VDSSHIM_WIN32_VHD_ALREADY_AT_OR_BELOW_MINIMUM_VIRTUAL_SIZE;
+        size = safe;
+    }
+    else if (!(flags & RESIZE_VIRTUAL_DISK_FLAG_ALLOW_UNSAFE_VIRTUAL_SIZE) && size < safe)
+        return VDSSHIM_WIN32_VHD_RESIZE_WOULD_TRUNCATE_DATA;
+    if (size == info->virtual_size) return op_start(disk, handle, overlapped, OP_EXPAND, 0, 0, size);
+    return op_start(disk, handle, overlapped, OP_SHRINK, 0, 0, size);
+}
+
 DWORD WINAPI ResizeVirtualDisk(HANDLE handle, RESIZE_VIRTUAL_DISK_FLAG flags, PRESIZE_VIRTUAL_DISK_PARAMETERS params,
                                LPOVERLAPPED overlapped)
 {
@@ -460,12 +507,7 @@ DWORD WINAPI ResizeVirtualDisk(HANDLE handle, RESIZE_VIRTUAL_DISK_FLAG flags, PR
         err = ERROR_INVALID_PARAMETER;
     else if (!disk->img) err = ERROR_INVALID_HANDLE;
     else if (vdsshim_get_info(disk->img, &info), flags || params->Version1.NewSize < info.virtual_size)
-    {
-        /* Shrinking needs the smallest safe size (partitions, file systems): not yet. */
-        WARN("shrinking (flags %#x, %llu -> %llu bytes) is not supported yet\n", flags,
-             (unsigned long long)info.virtual_size, (unsigned long long)params->Version1.NewSize);
-        err = ERROR_NOT_SUPPORTED;
-    }
+        err = resize_down(disk, handle, flags, params->Version1.NewSize, &info, overlapped);
     else err = op_start(disk, handle, overlapped, OP_EXPAND, 0, 0, params->Version1.NewSize);
     vd_disk_release(disk);
     return err;

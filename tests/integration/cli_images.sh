@@ -121,6 +121,34 @@ check "fe.vhd: still fixed, its data and a footer" [ "$(file_size fe.vhd)" -eq $
 check "fe.vhdx: every block allocated (qemu-img map: no hole)" \
     bash -c "! qemu-img map --output=json fe.vhdx | grep -q '\"data\": false'"
 
+# --- shrink -----------------------------------------------------------------
+# One MBR partition ending at 301 MiB of a 1 GiB VHDX, data inside and past it:
+# shrink goes to the partition's end (the data past it was unpartitioned),
+# never below; qemu judges the result.
+truncate -s 1G sh.raw
+echo 'start=2048, size=614400, type=83' | sfdisk -q sh.raw
+dd if=/dev/urandom of=sh.raw bs=1M seek=10 count=4 conv=notrunc status=none
+dd if=/dev/urandom of=sh.raw bs=1M seek=900 count=4 conv=notrunc status=none
+qemu-img convert -f raw -O vhdx -o block_size=1M sh.raw sh.vhdx
+h=$(sha sh.vhdx)
+expect_rc "shrink below the last partition's end is refused (exit 2)" 2 "${VDSSHIM[@]}" shrink sh.vhdx 100M
+check "... one line: $(tool_stderr last.err | head -c 200)" err_line
+check "... the file is unchanged" [ "$(sha sh.vhdx)" = "$h" ]
+before=$(file_size sh.vhdx)
+expect_rc "shrink to the smallest safe size" 0 "${VDSSHIM[@]}" shrink --json sh.vhdx
+check "... --json gives the sizes" grep -q '"status":"OK","virtual_size_before":1073741824,"virtual_size":315621376,"smallest_safe":315621376' last.out
+check "... qemu-img check is clean" quietly qemu-img check -f vhdx sh.vhdx
+check "... qemu sees 315621376 bytes" [ "$(vsize sh.vhdx)" = 315621376 ]
+head -c 315621376 sh.raw > sh-head.raw
+check "... the partition reads as before (qemu-img compare)" quietly qemu-img compare -f raw -F vhdx sh-head.raw sh.vhdx
+check "... the file is smaller ($before -> $(file_size sh.vhdx))" [ "$(file_size sh.vhdx)" -lt "$before" ]
+qemu-img convert -f raw -O vpc -o subformat=dynamic sh.raw sh.vhd
+h=$(sha sh.vhd)
+expect_rc "shrink of a VHD is refused (exit 3)" 3 "${VDSSHIM[@]}" shrink sh.vhd
+check "... it says why: $(tool_stderr last.err | head -c 200)" grep -q 'VHD cannot shrink crash-safely' last.err
+check "... the file is unchanged" [ "$(sha sh.vhd)" = "$h" ]
+rm -f sh.raw sh-head.raw sh.vhdx sh.vhd
+
 # --- set-parent -------------------------------------------------------------
 # A VHDX child moved to a copy of its parent (qemu-img convert: other GUIDs),
 # after which the first parent can go; vhdiinfo (libvhdi) reads the new

@@ -23,6 +23,13 @@ cp cancel.vhdx cancel.orig
 truncate -s 64M part.raw
 echo 'start=2048, size=81920, type=83' | sfdisk -q part.raw
 qemu-img convert -f raw -O vhdx -o block_size=1M part.raw part.vhdx
+# shrink.vhdx: the same partition, data inside it (at 2 MiB) and past it (at
+# 50 MiB): ResizeVirtualDisk shrinks it to the partition's end, then further
+# with ALLOW_UNSAFE_VIRTUAL_SIZE to 40 MiB.
+dd if=/dev/urandom of=part.raw bs=1M seek=2 count=3 conv=notrunc status=none
+dd if=/dev/urandom of=part.raw bs=1M seek=50 count=2 conv=notrunc status=none
+qemu-img convert -f raw -O vhdx -o block_size=1M part.raw shrink.vhdx
+head -c $((40 << 20)) part.raw > shrink.vhdx.raw
 rm -f part.raw
 # meta.vhdx: one user metadata item, {12345678-9abc-def0-1122-334455667788} =
 # "hello, vdsshim", added to the metadata table of a qemu-made VHDX.
@@ -72,6 +79,9 @@ check "from-source.vhd (CreateVirtualDisk from a SourcePath): reads as dyn.vhdx"
     quietly qemu-img compare -q -f vpc -F raw from-source.vhd dyn.vhdx.raw
 check "meta.vhdx: qemu-img check is clean after Set and Delete of user items" quietly qemu-img check meta.vhdx
 check "meta.vhdx: content identical (qemu-img compare)" qemu-img compare -q -F raw meta.vhdx meta.vhdx.raw
+check "shrink.vhdx: qemu-img check is clean after ResizeVirtualDisk shrank it" quietly qemu-img check shrink.vhdx
+check "shrink.vhdx: qemu sees 40 MiB" bash -c "qemu-img info --output=json shrink.vhdx | grep -q '\"virtual-size\": 41943040'"
+check "shrink.vhdx: its first 40 MiB as they were (qemu-img compare)" qemu-img compare -q -F raw shrink.vhdx shrink.vhdx.raw
 check "new-fixed.vhd (CreateVirtualDisk V1, fixed): 16 MiB and a footer" [ "$(file_size new-fixed.vhd)" -eq $((16 * 1048576 + 512)) ]
 # regsvr32: the prefix's own virtdisk.dll, for a client with no DLL beside it.
 sys32=$(winepath -u 'C:\windows\system32' 2>/dev/null)

@@ -25,6 +25,9 @@ static void ok_err_(DWORD got, DWORD want, const char *what, int line)
 #define ERROR_VHD_FORMAT_UNKNOWN_W  0xC03A0004u
 #define ERROR_VHD_INVALID_TYPE_W    0xC03A001Bu
 #define ERROR_VHD_PARENT_VHD_NOT_FOUND_W 0xC03A000Du
+#define ERROR_VHD_RESIZE_WOULD_TRUNCATE_DATA_W 0xC03A0025u
+#define ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE_W 0xC03A0026u
+#define ERROR_VHD_ALREADY_AT_OR_BELOW_MINIMUM_VIRTUAL_SIZE_W 0xC03A0027u
 #define SENTINEL ((HANDLE)(ULONG_PTR)0xdeadbeef)
 
 static VIRTUAL_STORAGE_TYPE unknown_type;   /* UNKNOWN/UNKNOWN, as the SDK samples pass it */
@@ -518,7 +521,8 @@ static void test_expand_attach(void)
     ok_err(ExpandVirtualDisk(h, 0, &ep, NULL), ERROR_SUCCESS, "Expand to 128 MiB");
     ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, "SIZE");
     ok(info->Size.VirtualSize == 128u << 20, "the new virtual size: %llu", info->Size.VirtualSize);
-    ok_err(ResizeVirtualDisk(h, 0, &rp, NULL), ERROR_NOT_SUPPORTED, "Resize to a smaller size (not yet)");
+    ok_err(ResizeVirtualDisk(h, 0, &rp, NULL), ERROR_VHD_COULD_NOT_COMPUTE_MINIMUM_VIRTUAL_SIZE_W,
+           "Resize smaller, no partition table to find the smallest safe size in");
     ok_err(AttachVirtualDisk(h, NULL, ATTACH_VIRTUAL_DISK_FLAG_READ_ONLY, 0, NULL, NULL), ERROR_SUCCESS, "Attach read-only");
     size = sizeof(buf);
     ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IS_LOADED, info, &size), ERROR_SUCCESS, "IS_LOADED");
@@ -650,6 +654,51 @@ static void test_create_merge(void)
     CloseHandle(h);
 }
 
+/* ResizeVirtualDisk to a smaller size: shrink.vhdx (run.sh) has one MBR
+ * partition ending at sector 83968, data inside it and past it. */
+static void test_shrink(void)
+{
+    RESIZE_VIRTUAL_DISK_PARAMETERS rp = { RESIZE_VIRTUAL_DISK_VERSION_1, { { 0 } } };
+    BYTE buf[256];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    ULONGLONG before = file_size(L"shrink.vhdx");
+    ULONG size;
+    HANDLE h;
+
+    ok_err(open_v1(L"shrink.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open shrink.vhdx");
+    if (h == SENTINEL) return;
+    rp.Version1.NewSize = 32u << 20;
+    ok_err(ResizeVirtualDisk(h, 0, &rp, NULL), ERROR_VHD_RESIZE_WOULD_TRUNCATE_DATA_W,
+           "Resize below the end of the last partition");
+    rp.Version1.NewSize = 5;
+    ok_err(ResizeVirtualDisk(h, RESIZE_VIRTUAL_DISK_FLAG_RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE, &rp, NULL),
+           ERROR_INVALID_PARAMETER, "Resize to the smallest safe size with a NewSize");
+    rp.Version1.NewSize = 0;
+    ok_err(ResizeVirtualDisk(h, RESIZE_VIRTUAL_DISK_FLAG_RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE, &rp, NULL),
+           ERROR_SUCCESS, "Resize to the smallest safe size");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, "SIZE after");
+    ok(info->Size.VirtualSize == 83968ull * 512, "the end of the partition: %llu", info->Size.VirtualSize);
+    ok_err(ResizeVirtualDisk(h, RESIZE_VIRTUAL_DISK_FLAG_RESIZE_TO_SMALLEST_SAFE_VIRTUAL_SIZE, &rp, NULL),
+           ERROR_VHD_ALREADY_AT_OR_BELOW_MINIMUM_VIRTUAL_SIZE_W, "... and again");
+    rp.Version1.NewSize = 40u << 20;
+    ok_err(ResizeVirtualDisk(h, RESIZE_VIRTUAL_DISK_FLAG_ALLOW_UNSAFE_VIRTUAL_SIZE, &rp, NULL), ERROR_SUCCESS,
+           "Resize into the partition with ALLOW_UNSAFE_VIRTUAL_SIZE");
+    size = sizeof(buf);
+    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, "SIZE after that");
+    ok(info->Size.VirtualSize == 40u << 20, "40 MiB: %llu", info->Size.VirtualSize);
+    CloseHandle(h);
+    ok(file_size(L"shrink.vhdx") < before, "the file shrank: %llu -> %llu bytes", before, file_size(L"shrink.vhdx"));
+    ok_err(open_v1(L"plain.vhd", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open plain.vhd");
+    if (h != SENTINEL)
+    {
+        rp.Version1.NewSize = 4u << 20;
+        ok_err(ResizeVirtualDisk(h, RESIZE_VIRTUAL_DISK_FLAG_ALLOW_UNSAFE_VIRTUAL_SIZE, &rp, NULL), ERROR_NOT_SUPPORTED,
+               "Resize a VHD smaller (not crash-safe)");
+        CloseHandle(h);
+    }
+}
+
 /* SetVirtualDiskInformation PARENT_PATH and PARENT_PATH_WITH_DEPTH: a child
  * moved to a copy of its parent (CreateVirtualDisk from a SourcePath), which
  * then stands alone when the first parent is deleted. Makes its own disks. */
@@ -775,6 +824,7 @@ int wmain(int argc, WCHAR **argv)
     test_expand_attach();
     test_create_merge();
     test_set_parent();
+    test_shrink();
     printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
     return failed ? 1 : 0;
 }
