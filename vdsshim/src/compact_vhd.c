@@ -234,7 +234,8 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
     int scan_data = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
     unsigned scan_hi = scan_data ? 70 : 10;
     uint8_t *dropped;
-    uint32_t i, kept = 0;
+    uint32_t i, kept = 0, ahead = 0;
+    uint32_t depth = ENGINE_READ_AHEAD / vhd->block_span ? ENGINE_READ_AHEAD / vhd->block_span : 1;
     int st = VDSSHIM_OK;
 
     if (!(dropped = calloc(vhd->hdr.max_entries ? vhd->hdr.max_entries : 1, 1)))
@@ -243,12 +244,13 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
     {
         int drop;
 
-        /* Blocks are scanned in file order: the next one is read ahead
-         * while this one is checked (a hint; its failure changes nothing). */
-        if (scan_data && i + 1 < *nblocks
-            && !(c->img->fsmap && fsmap_range_free(c->img->fsmap, (uint64_t)blocks[i + 1].index * vhd->hdr.block_size,
-                                                   vhd->hdr.block_size)))
-            vdsshim_io_prefetch(c->img->io, blocks[i + 1].start, vhd->block_span);
+        /* Blocks are scanned in file order: ENGINE_READ_AHEAD of the next
+         * ones are read ahead while this one is checked (a hint; its failure
+         * changes nothing), but for blocks the file-system map frees unread. */
+        for (; scan_data && ahead < *nblocks && ahead <= i + depth; ahead++)
+            if (!(c->img->fsmap && fsmap_range_free(c->img->fsmap, (uint64_t)blocks[ahead].index * vhd->hdr.block_size,
+                                                    vhd->hdr.block_size)))
+                vdsshim_io_prefetch(c->img->io, blocks[ahead].start, vhd->block_span);
         if (!(st = block_is_droppable(c, blocks[i].index, blocks[i].start, scan_data, &drop, diag)))
         {
             c->res->blocks_scanned++;

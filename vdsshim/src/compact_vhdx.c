@@ -204,7 +204,8 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
     struct vhdx *v = c->v;
     int scan = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
     struct object *blocks = NULL, *partial_dropped = NULL;
-    size_t n = 0, cap = 0, npd = 0, pdcap = 0, k = 0;
+    size_t n = 0, cap = 0, npd = 0, pdcap = 0, k = 0, ahead = 0;
+    size_t depth = ENGINE_READ_AHEAD / v->meta.block_size ? ENGINE_READ_AHEAD / v->meta.block_size : 1;
     uint64_t i, chunk;
     int st = VDSSHIM_OK;
 
@@ -244,11 +245,13 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
         uint64_t idx = vhdx_payload_index(v, blocks[k].index), e = vhdx_bat_get(&v->bat, idx), ne = e;
         int partial = VHDX_BAT_STATE(e) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
 
-        /* In file order: the next block is read ahead while this one is
-         * checked (a hint; its failure changes nothing). */
-        if (scan && k + 1 < n
-            && !(c->img->fsmap && fsmap_range_free(c->img->fsmap, blocks[k + 1].index * v->meta.block_size, v->meta.block_size)))
-            vdsshim_io_prefetch(c->img->io, blocks[k + 1].start, v->meta.block_size);
+        /* In file order: ENGINE_READ_AHEAD of the next blocks are read ahead
+         * while this one is checked (a hint; its failure changes nothing),
+         * but for blocks the file-system map frees unread. */
+        for (; scan && ahead < n && ahead <= k + depth; ahead++)
+            if (!(c->img->fsmap
+                  && fsmap_range_free(c->img->fsmap, blocks[ahead].index * v->meta.block_size, v->meta.block_size)))
+                vdsshim_io_prefetch(c->img->io, blocks[ahead].start, v->meta.block_size);
         if (scan || c->img->fsmap) st = decide_present(c, blocks[k].index, e, &ne, diag);
         else if (partial)
         {
