@@ -40,11 +40,6 @@ struct vcompact
     struct move_stats moves;        /* how block moves went (file_ranges.c) */
 };
 
-static int is_sb_index(const struct vhdx *v, uint64_t i)
-{
-    return i % (v->chunk_ratio + 1) == v->chunk_ratio;
-}
-
 static int set_entry(struct vcompact *c, uint64_t index, uint64_t entry, struct vdsshim_diag *diag)
 {
     if (vhdx_bat_get(&c->v->bat, index) == entry) return VDSSHIM_OK;
@@ -219,8 +214,8 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
             i += VHDX_BAT_PAGE_ENTRIES - 1;
             continue;
         }
-        if (is_sb_index(v, i)) continue;
-        if ((block = i - i / (v->chunk_ratio + 1)) >= v->payload_blocks) break;
+        if (vhdx_is_sb_entry(v, i)) continue;
+        if ((block = vhdx_block_of_entry(v, i)) >= v->payload_blocks) break;
         e = vhdx_bat_get(&v->bat, i);
         state = VHDX_BAT_STATE(e);
         if (state == VHDX_PAYLOAD_UNMAPPED_V095
@@ -348,7 +343,7 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
     {
         uint64_t e = vhdx_bat_get(&v->bat, i);
         if (VHDX_BAT_OFFSET(e))
-            st = push_plan_object(&obj, &n, &cap, (struct plan_object){ VHDX_BAT_OFFSET(e), is_sb_index(v, i) ? MiB : v->meta.block_size, i, 1 });
+            st = push_plan_object(&obj, &n, &cap, (struct plan_object){ VHDX_BAT_OFFSET(e), vhdx_is_sb_entry(v, i) ? MiB : v->meta.block_size, i, 1 });
     }
     if (st)
     {
@@ -409,7 +404,6 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
 /* Phase 4: the log learns the new size first, then the file shrinks. */
 static int shrink(struct vcompact *c, uint64_t end, struct vdsshim_diag *diag)
 {
-    static const struct vhdx_guid no_log;
     struct vhdx *v = c->v;
     int st;
 
@@ -426,8 +420,7 @@ static int shrink(struct vcompact *c, uint64_t end, struct vdsshim_diag *diag)
             return diag_io(diag, c->img->io, st, end, "cannot truncate the file");
         v->file_size = c->img->info.file_size = end;
     }
-    if (!vhdx_guid_is_zero(&v->header.log_guid)) return vhdx_update_headers(c->img, v, &no_log, diag);
-    return VDSSHIM_OK;
+    return vhdx_settle(c->img, diag);
 }
 
 /* The in-memory BAT as the file (and its log) has it; if that cannot be
@@ -488,14 +481,11 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
         /* Cut at what the BAT now references, never at a planned figure. */
         if ((st = shrink(&c, vhdx_structure_end(v), diag))) goto done;
     }
-    else if (!vhdx_guid_is_zero(&v->header.log_guid))
-    {
-        static const struct vhdx_guid no_log;
-        if ((st = vhdx_update_headers(img, v, &no_log, diag))) goto done;
-    }
+    else if ((st = vhdx_settle(img, diag)))
+        goto done;
     img->info.blocks_allocated = 0;
     for (i = vhdx_bat_next_placed(&v->bat, 0); i < v->bat.entries; i = vhdx_bat_next_placed(&v->bat, i + 1))
-        img->info.blocks_allocated += !is_sb_index(v, i) && VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i));
+        img->info.blocks_allocated += !vhdx_is_sb_entry(v, i) && VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i));
     st = progress_report(&c.progress, 100, 100, 1, 1);
     if (st == VDSSHIM_E_CANCELLED) st = VDSSHIM_OK;     /* too late to cancel: the work is done */
 

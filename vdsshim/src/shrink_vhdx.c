@@ -73,7 +73,7 @@ int vhdx_shrink(struct vdsshim_image *img, uint64_t new_size, struct vdsshim_dia
     img->info.block_count = npb;
     img->info.blocks_allocated = 0;
     for (b = vhdx_bat_next_placed(&v->bat, 0); b < v->bat.entries; b = vhdx_bat_next_placed(&v->bat, b + 1))
-        img->info.blocks_allocated += b % (v->chunk_ratio + 1) != v->chunk_ratio && VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, b));
+        img->info.blocks_allocated += !vhdx_is_sb_entry(v, b) && VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, b));
 
 done:
     free(dirty);

@@ -171,7 +171,7 @@ static int check_entry(const struct vhdx *v, uint64_t i, uint64_t e, struct vdss
 {
     uint64_t off = VHDX_BAT_OFFSET(e), at = v->bat_region.offset + 8 * i;
     unsigned state = VHDX_BAT_STATE(e);
-    int is_sb = i % (v->chunk_ratio + 1) == v->chunk_ratio;
+    int is_sb = vhdx_is_sb_entry(v, i);
     uint64_t size = is_sb ? MiB : v->meta.block_size;
 
     if (VHDX_BAT_RESERVED(e))
@@ -189,10 +189,10 @@ static int check_entry(const struct vhdx *v, uint64_t i, uint64_t e, struct vdss
                         (unsigned long long)i, (unsigned long long)at, (unsigned long long)off);
     if (!is_sb && state == VHDX_PAYLOAD_PARTIALLY_PRESENT)
     {
-        uint64_t sb = vhdx_sb_index(v, (i - i / (v->chunk_ratio + 1)) / v->chunk_ratio);
+        uint64_t sb = vhdx_sb_index(v, vhdx_block_of_entry(v, i) / v->chunk_ratio);
         if (sb >= v->bat.entries || VHDX_BAT_STATE(vhdx_bat_get(&v->bat, sb)) != VHDX_SB_PRESENT)
             return diag_set(diag, VDSSHIM_E_CORRUPT, at, "block %llu is partially present but its sector bitmap block is not",
-                            (unsigned long long)(i - i / (v->chunk_ratio + 1)));
+                            (unsigned long long)vhdx_block_of_entry(v, i));
     }
     return VDSSHIM_OK;
 }
@@ -264,7 +264,7 @@ static int vhdx_load_bat(struct vdsshim_image *img, struct vhdx *v, struct vdssh
             continue;
         }
         e = vhdx_bat_get(&v->bat, i);
-        is_sb = i % (v->chunk_ratio + 1) == v->chunk_ratio;
+        is_sb = vhdx_is_sb_entry(v, i);
         if ((st = check_entry(v, i, e, diag))) break;
         if (VHDX_BAT_OFFSET(e))
         {
@@ -311,7 +311,7 @@ uint64_t vhdx_structure_end(const struct vhdx *v)
     MAX_END(v->meta_region.offset + v->meta_region.length);
     for (i = vhdx_bat_next_placed(&v->bat, 0); i < v->bat.entries; i = vhdx_bat_next_placed(&v->bat, i + 1))
         if (VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i)))
-            MAX_END(VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i)) + (i % (v->chunk_ratio + 1) == v->chunk_ratio ? MiB : v->meta.block_size));
+            MAX_END(VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, i)) + (vhdx_is_sb_entry(v, i) ? MiB : v->meta.block_size));
 #undef MAX_END
     return vhdx_round_up_mib(end);
 }
@@ -478,12 +478,11 @@ static int vhdx_open_parent(struct vdsshim_image *img, const struct chain_ctx *c
 
 int vhdx_settle(struct vdsshim_image *img, struct vdsshim_diag *diag)
 {
-    static const struct vhdx_guid no_log;
     struct vhdx *v = vhdx_from_image(img);
 
     /* Every logged entry is applied and flushed: the log can be marked empty. */
     if (vhdx_guid_is_zero(&v->header.log_guid)) return VDSSHIM_OK;
-    return vhdx_update_headers(img, v, &no_log, diag);
+    return vhdx_update_headers(img, v, &vhdx_no_log, diag);
 }
 
 static void vhdx_destroy(struct vdsshim_image *img)
@@ -543,7 +542,6 @@ static void vhdx_fill_info(struct vdsshim_image *img, struct vhdx *v, const uint
 
 int vhdx_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vdsshim_diag *diag)
 {
-    static const struct vhdx_guid no_log;
     uint8_t ident[8 + 128];
     struct vhdx *v;
     uint64_t size;
@@ -577,7 +575,7 @@ int vhdx_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct v
     {
         if ((st = vhdx_update_headers(img, v, &v->header.log_guid, diag))) return st;
         if (v->log.replayed && (st = vhdx_log_replay_on_disk(img, v, diag))) return st;
-        if ((st = vhdx_update_headers(img, v, &no_log, diag))) return st;
+        if ((st = vhdx_update_headers(img, v, &vhdx_no_log, diag))) return st;
     }
     /* "The file size may be reduced when opened": trailing space nothing references goes. */
     if (v->file_size > vhdx_structure_end(v))

@@ -196,8 +196,20 @@ static inline uint64_t vhdx_sb_index(const struct vhdx *v, uint64_t chunk)
 {
     return chunk * (v->chunk_ratio + 1) + v->chunk_ratio;
 }
+/* Whether BAT entry i is a chunk's sector-bitmap entry (else a payload one). */
+static inline int vhdx_is_sb_entry(const struct vhdx *v, uint64_t i)
+{
+    return i % (v->chunk_ratio + 1) == v->chunk_ratio;
+}
+/* The payload block of payload entry i (the inverse of vhdx_payload_index). */
+static inline uint64_t vhdx_block_of_entry(const struct vhdx *v, uint64_t i)
+{
+    return i - i / (v->chunk_ratio + 1);
+}
 
 int vhdx_guid_is_zero(const struct vhdx_guid *g);
+/* The LogGuid of a header whose log is empty: no reader replays anything. */
+extern const struct vhdx_guid vhdx_no_log;
 /* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" (braces optional) to a stored GUID. */
 int vhdx_guid_parse(const char *s, struct vhdx_guid *out);
 

@@ -5,6 +5,8 @@
 #include "crc32c.h"
 #include "vhdx.h"
 
+const struct vhdx_guid vhdx_no_log;
+
 int vhdx_guid_is_zero(const struct vhdx_guid *g)
 {
     static const struct vhdx_guid zero;
