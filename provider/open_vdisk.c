@@ -39,6 +39,7 @@
 #include <stdlib.h>
 
 #include "provider_private.h"
+#include "operation.h"
 
 struct open_vdisk
 {
@@ -201,66 +202,41 @@ struct image_job
     ULONGLONG size;             /* Expand */
 };
 
+/* Each runs on the job's worker through the operation layer virtdisk.dll
+ * uses too (shared/operation.c). */
+static HRESULT image_job_run(struct image_job *ij, const struct vd_operation *rq, int (*progress)(void *, unsigned),
+                             void *ctx)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    int st = vd_operation_run(ij->open->img, rq, progress, ctx, &diag);
+
+    return hr_from_status(st, &diag);
+}
+
 static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
     struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
-    struct vdsshim_compact_options opts = { 0 };
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_compact_result res;
-    int st;
-
-    opts.progress = progress;
-    opts.progress_ctx = ctx;
     /* Attached read-only is Windows' file-system-aware mode (§5.5): also the
      * space the guest's file systems mark free goes. */
-    opts.flags = ij->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0;
-    st = vdsshim_compact(ij->open->img, &opts, &res, &diag);
-    if (st) WARN("compaction: %s: %s\n", vdsshim_status_name(st), diag.msg);
-    else
-    {
-        char line[256];
-        unsigned i;
+    struct vd_operation rq = { VD_OPERATION_COMPACT, ij->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0, 0, 0 };
 
-        TRACE("compaction: %llu -> %llu bytes\n", (unsigned long long)res.size_before,
-              (unsigned long long)res.size_after);
-        /* VDS has no channel for it: the per-volume report goes to the debug log. */
-        for (i = 0; i < res.fs_report_count; i++)
-        {
-            vdsshim_fs_report_text(&res.fs_reports[i], line, sizeof(line));
-            TRACE("%s\n", line);
-        }
-    }
-    return hr_from_status(st, &diag);
+    return image_job_run(ij, &rq, progress, ctx);
 }
 
 static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
     struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
-    struct vdsshim_op_options opts = { 0 };
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_merge_result res;
-    int st;
+    struct vd_operation rq = { VD_OPERATION_MERGE, 0, ij->depth, 0 };
 
-    opts.progress = progress;
-    opts.progress_ctx = ctx;
-    st = vdsshim_merge(ij->open->img, ij->depth, &opts, &res, &diag);
-    if (st) WARN("merge: %s: %s\n", vdsshim_status_name(st), diag.msg);
-    else TRACE("merge: %llu bytes into parent %lu\n", (unsigned long long)res.bytes_merged, ij->depth);
-    return hr_from_status(st, &diag);
+    return image_job_run(ij, &rq, progress, ctx);
 }
 
 static HRESULT expand_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
     struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
-    struct vdsshim_op_options opts = { 0 };
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    int st;
+    struct vd_operation rq = { VD_OPERATION_EXPAND, 0, 0, ij->size };
 
-    opts.progress = progress;
-    opts.progress_ctx = ctx;
-    st = vdsshim_expand(ij->open->img, ij->size, &opts, &diag);
-    if (st) WARN("expand: %s: %s\n", vdsshim_status_name(st), diag.msg);
-    return hr_from_status(st, &diag);
+    return image_job_run(ij, &rq, progress, ctx);
 }
 
 /* On the worker once run has returned: the VDisk leaves its busy state with

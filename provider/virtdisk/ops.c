@@ -53,6 +53,7 @@
 
 #include "virtdisk_private.h"
 #include "test_hooks.h"
+#include "operation.h"
 
 enum op_kind { OP_COMPACT, OP_MERGE, OP_EXPAND, OP_SHRINK };
 
@@ -247,35 +248,33 @@ static DWORD reopen_for_merge(struct vd_disk *disk, unsigned depth)
 static DWORD op_run(struct vd_op *op)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vd_operation rq = { 0 };
     struct vd_disk *disk = op->disk;
     int st;
 
     if (!disk->img) return ERROR_INVALID_HANDLE;
     if (op->kind == OP_COMPACT)
     {
-        struct vdsshim_compact_options opts = { op->flags, op_progress, op };
-        struct vdsshim_compact_result res;
-
+        rq.kind = VD_OPERATION_COMPACT;
+        rq.compact_flags = op->flags;
         /* Attached read-only is Windows' file-system-aware mode (§3.3). */
-        if (disk->attached && disk->attached_ro) opts.flags |= VDSSHIM_COMPACT_FS_AWARE;
-        st = vdsshim_compact(disk->img, &opts, &res, &diag);
+        if (disk->attached && disk->attached_ro) rq.compact_flags |= VDSSHIM_COMPACT_FS_AWARE;
+    }
+    else if (op->kind == OP_MERGE)
+    {
+        DWORD err = reopen_for_merge(disk, op->depth);
+
+        if (err) return err;
+        rq.kind = VD_OPERATION_MERGE;
+        rq.depth = op->depth;
     }
     else
     {
-        struct vdsshim_op_options opts = { op_progress, op };
-
-        if (op->kind == OP_MERGE)
-        {
-            struct vdsshim_merge_result res;
-            DWORD err = reopen_for_merge(disk, op->depth);
-
-            if (err) return err;
-            st = vdsshim_merge(disk->img, op->depth, &opts, &res, &diag);
-        }
-        else if (op->kind == OP_SHRINK) st = vdsshim_shrink(disk->img, op->size, &opts, &diag);
-        else st = vdsshim_expand(disk->img, op->size, &opts, &diag);
+        rq.kind = op->kind == OP_SHRINK ? VD_OPERATION_SHRINK : VD_OPERATION_EXPAND;
+        rq.size = op->size;
     }
-    if (st) WARN("%s: %s: %s\n", debugstr_w(disk->path), vdsshim_status_name(st), diag.msg);
+    if ((st = vd_operation_run(disk->img, &rq, op_progress, op, &diag)))
+        WARN("%s: %s\n", debugstr_w(disk->path), vdsshim_status_name(st));
     return win32_from_status(st, &diag);
 }
 
