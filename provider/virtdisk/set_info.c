@@ -6,6 +6,10 @@
  *                           ERROR_VHD_INVALID_TYPE
  *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
  *                           VIRTUAL_DISK_ID then reads back)
+ *   2 IDENTIFIER            a VHDX's DataWriteGuid, through the two headers
+ *                           (what GET_VIRTUAL_DISK_INFO IDENTIFIER reads and
+ *                           children link to; which field Windows changes is
+ *                           [U], formats.md §2.5)
  *   1 PARENT_PATH, 3 PARENT_PATH_WITH_DEPTH (ChildDepth 1, the disk itself):
  *                           a differencing VHDX's parent locator, atomically
  *                           (vdsshim_set_parent): the parent must open and
@@ -20,10 +24,9 @@
  *   3 with ChildDepth > 1 (a parent further up the chain: the handle's
  *           NO_PARENTS open has none);
  *   7 PARENT_LOCATOR (a given LinkageId without opening the parent);
- *   2 IDENTIFIER (a VHD's unique id sits in two footers that the engine's
- *           open requires to agree, so it cannot change crash-safely without
- *           a rule for the state between them; which VHDX field Windows
- *           changes is [U], formats.md §2.5);
+ *   2 IDENTIFIER of a VHD (its unique id sits in two footers that the
+ *           engine's open requires to agree, so it cannot change crash-safely
+ *           without a rule for the state between them);
  *   5 on a VHD (its only id is that same unique id);
  *   6 CHANGE_TRACKING_STATE (no resilient change tracking).
  * Checks, choices where the reference is silent [U]: NULL info or an unknown
@@ -80,6 +83,8 @@ DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO inf
         }
         else if (info->Version == SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID && vhdx)
             st = vdsshim_set_virtual_disk_id(disk->img, (const uint8_t *)&info->VirtualDiskId, &diag);
+        else if (info->Version == SET_VIRTUAL_DISK_INFO_IDENTIFIER && vhdx)
+            st = vdsshim_set_identifier(disk->img, (const uint8_t *)&info->UniqueIdentifier, &diag);
         else if ((info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
                   || (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH
                       && info->ParentPathWithDepthInfo.ChildDepth == 1)) && vhdx)

@@ -281,12 +281,90 @@ static void test_refusals(void **state)
     free(content);
 }
 
+/* A parent's identifier changed: its child no longer matches it (the
+ * parent_linkage names the old one) until set-parent relinks it; a power cut
+ * after either header write leaves the old identifier or the new one. */
+static void test_identifier_then_relink(void **state)
+{
+    static const uint8_t new_id[16] = { 0x11, 0x22, 0x33, 0x44, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_identity ident;
+    struct vdsshim_image *img;
+    uint8_t *child, *content, *now, *p2, old_id[16];
+    uint64_t vsize, vs, k;
+    size_t size, p2size;
+
+    (void)state;
+    make_chain(&child, &size, &content, &vsize);
+    write_file("c.vhdx", child, size);
+    assert_status(vdsshim_open("c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_OK);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("p2.vhdx", 0, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_get_identity(img, &ident), VDSSHIM_OK);
+    memcpy(old_id, ident.id, 16);
+    vdsshim_close(img);
+    p2 = file_bytes("p2.vhdx", &p2size);
+
+    /* A cut after each header write: the old identifier or the new one. */
+    for (k = 1; k <= 2; k++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        struct vdsshim_io *mem, *io, *disk = NULL;
+        const uint8_t *d;
+        size_t n;
+
+        plan.cut_after_write = k;
+        plan.cut_mode = VDSSHIM_CUT_TEAR;
+        plan.inner_on_close = &disk;
+        assert_status(vdsshim_io_open_mem(p2, p2size, &mem), VDSSHIM_OK);
+        assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+        assert_status(vdsshim_open_io(io, "p2.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+        assert_status(vdsshim_set_identifier(img, new_id, &diag), VDSSHIM_E_IO);   /* its flush meets the cut */
+        vdsshim_close(img);
+        d = vdsshim_io_mem_data(disk, &n);
+        img = open_mem_image(d, n, 0);
+        assert_status(vdsshim_get_identity(img, &ident), VDSSHIM_OK);
+        if (memcmp(ident.id, old_id, 16) && memcmp(ident.id, new_id, 16))
+            fail_msg("a cut after header write %llu: the identifier is neither old nor new", (unsigned long long)k);
+        vdsshim_close(img);
+        vdsshim_io_close(disk);
+    }
+
+    assert_status(vdsshim_open("p2.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_identifier(img, new_id, &diag), VDSSHIM_OK);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("p2.vhdx", 0, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_get_identity(img, &ident), VDSSHIM_OK);
+    assert_memory_equal(ident.id, new_id, 16);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_E_PARENT_MISMATCH);
+    assert_status(vdsshim_open("c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_OK);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_OK);
+    now = read_all(img, &vs);
+    assert_int_equal(vs, vsize);
+    assert_memory_equal(now, content, (size_t)vs);
+    free(now);
+    vdsshim_close(img);
+    /* A VHD's id is in two footers: refused. */
+    assert_status(vdsshim_open("p.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_identifier(img, new_id, &diag), VDSSHIM_E_UNSUPPORTED);
+    vdsshim_close(img);
+    remove("c.vhdx");
+    free(p2);
+    free(child);
+    free(content);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_parent_and_power_cuts),
         cmocka_unit_test(test_set_parent_and_power_cuts_log_in_use),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_identifier_then_relink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,7 +203,10 @@ static void test_info(void)
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_VHD_INVALID_TYPE_W, "PARENT_PATH of a disk without a parent");
         set.Version = SET_VIRTUAL_DISK_INFO_IDENTIFIER;
         set.UniqueIdentifier = new_id;
-        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "IDENTIFIER (not yet)");
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "IDENTIFIER");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IDENTIFIER, info, &size), ERROR_SUCCESS, "IDENTIFIER read");
+        ok(IsEqualGUID(&info->Identifier, &new_id), "... is the new identifier");
         set.Version = SET_VIRTUAL_DISK_INFO_CHANGE_TRACKING_STATE;
         set.ChangeTrackingEnabled = TRUE;
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "CHANGE_TRACKING_STATE");
@@ -215,6 +218,9 @@ static void test_info(void)
         size = sizeof(buf);
         ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID, info, &size), ERROR_SUCCESS, "VIRTUAL_DISK_ID again");
         ok(IsEqualGUID(&info->VirtualDiskId, &new_id), "... the new id was written");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IDENTIFIER, info, &size), ERROR_SUCCESS, "IDENTIFIER again");
+        ok(IsEqualGUID(&info->Identifier, &new_id), "... the new identifier was written");
         size = sizeof(buf);
         ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VHD_PHYSICAL_SECTOR_SIZE, info, &size), ERROR_SUCCESS,
                "VHD_PHYSICAL_SECTOR_SIZE again");
@@ -231,6 +237,9 @@ static void test_info(void)
             set.Version = SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID;
             set.VirtualDiskId = new_id;
             ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "VIRTUAL_DISK_ID of a VHD (not yet)");
+            set.Version = SET_VIRTUAL_DISK_INFO_IDENTIFIER;
+            set.UniqueIdentifier = new_id;
+            ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "IDENTIFIER of a VHD (two footers)");
             CloseHandle(h);
         }
     }

@@ -330,6 +330,13 @@ int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16],
  * no parent: VDSSHIM_E_WRONG_TYPE; a missing parent: VDSSHIM_E_PARENT_NOT_FOUND.
  */
 int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag);
+/*
+ * A VHDX's identifier (its DataWriteGuid: what children link to), changed
+ * atomically (SetVirtualDiskInformation IDENTIFIER). Children made from the
+ * disk no longer match it until vdsshim_set_parent relinks them. A VHD:
+ * VDSSHIM_E_UNSUPPORTED (its id is in two footers).
+ */
+int vdsshim_set_identifier(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
 int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, struct vdsshim_diag *diag);
 
 /*

@@ -90,3 +90,35 @@ int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct
     if (*size > img->info.virtual_size) *size = img->info.virtual_size;
     return VDSSHIM_OK;
 }
+
+/*
+ * A VHDX's IDENTIFIER is its DataWriteGuid (what GET_VIRTUAL_DISK_INFO
+ * IDENTIFIER reads and a child's parent_linkage names; which field Windows
+ * changes is [U], formats.md §2.5). The two headers' protocol makes the
+ * change atomic: the non-current copy, flushed, then the other. Children
+ * made from the disk no longer match it until set-parent relinks them.
+ */
+int vdsshim_set_identifier(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag)
+{
+    struct vhdx_guid old;
+    uint64_t sequence;
+    struct vhdx *v;
+    int st;
+
+    if (!img || !id) return VDSSHIM_E_INVALID_ARG;
+    if (img->info.format != VDSSHIM_FORMAT_VHDX)
+        return diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
+                        "a VHD's unique id sits in its two footers, which cannot change together crash-safely");
+    if (!(img->flags & VDSSHIM_OPEN_WRITE)) return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
+    v = img->fmt;
+    old = v->header.data_write_guid;
+    sequence = v->header.sequence;
+    memcpy(v->header.data_write_guid.b, id, 16);
+    if ((st = vhdx_update_headers(img, v, &v->header.log_guid, diag)))
+    {
+        if (v->header.sequence == sequence) v->header.data_write_guid = old;    /* nothing landed */
+        return st;
+    }
+    memcpy(img->linkage_id, id, 16);
+    return VDSSHIM_OK;
+}
