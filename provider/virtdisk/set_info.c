@@ -6,6 +6,8 @@
  *                           ERROR_VHD_INVALID_TYPE
  *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
  *                           VIRTUAL_DISK_ID then reads back)
+ *   7 PARENT_LOCATOR        the same locator with the caller's LinkageId and
+ *                           path, the parent not opened (vdsshim_set_parent_locator)
  *   2 IDENTIFIER            a VHDX's DataWriteGuid, through the two headers
  *                           (what GET_VIRTUAL_DISK_INFO IDENTIFIER reads and
  *                           children link to; which field Windows changes is
@@ -19,11 +21,11 @@
  *                           missing parent ERROR_VHD_PARENT_VHD_NOT_FOUND [U],
  *                           a disk without parent ERROR_VHD_INVALID_TYPE [U]
  * Not supported (ERROR_NOT_SUPPORTED and a WARN):
- *   1, 3 on a VHD (its parent fields cannot change crash-safely: a dynamic
+ *   1, 3, 7 on a VHD (its parent fields cannot change crash-safely: a dynamic
  *           header of two sectors under one checksum);
  *   3 with ChildDepth > 1 (a parent further up the chain: the handle's
  *           NO_PARENTS open has none);
- *   7 PARENT_LOCATOR (a given LinkageId without opening the parent);
+
  *   2 IDENTIFIER of a VHD (its unique id sits in two footers that the
  *           engine's open requires to agree, so it cannot change crash-safely
  *           without a rule for the state between them);
@@ -36,6 +38,22 @@
  * ERROR_BUSY.
  */
 #include "virtdisk_private.h"
+
+/* PARENT_LOCATOR: the given linkage and path, the parent not opened. */
+static DWORD set_parent_locator(struct vd_disk *disk, const GUID *linkage, PCWSTR path)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    char *utf8;
+    int st;
+
+    if (!path || !*path) return ERROR_INVALID_PARAMETER;
+    if (!(utf8 = vd_utf8(path))) return ERROR_NOT_ENOUGH_MEMORY;
+    st = vdsshim_set_parent_locator(disk->img, (const uint8_t *)linkage, utf8, &diag);
+    free(utf8);
+    if (!st) return ERROR_SUCCESS;
+    WARN("%s: %s\n", vdsshim_status_name(st), diag.msg);
+    return win32_from_status(st, &diag);
+}
 
 /* PARENT_PATH: the engine takes a UTF-8 path. */
 static DWORD set_parent(struct vd_disk *disk, PCWSTR path)
@@ -90,6 +108,8 @@ DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO inf
                       && info->ParentPathWithDepthInfo.ChildDepth == 1)) && vhdx)
             err = set_parent(disk, info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
                                    ? info->ParentFilePath : info->ParentPathWithDepthInfo.ParentFilePath);
+        else if (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_LOCATOR && vhdx)
+            err = set_parent_locator(disk, &info->ParentLocator.LinkageId, info->ParentLocator.ParentFilePath);
         else
         {
             WARN("SetVirtualDiskInformation version %d is not supported\n", (int)info->Version);

@@ -348,6 +348,18 @@ static void test_identifier_then_relink(void **state)
     assert_memory_equal(now, content, (size_t)vs);
     free(now);
     vdsshim_close(img);
+    /* PARENT_LOCATOR: the old identifier written back without the parent's
+     * say: the child then no longer matches, until the new one is written. */
+    assert_status(vdsshim_open("c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent_locator(img, old_id, "p2.vhdx", &diag), VDSSHIM_OK);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_E_PARENT_MISMATCH);
+    assert_status(vdsshim_open("c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent_locator(img, new_id, "p2.vhdx", &diag), VDSSHIM_OK);
+    assert_status(vdsshim_set_parent_locator(img, new_id, "", &diag), VDSSHIM_E_INVALID_ARG);
+    vdsshim_close(img);
+    assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_OK);
+    vdsshim_close(img);
     /* A VHD's id is in two footers: refused. */
     assert_status(vdsshim_open("p.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
     assert_status(vdsshim_set_identifier(img, new_id, &diag), VDSSHIM_E_UNSUPPORTED);

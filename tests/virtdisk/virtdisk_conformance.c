@@ -802,6 +802,16 @@ static void test_set_parent(void)
         set.ParentPathWithDepthInfo.ChildDepth = 1;
         set.ParentPathWithDepthInfo.ParentFilePath = p2;
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_PATH_WITH_DEPTH, ChildDepth 1");
+        memset(&set, 0, sizeof(set));
+        set.Version = SET_VIRTUAL_DISK_INFO_PARENT_LOCATOR;
+        set.ParentLocator.LinkageId = p2_ident;
+        set.ParentLocator.ParentFilePath = NULL;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "PARENT_LOCATOR without a path");
+        set.ParentLocator.ParentFilePath = p2;
+        ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_LOCATOR: the copy's id and path");
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "PARENT_IDENTIFIER then");
+        ok(IsEqualGUID(&info->ParentIdentifier, &p2_ident), "... the LinkageId given");
         CloseHandle(h);
     }
     ok_err(open_v1(L"sp-c.vhd", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open the VHD child");

@@ -330,6 +330,11 @@ int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16],
  * no parent: VDSSHIM_E_WRONG_TYPE; a missing parent: VDSSHIM_E_PARENT_NOT_FOUND.
  */
 int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag);
+/* The same with a given linkage id (the parent's DataWriteGuid as the child
+ * names it) and path, the parent not opened (PARENT_LOCATOR); an open chain
+ * is closed: its parent-backed reads fail until the image is opened again. */
+int vdsshim_set_parent_locator(struct vdsshim_image *img, const uint8_t linkage_id[16], const char *parent_path,
+                               struct vdsshim_diag *diag);
 /*
  * A VHDX's identifier (its DataWriteGuid: what children link to), changed
  * atomically (SetVirtualDiskInformation IDENTIFIER). Children made from the

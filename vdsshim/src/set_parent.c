@@ -9,6 +9,9 @@
  * the table entry is switched to it through the log, atomically: a crash
  * leaves the old parent or the new one, never a mix.
  *
+ * vdsshim_set_parent_locator (PARENT_LOCATOR) writes a given linkage id and
+ * path the same way, without opening the parent.
+ *
  * A VHD keeps its parent's id, time stamp and name in a dynamic header of
  * two sectors under one checksum, and its locators in fixed sectors: that
  * cannot change crash-safely, so a VHD gives VDSSHIM_E_UNSUPPORTED.
@@ -33,8 +36,8 @@ static int check_parent(const struct vdsshim_image *child, const struct vdsshim_
     return VDSSHIM_OK;
 }
 
-/* The locator item for parent, as the child at child_path records it. */
-static int build_locator(const struct vdsshim_image *child, const struct vdsshim_image *parent, const char *path,
+/* The locator item naming linkage_id at path, as the child records it. */
+static int build_locator(const struct vdsshim_image *child, const uint8_t linkage_id[16], const char *path,
                          uint8_t **item, uint32_t *len, struct vdsshim_diag *diag)
 {
     char *abs = platform_path_absolute(path), *child_abs = platform_path_absolute(child->path), *rel = NULL;
@@ -46,7 +49,7 @@ static int build_locator(const struct vdsshim_image *child, const struct vdsshim
     else
     {
         rel = path_relative_windows(child_abs, abs);
-        if (vhdx_parent_locator_encode(*item, VHDX_META_TABLE_SIZE, parent->linkage_id, rel, abs, len))
+        if (vhdx_parent_locator_encode(*item, VHDX_META_TABLE_SIZE, linkage_id, rel, abs, len))
             st = diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the parent's path does not fit a parent locator");
     }
     free(abs);
@@ -55,42 +58,31 @@ static int build_locator(const struct vdsshim_image *child, const struct vdsshim
     return st;
 }
 
-int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag)
+/* What both calls require of the child. */
+static int check_child(const struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag)
 {
-    static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
-    struct vdsshim_image *parent = NULL;
-    struct chain_ctx chain = { 0 };
-    struct vhdx_meta meta;
-    struct vhdx *v;
-    uint8_t *item = NULL, *region = NULL;
-    uint32_t len = 0;
-    int st;
-
     if (!img || !parent_path || !*parent_path) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "no parent path");
     if (img->info.format != VDSSHIM_FORMAT_VHDX)
         return diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
                         "a VHD's parent cannot be changed crash-safely (its dynamic header spans two sectors under one checksum)");
     if (!img->info.has_parent) return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "the disk has no parent to change");
     if (!(img->flags & VDSSHIM_OPEN_WRITE)) return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
-    v = img->fmt;
+    return VDSSHIM_OK;
+}
 
-    /* The new parent with its whole chain; the child itself may not appear in it. */
-    memcpy(chain.ids[0], img->info.unique_id, 16);
-    chain.paths[0] = img->path;
-    chain.depth = 1;
-    if (img->path && platform_same_file(parent_path, img->path))
-        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%s is the child itself", parent_path);
-    if ((st = image_open(parent_path, 0, &chain, &parent, diag)))
-    {
-        if (st == VDSSHIM_E_NOT_FOUND)
-            return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0, "parent %s not found", parent_path);
-        return st;
-    }
-    if ((st = check_parent(img, parent, parent_path, diag))) goto done;
-    if ((st = build_locator(img, parent, parent_path, &item, &len, diag))) goto done;
+/* The new locator (linkage_id at parent_path) switched in, then read back as an open would. */
+static int write_locator(struct vdsshim_image *img, const uint8_t linkage_id[16], const char *parent_path,
+                         struct vdsshim_diag *diag)
+{
+    static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
+    struct vhdx *v = img->fmt;
+    struct vhdx_meta meta;
+    uint8_t *item = NULL, *region = NULL;
+    uint32_t len = 0;
+    int st;
+
+    if ((st = build_locator(img, linkage_id, parent_path, &item, &len, diag))) goto done;
     if ((st = vhdx_replace_system_item(img, id_parent_loc, item, len, diag))) goto done;
-
-    /* What the file now says, decoded as an open would. */
     if (!(region = malloc(v->meta_region.length)))
     {
         st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
@@ -104,7 +96,34 @@ int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struc
     v->meta = meta;
     memset(img->info.parent_path, 0, sizeof(img->info.parent_path));
     strncpy(img->info.parent_path, parent_path, sizeof(img->info.parent_path) - 1);
-    if (img->parent)
+
+done:
+    free(item);
+    free(region);
+    return st;
+}
+
+int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag)
+{
+    struct vdsshim_image *parent = NULL;
+    struct chain_ctx chain = { 0 };
+    int st;
+
+    if ((st = check_child(img, parent_path, diag))) return st;
+    /* The new parent with its whole chain; the child itself may not appear in it. */
+    memcpy(chain.ids[0], img->info.unique_id, 16);
+    chain.paths[0] = img->path;
+    chain.depth = 1;
+    if (img->path && platform_same_file(parent_path, img->path))
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%s is the child itself", parent_path);
+    if ((st = image_open(parent_path, 0, &chain, &parent, diag)))
+    {
+        if (st == VDSSHIM_E_NOT_FOUND)
+            return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0, "parent %s not found", parent_path);
+        return st;
+    }
+    if (!(st = check_parent(img, parent, parent_path, diag)) && !(st = write_locator(img, parent->linkage_id, parent_path, diag))
+        && img->parent)
     {
         /* A chain that was open follows the new parent. */
         vdsshim_close(img->parent);
@@ -112,10 +131,25 @@ int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struc
         img->info.chain_depth = parent->info.chain_depth + 1;
         parent = NULL;
     }
-
-done:
     vdsshim_close(parent);
-    free(item);
-    free(region);
     return st;
+}
+
+int vdsshim_set_parent_locator(struct vdsshim_image *img, const uint8_t linkage_id[16], const char *parent_path,
+                               struct vdsshim_diag *diag)
+{
+    int st;
+
+    if ((st = check_child(img, parent_path, diag))) return st;
+    if (!linkage_id) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "no linkage id");
+    if ((st = write_locator(img, linkage_id, parent_path, diag))) return st;
+    if (img->parent)
+    {
+        /* Nothing says the old chain is still this disk's: reads that need it fail
+         * until the image is opened again and its locator resolved. */
+        vdsshim_close(img->parent);
+        img->parent = NULL;
+        img->info.parent_open = 0;
+    }
+    return VDSSHIM_OK;
 }
