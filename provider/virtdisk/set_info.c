@@ -1,17 +1,6 @@
 /*
  * SetVirtualDiskInformation (virtdisk-reference.md §3.8): what the engine
- * can change in place, crash-safely, through the VHDX log.
- *   4 PHYSICAL_SECTOR_SIZE  a VHDX's Physical Sector Size item, 512 or 4096
- *                           ("only succeed on VHDX", S5 [V]); a VHD:
- *                           ERROR_VHD_INVALID_TYPE
- *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
- *                           VIRTUAL_DISK_ID then reads back)
- *   7 PARENT_LOCATOR        the same locator with the caller's LinkageId and
- *                           path, the parent not opened (vdsshim_set_parent_locator)
- *   2 IDENTIFIER            a VHDX's DataWriteGuid, through the two headers
- *                           (what GET_VIRTUAL_DISK_INFO IDENTIFIER reads and
- *                           children link to; which field Windows changes is
- *                           [U], formats.md §2.5)
+ * can change in place, crash-safely, through the VHDX log or its headers.
  *   1 PARENT_PATH, 3 PARENT_PATH_WITH_DEPTH (ChildDepth 1, the disk itself):
  *                           a differencing VHDX's parent locator, atomically
  *                           (vdsshim_set_parent): the parent must open and
@@ -20,16 +9,25 @@
  *                           A NULL or empty path ERROR_INVALID_PARAMETER, a
  *                           missing parent ERROR_VHD_PARENT_VHD_NOT_FOUND [U],
  *                           a disk without parent ERROR_VHD_INVALID_TYPE [U]
+ *   2 IDENTIFIER            a VHDX's DataWriteGuid, through the two headers
+ *                           (what GET_VIRTUAL_DISK_INFO IDENTIFIER reads and
+ *                           children link to; which field Windows changes is
+ *                           [U], formats.md §2.5)
+ *   4 PHYSICAL_SECTOR_SIZE  a VHDX's Physical Sector Size item, 512 or 4096
+ *                           ("only succeed on VHDX", S5 [V]); a VHD:
+ *                           ERROR_VHD_INVALID_TYPE
+ *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
+ *                           VIRTUAL_DISK_ID then reads back)
+ *   7 PARENT_LOCATOR        the locator with the caller's LinkageId and path,
+ *                           the parent not opened (vdsshim_set_parent_locator)
  * Not supported (ERROR_NOT_SUPPORTED and a WARN):
  *   1, 3, 7 on a VHD (its parent fields cannot change crash-safely: a dynamic
  *           header of two sectors under one checksum);
  *   3 with ChildDepth > 1 (a parent further up the chain: the handle's
  *           NO_PARENTS open has none);
-
- *   2 IDENTIFIER of a VHD (its unique id sits in two footers that the
- *           engine's open requires to agree, so it cannot change crash-safely
- *           without a rule for the state between them);
- *   5 on a VHD (its only id is that same unique id);
+ *   2, 5 on a VHD (its unique id sits in two footers that the engine's open
+ *           requires to agree, so it cannot change crash-safely without a
+ *           rule for the state between them);
  *   6 CHANGE_TRACKING_STATE (no resilient change tracking).
  * Checks, choices where the reference is silent [U]: NULL info or an unknown
  * Version ERROR_INVALID_PARAMETER; a handle that may not write metadata
