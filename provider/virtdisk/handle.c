@@ -95,14 +95,22 @@ static void handle_gone(struct vd_disk *disk)
     vd_disk_release(disk);
 }
 
+/* Callbacks between their start and the end of their handle_gone: an Open
+ * waits for them (vd_handle_retire_closed), or one could take the entry off
+ * the table and still hold the image while the Open finds the file in use
+ * (ERROR_SHARING_VIOLATION on a reopen right after CloseHandle, under load). */
+static LONG retiring;
+
 /* The pending read on the server end ended: the client closed its handle. */
 static void CALLBACK handle_closed(void *ctx, BOOLEAN timed_out)
 {
     struct vd_disk *disk = ctx;
 
     (void)timed_out;
+    InterlockedIncrement(&retiring);
     UnregisterWait(disk->watch_wait);   /* from its own callback: does not wait */
     handle_gone(disk);
+    InterlockedDecrement(&retiring);
     disk_free(disk);                    /* the wait's hold on the memory */
 }
 
@@ -131,6 +139,8 @@ void vd_handle_retire_closed(void)
         handle_gone(gone[i]);
         vd_disk_release(gone[i]);
     }
+    /* A callback already past the table's lookup finishes its release first. */
+    while (InterlockedCompareExchange(&retiring, 0, 0)) Sleep(1);
 }
 
 DWORD vd_handle_create(struct vd_disk *disk, HANDLE *out)
