@@ -15,23 +15,6 @@
 
 #define MiB (1ull << 20)
 
-static uint8_t *file_bytes(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *d;
-    long n;
-
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    d = malloc((size_t)n);
-    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 static void write_pattern(const char *path, uint64_t off, uint8_t fill)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
@@ -78,7 +61,7 @@ static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_
     assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_OK);
     *content = read_all(img, vsize);
     vdsshim_close(img);
-    *child = file_bytes("c.vhdx", size);
+    *child = read_whole_file("c.vhdx", size);
     remove("c.vhdx");       /* from here on the child lives in memory, named c.vhdx */
 }
 
@@ -256,7 +239,7 @@ static void test_refusals(void **state)
     assert_status(vdsshim_open("self.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
     assert_status(vdsshim_set_parent(img, "self.vhdx", &diag), VDSSHIM_E_INVALID_ARG);
     vdsshim_close(img);
-    raw = file_bytes("self.vhdx", &n);
+    raw = read_whole_file("self.vhdx", &n);
     assert_int_equal(n, size);
     assert_memory_equal(raw, child, size);
     free(raw);
@@ -304,7 +287,7 @@ static void test_identifier_then_relink(void **state)
     assert_status(vdsshim_get_identity(img, &ident), VDSSHIM_OK);
     memcpy(old_id, ident.id, 16);
     vdsshim_close(img);
-    p2 = file_bytes("p2.vhdx", &p2size);
+    p2 = read_whole_file("p2.vhdx", &p2size);
 
     /* A cut after each header write: the old identifier or the new one. */
     for (k = 1; k <= 2; k++)

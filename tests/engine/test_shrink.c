@@ -17,23 +17,6 @@
 
 #define MiB (1ull << 20)
 
-static uint8_t *file_bytes(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *d;
-    long n;
-
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    d = malloc((size_t)n);
-    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 /* A 16 MiB dynamic VHDX, blocks 1, 3 (below 6 MiB), 6, 9, 15 written, settled. */
 static uint8_t *make_image(const char *path, enum vdsshim_disk_type type, size_t *size)
 {
@@ -63,7 +46,7 @@ static uint8_t *make_image(const char *path, enum vdsshim_disk_type type, size_t
         vdsshim_close(img);
     }
     free(buf);
-    return file_bytes(path, size);
+    return read_whole_file(path, size);
 }
 
 static int shrink_on(const uint8_t *raw, size_t size, struct vdsshim_fault_plan plan, uint64_t new_size,

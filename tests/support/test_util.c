@@ -54,6 +54,23 @@ void write_file(const char *path, const void *data, size_t size)
     assert_int_equal(fclose(f), 0);
 }
 
+uint8_t *read_whole_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *d;
+    long n;
+
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    d = malloc(n ? (size_t)n : 1);
+    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return d;
+}
+
 void expect_open_rw(const uint8_t *img, size_t size, const char *path, int status, const char *needle)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };

@@ -30,5 +30,7 @@ uint8_t *compact_in_memory(const uint8_t *raw, size_t size, const char *path, un
                            struct vdsshim_compact_result *res, size_t *out_size);
 /* Write bytes to a file (for parents and lock tests). */
 void write_file(const char *path, const void *data, size_t size);
+/* A whole file, malloc'd. */
+uint8_t *read_whole_file(const char *path, size_t *size);
 
 #endif
