@@ -17,7 +17,7 @@ expect_rc "unknown command is a usage error" 2 "${VDSSHIM[@]}" frobnicate d.vhd
 expect_rc "unknown option is a usage error" 2 "${VDSSHIM[@]}" compact --fast d.vhd
 expect_rc "compact options on info are a usage error" 2 "${VDSSHIM[@]}" info --no-zero-scan d.vhd
 expect_rc "missing file is an I/O error" 4 "${VDSSHIM[@]}" info no-such.vhd
-check "the reason is one line naming the file" bash -c '[ $(wc -l < last.err) -eq 1 ] && grep -q "no-such.vhd" last.err'
+check "the reason is one line naming the file" eval 'err_line && grep -q no-such.vhd last.err'
 
 head -c 1048576 /dev/urandom > junk.img
 h=$(sha junk.img)

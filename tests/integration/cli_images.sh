@@ -94,7 +94,7 @@ for f in e.vhd e.vhdx fe.vhd fe.vhdx; do
         run_tool "${VDSSHIM[@]}" expand "cut.$(fmt_of $f)" "$new"; rc=$?
         cp last.out rerun.out; cp last.err rerun.err
         # Every failing step says what it saw (a flake once hid its cause here).
-        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# write $k: re-run failed, exit $rc: $(tool_stderr rerun.err | tail -n 2)"; }
+        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# write $k: re-run failed, exit $rc: $(failure_text rerun.err)"; }
         [ "$(vsize "cut.$(fmt_of $f)")" = "$bytes" ] || { bad=$((bad + 1)); echo "# write $k: re-run did not finish"; }
         rm -f "cut.$(fmt_of $f)"
         k=$((k + 1))

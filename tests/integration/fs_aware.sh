@@ -155,7 +155,7 @@ cut_sweep() {   # FORMAT MODE
         survivors_ok ext4 cut-part.img || { bad=$((bad + 1)); echo "# cut after write $k: the file system or a file differs"; }
         run_tool "${VDSSHIM[@]}" compact --fs-aware cut.$fmt; rc=$?
         cp last.out rerun.out; cp last.err rerun.err
-        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed, exit $rc: $(tool_stderr rerun.err | tail -n 2)"; }
+        [ "$rc" -eq 0 ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run failed, exit $rc: $(failure_text rerun.err)"; }
         [ "$(stat -c %s cut.$fmt)" = "$ref" ] || { bad=$((bad + 1)); echo "# cut after write $k: the re-run ends at $(stat -c %s cut.$fmt), not $ref"; }
         k=$((k + 1))
     done
