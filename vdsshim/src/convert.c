@@ -73,6 +73,18 @@ static int copy_content(struct vdsshim_image *src, struct vdsshim_image *dst, st
     return st;
 }
 
+int convert_copy(struct vdsshim_image *src, struct vdsshim_image *dst, struct progress *progress,
+                 struct vdsshim_diag *diag)
+{
+    int st = copy_content(src, dst, progress, diag);
+
+    /* Before the rename makes DST appear: a fixed target's data went in
+     * place, unflushed, and a dynamic one's last writes may be pending too. */
+    if (!st && (st = vdsshim_io_flush(dst->io))) st = diag_io(diag, dst->io, st, 0, "cannot flush the converted image");
+    if (!st && dst->ops->settle) st = dst->ops->settle(dst, diag);
+    return st;
+}
+
 int vdsshim_convert(const char *src_path, const char *dst_path, const struct vdsshim_create_params *params,
                     const struct vdsshim_op_options *opts, struct vdsshim_diag *diag)
 {
@@ -108,9 +120,7 @@ int vdsshim_convert(const char *src_path, const char *dst_path, const struct vds
         || (st = vdsshim_create(partial, &p, diag))
         || (st = vdsshim_open(partial, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &dst, diag)))
         goto done;
-    st = copy_content(src, dst, &progress, diag);
-    if (!st && (st = vdsshim_io_flush(dst->io))) st = diag_io(diag, dst->io, st, 0, "cannot flush the converted image");
-    if (!st && dst->ops->settle) st = dst->ops->settle(dst, diag);
+    st = convert_copy(src, dst, &progress, diag);
     vdsshim_close(dst);
     dst = NULL;
     if (!st && (st = vdsshim_rename_file(partial, dst_path)))

@@ -196,6 +196,12 @@ int progress_report(struct progress *p, unsigned lo, unsigned hi, uint64_t done,
 
 int buffer_is_zero(const uint8_t *buf, size_t len);
 
+/* The copy at the heart of a conversion (convert.c): what src's guest reads,
+ * written into dst (a new, empty image opened for writing, of the same
+ * virtual size or larger), durable when it returns VDSSHIM_OK. */
+int convert_copy(struct vdsshim_image *src, struct vdsshim_image *dst, struct progress *progress,
+                 struct vdsshim_diag *diag);
+
 /* File data by extents (file_ranges.c). What a block move did, by path. */
 struct move_stats
 {
