@@ -192,7 +192,7 @@ static void test_image_mutants(void **state)
     free(img);
 
     /* A smaller copy is an expansion stopped between its two footer writes
-     * (expand_vhd.c): the end footer holds, and a read-write open repairs the copy. */
+     * (vhd_expand.c): the end footer holds, and a read-write open repairs the copy. */
     img = make_image(&size);
     put_be64(img + 48, get_be64(img + size - 512 + 48) - BS);
     put_be32(img + 64, vhd_checksum(img, 512, 64));

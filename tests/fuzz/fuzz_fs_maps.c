@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsmap.h"
+#include "fs/fsmap.h"
 #include "fuzz.h"
 #include "vhd.h"
 

@@ -195,7 +195,7 @@ void sweep_errors(struct scenario *sc)
         plan.fail_status = k % 2 ? VDSSHIM_E_IO : VDSSHIM_E_NOSPC;
         assert_status(run_with_plan(sc, plan, &disk, &c), plan.fail_status);
         /* Nothing more was attempted after the failure, but for a VHDX's two
-         * header copies marking a fully applied log empty (compact_vhdx.c). */
+         * header copies marking a fully applied log empty (vhdx_compact.c). */
         if (c.writes != k && c.writes != k + 2)
             fail_msg("%s at write %llu: %llu writes after it", k % 2 ? "EIO" : "ENOSPC", (unsigned long long)k,
                      (unsigned long long)(c.writes - k));

@@ -1,7 +1,7 @@
 /*
  * Creating images: parameters and defaults, the parent a child is made
- * from, and the paths its locators record. The layouts are in create_vhd.c
- * and create_vhdx.c.
+ * from, and the paths its locators record. The layouts are in vhd_create.c
+ * and vhdx_create.c.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "fsmap.h"
+#include "fs/fsmap.h"
 #include "vhd.h"
 #include "vhdx.h"
 

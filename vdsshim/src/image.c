@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsmap.h"
+#include "fs/fsmap.h"
 
 static char *dup_string(const char *s)
 {

@@ -84,7 +84,7 @@ int vdsshim_merge(struct vdsshim_image *img, unsigned depth, const struct vdsshi
         if ((st = progress_report(&progress, 0, 99, off + len, size))) break;
     }
     /* Durable before success is reported: writes into allocated blocks are
-     * not flushed one by one (write_vhd.c, write_vhdx.c). */
+     * not flushed one by one (vhd_write.c, vhdx_write.c). */
     if (!st && (st = vdsshim_io_flush(target->io))) st = diag_io(diag, target->io, st, 0, "cannot flush the merge target");
     if (!st) st = progress_report(&progress, 100, 100, 1, 1);
     if (st == VDSSHIM_E_CANCELLED && off >= size) st = VDSSHIM_OK;

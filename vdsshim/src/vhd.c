@@ -91,7 +91,7 @@ static int vhd_load_footer(struct vdsshim_image *img, struct vhd *vhd, struct vd
                         "footer copy at offset 0 disagrees with the footer at offset %llu",
                         (unsigned long long)at);
     /* Only a larger size at the end: an expansion stopped between the two
-     * footer writes (expand_vhd.c writes the end first). The end one holds. */
+     * footer writes (vhd_expand.c writes the end first). The end one holds. */
     if (copy.current_size != vhd->footer.current_size)
     {
         if (copy.current_size > vhd->footer.current_size)

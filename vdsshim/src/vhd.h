@@ -94,7 +94,7 @@ static inline uint32_t vhd_bitmap_size(uint32_t block_size)
  * ("d2v "), qemu since 2.x ("qem2") and the rest by Current Size. qemu's
  * block/vpc.c decides the same way [V]; shared/images' README records both
  * kinds (virtualpc-dynamic-empty.vhd: 136,363,130,880 from CHS). Expansion
- * rewrites such a disk as "win " (expand_vhd.c).
+ * rewrites such a disk as "win " (vhd_expand.c).
  */
 static inline int vhd_sized_by_chs(const uint8_t creator_app[4])
 {
@@ -176,7 +176,7 @@ int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *di
 int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
 
 extern uint64_t vhd_move_batch_bytes;
-/* write_vhd.c, expand_vhd.c, create_vhd.c */
+/* vhd_write.c, vhd_expand.c, vhd_create.c */
 int vhd_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
 int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,
                     struct vdsshim_diag *diag);

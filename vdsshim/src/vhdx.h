@@ -265,12 +265,12 @@ size_t vhdx_log_max_sectors(const struct vhdx *v);
 int vhdx_update_headers(struct vdsshim_image *img, struct vhdx *v, const struct vhdx_guid *log_guid,
                         struct vdsshim_diag *diag);
 uint64_t vhdx_structure_end(const struct vhdx *v);
-/* A dynamic or differencing VHDX made smaller (shrink_vhdx.c): blocks past
+/* A dynamic or differencing VHDX made smaller (vhdx_shrink.c): blocks past
  * new_size released, then the size; the file is not truncated here. */
 int vhdx_shrink(struct vdsshim_image *img, uint64_t new_size, struct vdsshim_diag *diag);
 /* The file's first b->entries BAT entries into b (sized by the caller), a chunk at a time. */
 int vhdx_read_bat(struct vdsshim_image *img, struct vhdx *v, struct vhdx_bat *b, struct vdsshim_diag *diag);
-/* write_vhdx.c, expand_vhdx.c */
+/* vhdx_write.c, vhdx_expand.c */
 int vhdx_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
 int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,
                      struct vdsshim_diag *diag);

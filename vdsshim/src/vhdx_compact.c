@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "plan.h"
-#include "fsmap.h"
+#include "fs/fsmap.h"
 #include "vhdx.h"
 
 uint64_t vhdx_move_batch_bytes = 256ull << 20;

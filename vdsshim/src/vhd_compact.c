@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "plan.h"
-#include "fsmap.h"
+#include "fs/fsmap.h"
 #include "vhd.h"
 
 /* Data copied between two BAT commits: bounds the work lost to a crash and
