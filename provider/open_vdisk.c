@@ -100,7 +100,7 @@ static ULONG WINAPI open_vdisk_Release(IVdsOpenVDisk *iface)
 }
 
 /* Attach completes at once: nothing is surfaced, only the state changes. */
-static HRESULT done_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
+static HRESULT attach_job_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
     (void)job;
     (void)progress;
@@ -108,7 +108,7 @@ static HRESULT done_run(struct async_job *job, int (*progress)(void *, unsigned)
     return S_OK;
 }
 
-static void done_destroy(struct async_job *job)
+static void attach_job_destroy(struct async_job *job)
 {
     free(job);
 }
@@ -135,8 +135,8 @@ static HRESULT WINAPI open_vdisk_Attach(IVdsOpenVDisk *iface, LPWSTR sd, ATTACH_
                                  : VIRTUAL_DISK_ACCESS_ATTACH_RW)))
         return E_ACCESSDENIED;
     if (!(job = calloc(1, sizeof(*job)))) return E_OUTOFMEMORY;
-    job->run = done_run;
-    job->destroy = done_destroy;
+    job->run = attach_job_run;
+    job->destroy = attach_job_destroy;
     if (FAILED(hr = vdisk_attach(o->vdisk, &o->img, read_only ? ATTACH_RO : ATTACH_RW)))
     {
         free(job);
@@ -183,17 +183,17 @@ static HRESULT WINAPI open_vdisk_DetachAndDelete(IVdsOpenVDisk *iface, DETACH_VI
     }
     /* Our own handle is the one that holds the file open and locked. */
     vdsshim_close(o->img);
-    st = vdsshim_delete_file(path);
+    st = vdsshim_delete_file(path, &diag);
     free(path);
     /* The handle is closed either way: if the file stays, it is no longer ours. */
     vdisk_delete_end(o->vdisk, &o->img, !st);
     if (!st) return S_OK;
-    WARN("cannot delete %s: %s\n", debugstr_w(vdisk_path(o->vdisk)), vdsshim_strerror(st));
+    WARN("%s\n", diag.msg);
     return hr_from_status(st, &diag);
 }
 
-/* Compact, Merge and Expand: an engine call on the job's worker. */
-struct image_job
+/* Compact, Merge and Expand: a job that runs an engine operation on its worker. */
+struct engine_job
 {
     struct async_job job;
     struct open_vdisk *open;
@@ -204,7 +204,7 @@ struct image_job
 
 /* Each runs on the job's worker through the operation layer virtdisk.dll
  * uses too (shared/operation.c). */
-static HRESULT image_job_run(struct image_job *ij, const struct vd_operation *rq, int (*progress)(void *, unsigned),
+static HRESULT engine_job_run(struct engine_job *ij, const struct vd_operation *rq, int (*progress)(void *, unsigned),
                              void *ctx)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
@@ -215,36 +215,36 @@ static HRESULT image_job_run(struct image_job *ij, const struct vd_operation *rq
 
 static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
-    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
     /* Attached read-only is Windows' file-system-aware mode (§5.5): also the
      * space the guest's file systems mark free goes. */
     struct vd_operation rq = { VD_OPERATION_COMPACT, ij->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0, 0, 0 };
 
-    return image_job_run(ij, &rq, progress, ctx);
+    return engine_job_run(ij, &rq, progress, ctx);
 }
 
 static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
-    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
     struct vd_operation rq = { VD_OPERATION_MERGE, 0, ij->depth, 0 };
 
-    return image_job_run(ij, &rq, progress, ctx);
+    return engine_job_run(ij, &rq, progress, ctx);
 }
 
 static HRESULT expand_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
-    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
     struct vd_operation rq = { VD_OPERATION_EXPAND, 0, 0, ij->size };
 
-    return image_job_run(ij, &rq, progress, ctx);
+    return engine_job_run(ij, &rq, progress, ctx);
 }
 
 /* On the worker once run has returned: the VDisk leaves its busy state with
  * the image's new info, and the job lets go of the handle, so that a client
  * that releases its own references after Wait finds the file closed. */
-static void image_job_finish(struct async_job *job)
+static void engine_job_finish(struct async_job *job)
 {
-    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
     struct vdsshim_info info;
 
     vdsshim_get_info(ij->open->img, &info);
@@ -253,17 +253,17 @@ static void image_job_finish(struct async_job *job)
     ij->open = NULL;
 }
 
-static void image_job_destroy(struct async_job *job)
+static void engine_job_destroy(struct async_job *job)
 {
-    struct image_job *ij = CONTAINING_RECORD(job, struct image_job, job);
+    struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
 
-    if (ij->open) image_job_finish(job);    /* the job never ran */
+    if (ij->open) engine_job_finish(job);    /* the job never ran */
     free(ij);
 }
 
 /* The VDisk enters op's busy state, then the job runs; or the task fails
  * with task_error (what the OS would refuse: the access, a depth, a size). */
-static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, HRESULT task_error, ULONG depth, ULONGLONG size,
+static HRESULT start_engine_job(struct open_vdisk *o, enum busy_op op, HRESULT task_error, ULONG depth, ULONGLONG size,
                                IVdsAsync **async)
 {
     static const VDS_ASYNC_OUTPUT_TYPE types[] =
@@ -272,7 +272,7 @@ static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, HRESULT ta
         [BUSY_MERGING] = VDS_ASYNCOUT_MERGE_VDISK,
         [BUSY_EXPANDING] = VDS_ASYNCOUT_EXPAND_VDISK,
     };
-    struct image_job *job;
+    struct engine_job *job;
     enum attach_state attached;
     HRESULT hr;
 
@@ -290,14 +290,14 @@ static HRESULT start_image_job(struct open_vdisk *o, enum busy_op op, HRESULT ta
     }
     job->job.cancellable = TRUE;
     job->job.run = op == BUSY_COMPACTING ? compact_run : op == BUSY_MERGING ? merge_run : expand_run;
-    job->job.destroy = image_job_destroy;
-    job->job.finish = image_job_finish;
+    job->job.destroy = engine_job_destroy;
+    job->job.finish = engine_job_finish;
     job->open = o;
     job->fs_aware = attached == ATTACH_RO;
     job->depth = depth;
     job->size = size;
     IVdsOpenVDisk_AddRef(&o->IVdsOpenVDisk_iface);      /* the job keeps the handle, and the file, alive */
-    if (FAILED(hr = async_create(o->link.client, types[op], &job->job, async))) image_job_destroy(&job->job);
+    if (FAILED(hr = async_create(o->link.client, types[op], &job->job, async))) engine_job_destroy(&job->job);
     return hr;
 }
 
@@ -311,7 +311,7 @@ static HRESULT WINAPI open_vdisk_Compact(IVdsOpenVDisk *iface, COMPACT_VIRTUAL_D
     *async = NULL;                                                      /* on every early return */
     if (flags != COMPACT_VIRTUAL_DISK_FLAG_NONE) return E_INVALIDARG;  /* the only value (§3.7) */
     /* Reserved is ignored (§5.1). */
-    return start_image_job(o, BUSY_COMPACTING, S_OK, 0, 0, async);
+    return start_engine_job(o, BUSY_COMPACTING, S_OK, 0, 0, async);
 }
 
 static HRESULT WINAPI open_vdisk_Merge(IVdsOpenVDisk *iface, MERGE_VIRTUAL_DISK_FLAG flags, ULONG depth,
@@ -324,7 +324,7 @@ static HRESULT WINAPI open_vdisk_Merge(IVdsOpenVDisk *iface, MERGE_VIRTUAL_DISK_
     *async = NULL;
     if (flags) return E_INVALIDARG;
     /* The target, MergeDepth files above the child, must be open read-write. */
-    return start_image_job(o, BUSY_MERGING, !depth || o->rw_depth < depth + 1 ? E_INVALIDARG : S_OK, depth, 0, async);
+    return start_engine_job(o, BUSY_MERGING, !depth || o->rw_depth < depth + 1 ? E_INVALIDARG : S_OK, depth, 0, async);
 }
 
 static HRESULT WINAPI open_vdisk_Expand(IVdsOpenVDisk *iface, EXPAND_VIRTUAL_DISK_FLAG flags, ULONGLONG size,
@@ -339,7 +339,7 @@ static HRESULT WINAPI open_vdisk_Expand(IVdsOpenVDisk *iface, EXPAND_VIRTUAL_DIS
     if (flags) return E_INVALIDARG;
     /* The engine refuses a smaller size too; the table's code is decided here. */
     vdisk_snapshot(o->vdisk, &s);
-    return start_image_job(o, BUSY_EXPANDING, s.have_info && size < s.info.virtual_size ? E_INVALIDARG : S_OK, 0,
+    return start_engine_job(o, BUSY_EXPANDING, s.have_info && size < s.info.virtual_size ? E_INVALIDARG : S_OK, 0,
                            size, async);
 }
 

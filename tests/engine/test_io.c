@@ -74,6 +74,31 @@ static void test_io_file_errors(void **state)
     remove("io_ro.bin");
 }
 
+/* A failed open or delete keeps the system's own code, for the Win32 error
+ * virtdisk returns: ENOENT and ERROR_FILE_NOT_FOUND are both 2. */
+static void test_io_file_system_errors(void **state)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img = (void *)1;
+    struct vdsshim_io *io;
+
+    (void)state;
+    assert_status(vdsshim_io_open_file("does-not-exist.vhd", 0, &io), VDSSHIM_E_NOT_FOUND);
+    assert_int_equal(vdsshim_io_open_error(), 2);
+    write_file("io_ok.bin", "abcd", 4);
+    assert_status(vdsshim_io_open_file("io_ok.bin", 0, &io), VDSSHIM_OK);
+    assert_int_equal(vdsshim_io_open_error(), 0);
+    vdsshim_io_close(io);
+    assert_status(vdsshim_open("does-not-exist.vhd", 0, &img, &diag), VDSSHIM_E_NOT_FOUND);
+    assert_int_equal(diag.sys_error, 2);
+
+    memset(&diag, 0, sizeof(diag));
+    assert_status(vdsshim_delete_file("io_ok.bin", &diag), VDSSHIM_OK);
+    assert_status(vdsshim_delete_file("io_ok.bin", &diag), VDSSHIM_E_NOT_FOUND);
+    assert_int_equal(diag.sys_error, 2);
+    if (!strstr(diag.msg, "cannot delete io_ok.bin: ")) fail_msg("the reason: %s", diag.msg);
+}
+
 static void test_io_file_lock(void **state)
 {
     struct vdsshim_io *a, *b, *c;
@@ -251,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_io_mem_ops),
         cmocka_unit_test(test_io_file_ops),
         cmocka_unit_test(test_io_file_errors),
+        cmocka_unit_test(test_io_file_system_errors),
         cmocka_unit_test(test_io_file_lock),
         cmocka_unit_test(test_fault_counts),
         cmocka_unit_test(test_fault_fail_ops),

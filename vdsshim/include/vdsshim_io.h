@@ -75,12 +75,16 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
  * "read-only file system"); NULL otherwise. Only regular files open:
  * anything else is VDSSHIM_E_UNKNOWN_FORMAT, without waiting. */
 const char *vdsshim_io_open_reason(void);
+/* The system's own code for that failure (errno, or the Win32 error), 0 if
+ * there was none (the file opened, or was refused by its type). */
+uint32_t vdsshim_io_open_error(void);
 
 /* Create a new file (VDSSHIM_E_EXISTS if there is one), opened read-write. */
 int vdsshim_io_create_file(const char *path, struct vdsshim_io **out);
 
-/* Delete a file (DetachAndDelete). */
-int vdsshim_delete_file(const char *path);
+/* Delete a file (IVdsOpenVDisk::DetachAndDelete, a failed create or conversion); diag (may be
+ * NULL) gets the reason and the system error, as for every engine call. */
+int vdsshim_delete_file(const char *path, struct vdsshim_diag *diag);
 /* Rename from to to, durably, never replacing a file at to (VDSSHIM_E_EXISTS). */
 int vdsshim_rename_file(const char *from, const char *to);
 

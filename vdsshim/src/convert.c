@@ -115,7 +115,7 @@ int vdsshim_convert(const char *src_path, const char *dst_path, const struct vds
     }
     strcpy(partial, dst_path);
     strcat(partial, PARTIAL_SUFFIX);
-    vdsshim_delete_file(partial);   /* a stale one of an interrupted run; none is fine too */
+    vdsshim_delete_file(partial, NULL);   /* a stale one of an interrupted run; none is fine too */
     if ((st = progress_report(&progress, 0, 0, 0, 1))
         || (st = vdsshim_create(partial, &p, diag))
         || (st = vdsshim_open(partial, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &dst, diag)))
@@ -129,7 +129,7 @@ int vdsshim_convert(const char *src_path, const char *dst_path, const struct vds
     if (st == VDSSHIM_E_CANCELLED) diag_set(diag, st, 0, "conversion cancelled; %s was not made", dst_path);
 done:
     if (dst) vdsshim_close(dst);
-    if (st && partial) vdsshim_delete_file(partial);
+    if (st && partial) vdsshim_delete_file(partial, NULL);
     vdsshim_close(src);
     free(partial);
     return st;

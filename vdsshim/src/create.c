@@ -148,6 +148,6 @@ int vdsshim_create(const char *path, const struct vdsshim_create_params *params,
     st = create_on(io, path, params, diag);
     vdsshim_io_close(io);
     /* Nothing half-made is left behind (it would not open anyway). */
-    if (st) vdsshim_delete_file(path);
+    if (st) vdsshim_delete_file(path, NULL);   /* the create's own reason stays */
     return st;
 }

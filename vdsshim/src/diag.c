@@ -33,6 +33,15 @@ int diag_io(struct vdsshim_diag *diag, struct vdsshim_io *io, int status, uint64
     return status;
 }
 
+int diag_file_error(struct vdsshim_diag *diag, struct vdsshim_io *tmp, int status, const char *path,
+                    const char *what)
+{
+    if (!diag) return status;
+    diag_set(diag, status, 0, "%s %s: %s", what, path, tmp->fail_reason ? tmp->fail_reason : vdsshim_strerror(status));
+    diag->sys_error = tmp->last_error;
+    return status;
+}
+
 int progress_report(struct progress *p, unsigned lo, unsigned hi, uint64_t done, uint64_t total)
 {
     unsigned pct = total ? lo + (unsigned)((double)(hi - lo) * (double)done / (double)total) : hi;

@@ -53,6 +53,11 @@ int diag_set(struct vdsshim_diag *diag, int status, uint64_t file_offset, const 
 int diag_io(struct vdsshim_diag *diag, struct vdsshim_io *io, int status, uint64_t file_offset,
             const char *what);
 
+/* A failure of a call on a file by name (delete, rename): "what PATH: reason",
+ * and the system error that tmp's backend recorded. */
+int diag_file_error(struct vdsshim_diag *diag, struct vdsshim_io *tmp, int status, const char *path,
+                    const char *what);
+
 struct progress;
 struct fsmap;
 

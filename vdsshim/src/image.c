@@ -79,7 +79,9 @@ int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
     if ((st = (image_open_file_hook ? image_open_file_hook : vdsshim_io_open_file)(path, !!(flags & VDSSHIM_OPEN_WRITE), &io)))
     {
         const char *why = image_open_file_hook ? NULL : vdsshim_io_open_reason();
-        return diag_set(diag, st, 0, "cannot open: %s", why ? why : vdsshim_strerror(st));
+        diag_set(diag, st, 0, "cannot open: %s", why ? why : vdsshim_strerror(st));
+        if (diag && !image_open_file_hook) diag->sys_error = vdsshim_io_open_error();
+        return st;
     }
     if ((st = vdsshim_io_lock(io, !!(flags & VDSSHIM_OPEN_WRITE))))
     {

@@ -198,16 +198,23 @@ static const struct vdsshim_io_ops posix_io_ops =
 
 /* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */
 static _Thread_local const char *open_reason;
+static _Thread_local uint32_t open_error;
 
 const char *vdsshim_io_open_reason(void)
 {
     return open_reason;
 }
 
+uint32_t vdsshim_io_open_error(void)
+{
+    return open_error;
+}
+
 static int open_failed(int err)
 {
     struct vdsshim_io tmp = { 0 };
 
+    open_error = (uint32_t)err;
     switch (err)
     {
     case ELOOP: open_reason = "too many levels of symbolic links"; return VDSSHIM_E_NOT_FOUND;
@@ -239,6 +246,7 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
 
     *out = NULL;
     open_reason = NULL;
+    open_error = 0;
     /* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
     fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return open_failed(errno);
@@ -274,6 +282,7 @@ int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
 
     *out = NULL;
     open_reason = NULL;
+    open_error = 0;
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) return errno == EEXIST ? VDSSHIM_E_EXISTS : open_failed(errno);
     if (!(p = calloc(1, sizeof(*p))))
@@ -288,11 +297,12 @@ int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
     return VDSSHIM_OK;
 }
 
-int vdsshim_delete_file(const char *path)
+int vdsshim_delete_file(const char *path, struct vdsshim_diag *diag)
 {
     struct vdsshim_io tmp = { 0 };
 
-    return unlink(path) ? status_from_errno(&tmp, errno) : VDSSHIM_OK;
+    if (!unlink(path)) return VDSSHIM_OK;
+    return diag_file_error(diag, &tmp, status_from_errno(&tmp, errno), path, "cannot delete");
 }
 
 int vdsshim_rename_file(const char *from, const char *to)

@@ -228,10 +228,16 @@ static WCHAR *wide_from_utf8(const char *s)
 
 /* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */
 static _Thread_local const char *open_reason;
+static _Thread_local uint32_t open_error;
 
 const char *vdsshim_io_open_reason(void)
 {
     return open_reason;
+}
+
+uint32_t vdsshim_io_open_error(void)
+{
+    return open_error;
 }
 
 /* Access denied for writing on a read-only volume is "read-only file system"
@@ -259,6 +265,7 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
 
     *out = NULL;
     open_reason = NULL;
+    open_error = 0;
     if (!(wpath = wide_from_utf8(path))) return VDSSHIM_E_INVALID_ARG;
 
     /* Share read and write: exclusivity between vdsshim users comes from the
@@ -274,6 +281,7 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
         int ro = err == ERROR_WRITE_PROTECT || (err == ERROR_ACCESS_DENIED && !dir && (access & GENERIC_WRITE)
                                                 && on_read_only_volume(wpath));
         free(wpath);
+        open_error = err;
         /* A directory cannot be opened as a file: access denied, which would mislead. */
         if (err == ERROR_ACCESS_DENIED && dir)
         {
@@ -311,14 +319,14 @@ int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
     return open_handle(path, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out);
 }
 
-int vdsshim_delete_file(const char *path)
+int vdsshim_delete_file(const char *path, struct vdsshim_diag *diag)
 {
     struct vdsshim_io tmp = { 0 };
     WCHAR *wpath = wide_from_utf8(path);
     int st = VDSSHIM_OK;
 
-    if (!wpath) return VDSSHIM_E_INVALID_ARG;
-    if (!DeleteFileW(wpath)) st = status_from_win32(&tmp, GetLastError());
+    if (!wpath) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%s: not a valid UTF-8 path", path);
+    if (!DeleteFileW(wpath)) st = diag_file_error(diag, &tmp, status_from_win32(&tmp, GetLastError()), path, "cannot delete");
     free(wpath);
     return st;
 }

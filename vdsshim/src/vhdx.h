@@ -270,16 +270,19 @@ uint64_t vhdx_structure_end(const struct vhdx *v);
 int vhdx_shrink(struct vdsshim_image *img, uint64_t new_size, struct vdsshim_diag *diag);
 /* The file's first b->entries BAT entries into b (sized by the caller), a chunk at a time. */
 int vhdx_read_bat(struct vdsshim_image *img, struct vhdx *v, struct vhdx_bat *b, struct vdsshim_diag *diag);
-/* vhdx_write.c, vhdx_expand.c */
+/* vhdx_write.c */
 int vhdx_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
 int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,
                      struct vdsshim_diag *diag);
+/* vhdx.c: after writes whose log entries are all applied and flushed, the log marked empty. */
 int vhdx_settle(struct vdsshim_image *img, struct vdsshim_diag *diag);
+/* vhdx_expand.c */
 int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag);
 
 int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
                  struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
-/* BAT entries [first, last] into their 4 KiB sectors through the log. */
+/* The BAT's 4 KiB sectors marked in dirty_sectors (one byte per sector, nonzero =
+ * changed), written through the log, as many per log entry as the log holds. */
 int vhdx_write_bat(struct vdsshim_image *img, struct vhdx *v, const uint8_t *dirty_sectors,
                    uint64_t flushed_size, struct vdsshim_diag *diag);
 

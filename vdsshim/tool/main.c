@@ -1,6 +1,6 @@
 /*
- * vdsshim command-line tool: inspect, check, compact, dump, create, merge, expand
- * and convert VHD/VHDX files.
+ * vdsshim command-line tool over the engine: one cmd_*.c per group of commands;
+ * the commands themselves are listed once, in usage_text below.
  */
 #define _FILE_OFFSET_BITS 64
 #define _POSIX_C_SOURCE 200809L
