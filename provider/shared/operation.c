@@ -14,7 +14,7 @@ int vd_operation_run(struct vdsshim_image *img, const struct vd_operation *op, v
 
     if (op->kind == VD_OPERATION_COMPACT)
     {
-        struct vdsshim_compact_options copts = { op->compact_flags, fn, ctx };
+        struct vdsshim_compact_options copts = { .flags = op->compact_flags, .progress = fn, .progress_ctx = ctx };
         struct vdsshim_compact_result res;
 
         if (!(st = vdsshim_compact(img, &copts, &res, diag)))

@@ -414,7 +414,7 @@ static void test_fixed_and_readonly_refused(void **state)
     img = open_mem_image(mixed, size, 0);
     assert_status(vdsshim_compact(img, NULL, &res, &diag), VDSSHIM_E_READONLY);
     {
-        struct vdsshim_compact_options bad = { 0x80, NULL, NULL };
+        struct vdsshim_compact_options bad = { .flags = 0x80 };
         assert_status(vdsshim_compact(img, &bad, &res, &diag), VDSSHIM_E_INVALID_ARG);
     }
     vdsshim_close(img);

@@ -81,7 +81,7 @@ static void write_parent(void)
 
 static void prepare(struct scenario *sc, int differencing)
 {
-    vhd_move_batch_bytes = 3 * SPAN;
+    sweep_move_batch_bytes = 3 * SPAN;
     if (differencing) write_parent();
     build_dynamic(sc, differencing);
     sc->path = "child.vhd";
@@ -105,7 +105,7 @@ static void test_power_cut_batmap(void **state)
     struct scenario sc = { 0 };
 
     (void)state;
-    vhd_move_batch_bytes = 3 * SPAN;
+    sweep_move_batch_bytes = 3 * SPAN;
     build_dynamic_ex(&sc, 0, 1);
     sc.path = "batmap.vhd";
     scenario_prepare(&sc);
@@ -156,7 +156,7 @@ static void test_bad_input_corpus(void **state)
     uint32_t rng = 12345;
 
     (void)state;
-    vhd_move_batch_bytes = 3 * SPAN;
+    sweep_move_batch_bytes = 3 * SPAN;
     build_dynamic(&sc, 0);
     for (i = 0; i < 400; i++)
     {

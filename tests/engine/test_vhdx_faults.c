@@ -15,7 +15,6 @@
 
 #define BS ((uint32_t)MiB)
 
-extern uint64_t vhdx_move_batch_bytes;
 
 static const uint8_t dwg_parent[16] = { 0xd0, 0xd1, 0xd2, 0xd3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 static const uint8_t dwg_child[16] = { 0xc0, 0xc1, 0xc2, 0xc3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
@@ -76,7 +75,7 @@ static void write_parent(void)
 
 static void prepare(struct scenario *sc, int differencing)
 {
-    vhdx_move_batch_bytes = 1 * MiB;    /* several log entries per run */
+    sweep_move_batch_bytes = 1 * MiB;    /* several log entries per run */
     if (differencing) write_parent();
     build(sc, differencing);
     scenario_prepare(sc);

@@ -12,6 +12,17 @@
 #include "fault_sweep.h"
 
 /* Run compaction over a fault plan; return the status and what the disk holds after. */
+uint64_t sweep_move_batch_bytes;
+
+/* The options of every compaction run here: the batch size the test chose. */
+static const struct vdsshim_compact_options *sweep_options(void)
+{
+    static struct vdsshim_compact_options o;
+
+    o.move_batch_bytes = sweep_move_batch_bytes;
+    return &o;
+}
+
 int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
                          struct vdsshim_fault_counters *c)
 {
@@ -28,7 +39,7 @@ int run_with_plan(const struct scenario *sc, struct vdsshim_fault_plan plan, str
     assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
     st = vdsshim_open_io(io, sc->path, VDSSHIM_OPEN_WRITE, &img, &diag);
     assert_status(st, VDSSHIM_OK);
-    st = vdsshim_compact(img, NULL, NULL, &diag);
+    st = vdsshim_compact(img, sweep_options(), NULL, &diag);
     if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
     vdsshim_close(img);
     assert_non_null(*disk);
@@ -80,7 +91,7 @@ void check_recovers(const struct scenario *sc, struct vdsshim_io *disk, const ch
     if (vs != sc->vsize || memcmp(now, sc->content, (size_t)vs))
         fail_msg("%s at write %llu: the guest would read different data", what, (unsigned long long)k);
     free(now);
-    st = vdsshim_compact(img, NULL, &res, &diag);
+    st = vdsshim_compact(img, sweep_options(), &res, &diag);
     if (st) fail_msg("%s at write %llu: re-run failed: %s", what, (unsigned long long)k, diag.msg);
     if (res.size_after != sc->final_size)
         fail_msg("%s at write %llu: re-run ends at %llu bytes, an uninterrupted run at %llu", what,
@@ -263,7 +274,7 @@ void corpus_judge(const uint8_t *m, size_t size, const char *path, unsigned i, u
 
         (*accepted)++;
         before = read_all(img, &vs);
-        st = vdsshim_compact(img, NULL, NULL, &diag);
+        st = vdsshim_compact(img, sweep_options(), NULL, &diag);
         if (st) fail_msg("mutant %u accepted but compaction failed: %s", i, diag.msg);
         vdsshim_close(img);
         d = vdsshim_io_mem_data(kept, &n);

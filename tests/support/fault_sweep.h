@@ -16,6 +16,10 @@ struct scenario
     int refuse_ranges;      /* the backend refuses copy_range and punch: moves read and write */
 };
 
+/* Bytes of block moves between two flushes in the compactions below (0: the
+ * engine's 256 MiB); tests lower it so that runs cross batch boundaries. */
+extern uint64_t sweep_move_batch_bytes;
+
 /* Reference run: content, final size, operation counts. */
 void scenario_prepare(struct scenario *sc);
 void scenario_free(struct scenario *sc);

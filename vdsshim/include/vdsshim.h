@@ -172,6 +172,10 @@ struct vdsshim_compact_options
     unsigned flags;
     vdsshim_progress_fn progress;
     void *progress_ctx;
+    /* Added after 0.1. At most this many bytes of block moves between two
+     * durable steps (a flush, then the BAT that points at the moved blocks);
+     * 0: 256 MiB. Smaller means more flushes and less work redone after a cut. */
+    uint64_t move_batch_bytes;
 };
 
 struct vdsshim_compact_result

@@ -1,8 +1,12 @@
 /* CRC-32C (Castagnoli, reflected 0x82F63B78), as VHDX uses it. */
+#include <stdatomic.h>
+
 #include "crc32c.h"
 
 static uint32_t table[8][256];
-static int table_ready;
+/* 0 unbuilt, 1 being built, 2 ready: the provider DLLs' worker threads may
+ * checksum at the same time, and exactly one of them builds the table. */
+static atomic_int table_state;
 
 static void init_table(void)
 {
@@ -17,12 +21,26 @@ static void init_table(void)
     /* Slicing by 8: the log and 64 KiB region tables are checksummed whole. */
     for (i = 0; i < 256; i++)
         for (j = 1; j < 8; j++) table[j][i] = (table[j - 1][i] >> 8) ^ table[0][table[j - 1][i] & 0xff];
-    table_ready = 1;
+}
+
+static void table_once(void)
+{
+    int unbuilt = 0;
+
+    if (atomic_load_explicit(&table_state, memory_order_acquire) == 2) return;
+    if (atomic_compare_exchange_strong(&table_state, &unbuilt, 1))
+    {
+        init_table();
+        atomic_store_explicit(&table_state, 2, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&table_state, memory_order_acquire) != 2)
+        ;   /* another thread is filling 8 KiB: microseconds */
 }
 
 uint32_t crc32c_update(uint32_t crc, const uint8_t *p, size_t len)
 {
-    if (!table_ready) init_table();
+    table_once();
     crc = ~crc;
     while (len >= 8)
     {

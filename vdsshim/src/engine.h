@@ -65,7 +65,8 @@ struct image_ops
 {
     int (*read)(struct vdsshim_image *img, uint64_t off, void *buf, size_t len,
                 struct vdsshim_diag *diag);
-    int (*compact)(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+    /* fsmap: the guest's free space for a file-system-aware run, else NULL. */
+    int (*compact)(struct vdsshim_image *img, const struct vdsshim_compact_options *opts, struct fsmap *fsmap,
                    struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
     void (*destroy)(struct vdsshim_image *img);
     /* Grow the virtual size (dynamic disks; the caller has checked the type and size). */
@@ -105,7 +106,6 @@ struct vdsshim_image
     struct vdsshim_info info;
     struct vdsshim_image *parent;   /* NULL unless a differencing disk with parents open */
     uint8_t linkage_id[16];         /* what a child's parent link names: VHDX DataWriteGuid */
-    struct fsmap *fsmap;            /* during a file-system-aware compaction: the guest's free space */
     /* What a read-write open already reclaimed (a VHD's unreferenced tail),
      * counted by the next compaction: its size before and the bytes written. */
     struct { uint64_t size_before, bytes_written; } open_trim;
@@ -114,7 +114,7 @@ struct vdsshim_image
 
 /* Test seam: when set, image_open gets its files here (crash tests of merges,
  * whose target is a parent the engine opens by path). */
-extern int (*image_open_file_hook)(const char *path, int writable, struct vdsshim_io **out);
+extern _Thread_local int (*image_open_file_hook)(const char *path, int writable, struct vdsshim_io **out);
 
 /* Open a file as an image (format probe included); used for parents too. */
 int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
@@ -200,6 +200,14 @@ struct progress
 int progress_report(struct progress *p, unsigned lo, unsigned hi, uint64_t done, uint64_t total);
 
 int buffer_is_zero(const uint8_t *buf, size_t len);
+
+/* How many bytes of block moves go between two durable steps (a flush and
+ * the BAT commit) when the options leave it 0: fewer flushes, each later. */
+#define ENGINE_MOVE_BATCH_BYTES (256ull << 20)
+static inline uint64_t move_batch_bytes(const struct vdsshim_compact_options *opts)
+{
+    return opts->move_batch_bytes ? opts->move_batch_bytes : ENGINE_MOVE_BATCH_BYTES;
+}
 
 /* The copy at the heart of a conversion (convert.c): what src's guest reads,
  * written into dst (a new, empty image opened for writing, of the same

@@ -67,7 +67,7 @@ io_fail:
     return st;
 }
 
-int (*image_open_file_hook)(const char *path, int writable, struct vdsshim_io **out);
+_Thread_local int (*image_open_file_hook)(const char *path, int writable, struct vdsshim_io **out);
 
 int image_open(const char *path, unsigned flags, const struct chain_ctx *chain,
                struct vdsshim_image **out, struct vdsshim_diag *diag)
@@ -166,15 +166,13 @@ static int compact_with_map(struct vdsshim_image *img, const struct vdsshim_comp
 
         /* The map comes from the guest's view (a chain's merged one). */
         if ((st = fsmap_build(img, &map, diag))) return st;
-        img->fsmap = &map;
-        st = img->ops->compact(img, opts, result, diag);
-        img->fsmap = NULL;
+        st = img->ops->compact(img, opts, &map, result, diag);
         result->fs_report_count = map.nreports;
         memcpy(result->fs_reports, map.reports, sizeof(map.reports));
         fsmap_free(&map);
         return st;
     }
-    return img->ops->compact(img, opts, result, diag);
+    return img->ops->compact(img, opts, NULL, result, diag);
 }
 
 int vdsshim_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,

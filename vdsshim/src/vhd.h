@@ -175,7 +175,6 @@ int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *di
 /* Read the sector bitmap of block into buf (bitmap_size bytes). */
 int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
 
-extern uint64_t vhd_move_batch_bytes;
 /* vhd_write.c, vhd_expand.c, vhd_create.c */
 int vhd_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *units, struct vdsshim_diag *diag);
 int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf, size_t len, const uint8_t *units,
@@ -183,7 +182,7 @@ int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf,
 int vhd_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag);
 void vhd_geometry(uint64_t size, struct vhd_footer *f);
 
-int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts, struct fsmap *fsmap,
                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
 
 #endif /* VDSSHIM_VHD_H */

@@ -19,10 +19,6 @@
 #include "fs/fsmap.h"
 #include "vhd.h"
 
-/* Data copied between two BAT commits: bounds the work lost to a crash and
- * the number of flushes. Tests lower it to cross batch boundaries. */
-uint64_t vhd_move_batch_bytes = 256ull << 20;
-
 struct compact_ctx
 {
     struct vdsshim_image *img;
@@ -33,6 +29,8 @@ struct compact_ctx
     uint8_t *pbuf;              /* parent data, ENGINE_IO_CHUNK bytes */
     uint8_t *bitmap;
     struct move_stats moves;    /* how block moves went (file_ranges.c) */
+    struct fsmap *fsmap;            /* file-system-aware: the guest's free space; else NULL */
+    uint64_t batch_bytes;           /* block moves between two flushes (move_batch_bytes) */
 };
 
 static int io_fail(struct compact_ctx *c, int st, uint64_t off, const char *what, struct vdsshim_diag *diag)
@@ -83,7 +81,7 @@ static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t st
 
     *droppable = 0;
     /* Wholly free in the guest's file systems: no need to look at the data. */
-    if (c->img->fsmap && fsmap_range_free(c->img->fsmap, vbase, vsize - vbase < bs ? vsize - vbase : bs))
+    if (c->fsmap && fsmap_range_free(c->fsmap, vbase, vsize - vbase < bs ? vsize - vbase : bs))
     {
         *droppable = 1;
         return VDSSHIM_OK;
@@ -121,12 +119,12 @@ static int block_is_droppable(struct compact_ctx *c, uint32_t index, uint64_t st
                                  &c->res->bytes_read)))
             return io_fail(c, st, start + vhd->bitmap_size + (uint64_t)first * VHD_SECTOR, "cannot read block data", diag);
         /* Free space counts as zeros (and as equal to the parent). */
-        if (c->img->fsmap) fsmap_mask(c->img->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->buf, bytes);
+        if (c->fsmap) fsmap_mask(c->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->buf, bytes);
         if (c->img->info.type == VDSSHIM_DISK_DIFFERENCING)
         {
             if ((st = image_read_parent(c->img, vbase + (uint64_t)first * VHD_SECTOR, c->pbuf, bytes, diag)))
                 return st;
-            if (c->img->fsmap) fsmap_mask(c->img->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->pbuf, bytes);
+            if (c->fsmap) fsmap_mask(c->fsmap, vbase + (uint64_t)first * VHD_SECTOR, c->pbuf, bytes);
             if (memcmp(c->buf, c->pbuf, bytes)) return VDSSHIM_OK;
         }
         else if (!buffer_is_zero(c->buf, bytes))
@@ -248,7 +246,7 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
          * ones are read ahead while this one is checked (a hint; its failure
          * changes nothing), but for blocks the file-system map frees unread. */
         for (; scan_data && ahead < *nblocks && ahead <= i + depth; ahead++)
-            if (!(c->img->fsmap && fsmap_range_free(c->img->fsmap, (uint64_t)blocks[ahead].index * vhd->hdr.block_size,
+            if (!(c->fsmap && fsmap_range_free(c->fsmap, (uint64_t)blocks[ahead].index * vhd->hdr.block_size,
                                                     vhd->hdr.block_size)))
                 vdsshim_io_prefetch(c->img->io, blocks[ahead].start, vhd->block_span);
         if (!(st = block_is_droppable(c, blocks[i].index, blocks[i].start, scan_data, &drop, diag)))
@@ -256,8 +254,8 @@ static int scan_and_drop(struct compact_ctx *c, const struct vdsshim_compact_opt
             c->res->blocks_scanned++;
             if (drop)
             {
-                if (c->img->fsmap)
-                    fsmap_account(c->img->fsmap, (uint64_t)blocks[i].index * vhd->hdr.block_size, vhd->hdr.block_size);
+                if (c->fsmap)
+                    fsmap_account(c->fsmap, (uint64_t)blocks[i].index * vhd->hdr.block_size, vhd->hdr.block_size);
                 dropped[blocks[i].index] = 1;
                 vhd->bat[blocks[i].index] = VHD_BAT_UNUSED;
                 c->res->blocks_dropped++;
@@ -337,7 +335,7 @@ static int execute_moves(struct compact_ctx *c, const struct plan_move *moves, s
 
         batch_start = i;
         /* A batch never runs past the barrier: later targets may use that slot. */
-        while (i < nmoves && bytes < vhd_move_batch_bytes && !st && !(i == barrier && i > batch_start))
+        while (i < nmoves && bytes < c->batch_bytes && !st && !(i == barrier && i > batch_start))
         {
             if (!(st = copy_block(c, moves[i].from, moves[i].to, diag)))
                 st = progress_report(&c->progress, c->progress.last, 99, i + 1, nmoves);
@@ -358,7 +356,7 @@ static int execute_moves(struct compact_ctx *c, const struct plan_move *moves, s
     return st;
 }
 
-int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts, struct fsmap *fsmap,
                 struct vdsshim_compact_result *res, struct vdsshim_diag *diag)
 {
     struct compact_ctx c = { 0 };
@@ -372,6 +370,8 @@ int vhd_compact(struct vdsshim_image *img, const struct vdsshim_compact_options 
     c.img = img;
     c.vhd = img->fmt;
     c.res = res;
+    c.fsmap = fsmap;
+    c.batch_bytes = move_batch_bytes(opts);
     c.progress.fn = opts->progress;
     c.progress.ctx = opts->progress_ctx;
     c.buf = io_buffer_alloc(ENGINE_IO_CHUNK);

@@ -279,7 +279,7 @@ int vhdx_settle(struct vdsshim_image *img, struct vdsshim_diag *diag);
 /* vhdx_expand.c */
 int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag);
 
-int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts, struct fsmap *fsmap,
                  struct vdsshim_compact_result *res, struct vdsshim_diag *diag);
 /* The BAT's 4 KiB sectors marked in dirty_sectors (one byte per sector, nonzero =
  * changed), written through the log, as many per log entry as the log holds. */

@@ -25,8 +25,6 @@
 #include "fs/fsmap.h"
 #include "vhdx.h"
 
-uint64_t vhdx_move_batch_bytes = 256ull << 20;
-
 struct vcompact
 {
     struct vdsshim_image *img;
@@ -38,6 +36,8 @@ struct vcompact
     uint64_t bat_sectors;
     int dry;                        /* VDSSHIM_COMPACT_DRY_RUN: change the in-memory BAT only */
     struct move_stats moves;        /* how block moves went (file_ranges.c) */
+    struct fsmap *fsmap;            /* file-system-aware: the guest's free space; else NULL */
+    uint64_t batch_bytes;           /* block moves between two flushes (move_batch_bytes) */
 };
 
 static int set_entry(struct vcompact *c, uint64_t index, uint64_t entry, struct vdsshim_diag *diag)
@@ -102,7 +102,7 @@ static int decide_present(struct vcompact *c, uint64_t block, uint64_t entry, ui
     *out = entry;
     /* Wholly free in the guest's file systems: zeros, without reading it
      * (ZERO even in a child: the parent's stale bytes need not show). */
-    if (c->img->fsmap && fsmap_range_free(c->img->fsmap, base, end - base))
+    if (c->fsmap && fsmap_range_free(c->fsmap, base, end - base))
     {
         *out = VHDX_BAT_ENTRY(VHDX_PAYLOAD_ZERO, 0);
         return VDSSHIM_OK;
@@ -123,12 +123,12 @@ static int decide_present(struct vcompact *c, uint64_t block, uint64_t entry, ui
             if ((st = vdsshim_read(c->img, done, c->buf, n, diag))) return st;
             c->res->bytes_read += n;
         }
-        if (c->img->fsmap) fsmap_mask(c->img->fsmap, done, c->buf, n);
+        if (c->fsmap) fsmap_mask(c->fsmap, done, c->buf, n);
         if (zero) zero = buffer_is_zero(c->buf, n);
         if (same)
         {
             if ((st = image_read_parent(c->img, done, c->pbuf, n, diag))) return st;
-            if (c->img->fsmap) fsmap_mask(c->img->fsmap, done, c->pbuf, n);
+            if (c->fsmap) fsmap_mask(c->fsmap, done, c->pbuf, n);
             same = !memcmp(c->buf, c->pbuf, n);
         }
     }
@@ -244,10 +244,10 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
          * while this one is checked (a hint; its failure changes nothing),
          * but for blocks the file-system map frees unread. */
         for (; scan && ahead < n && ahead <= k + depth; ahead++)
-            if (!(c->img->fsmap
-                  && fsmap_range_free(c->img->fsmap, blocks[ahead].index * v->meta.block_size, v->meta.block_size)))
+            if (!(c->fsmap
+                  && fsmap_range_free(c->fsmap, blocks[ahead].index * v->meta.block_size, v->meta.block_size)))
                 vdsshim_io_prefetch(c->img->io, blocks[ahead].start, v->meta.block_size);
-        if (scan || c->img->fsmap) st = decide_present(c, blocks[k].index, e, &ne, diag);
+        if (scan || c->fsmap) st = decide_present(c, blocks[k].index, e, &ne, diag);
         else if (partial)
         {
             int empty;
@@ -258,8 +258,8 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
         c->res->blocks_scanned++;
         if (ne != e)
         {
-            if (c->img->fsmap)
-                fsmap_account(c->img->fsmap, blocks[k].index * v->meta.block_size, v->meta.block_size);
+            if (c->fsmap)
+                fsmap_account(c->fsmap, blocks[k].index * v->meta.block_size, v->meta.block_size);
             if ((st = set_entry(c, idx, ne, diag))) break;
             if (partial && push_object(&partial_dropped, &npd, &pdcap, (struct object){ blocks[k].index, 0, 0 }))
                 st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
@@ -384,7 +384,7 @@ static int move_blocks(struct vcompact *c, uint64_t *new_end, struct vdsshim_dia
         in_batch++;
         if ((st = progress_report(&c->progress, c->progress.last, 99, m + 1, nmoves))) break;
         if (c->dry) continue;
-        if (batch_bytes >= vhdx_move_batch_bytes || in_batch >= vhdx_log_max_sectors(v) || m + 1 == nmoves
+        if (batch_bytes >= c->batch_bytes || in_batch >= vhdx_log_max_sectors(v) || m + 1 == nmoves
             || m + 1 == barrier)
         {
             if ((st = vdsshim_io_flush(c->img->io))) st = diag_io(diag, c->img->io, st, 0, "cannot flush");
@@ -439,7 +439,7 @@ static void bat_from_disk(struct vdsshim_image *img, struct vhdx *v)
     img->flags &= ~VDSSHIM_OPEN_WRITE;
 }
 
-int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts,
+int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options *opts, struct fsmap *fsmap,
                  struct vdsshim_compact_result *res, struct vdsshim_diag *diag)
 {
     struct vcompact c = { 0 };
@@ -450,6 +450,8 @@ int vhdx_compact(struct vdsshim_image *img, const struct vdsshim_compact_options
     c.img = img;
     c.v = v;
     c.res = res;
+    c.fsmap = fsmap;
+    c.batch_bytes = move_batch_bytes(opts);
     c.progress.fn = opts->progress;
     c.progress.ctx = opts->progress_ctx;
     c.bat_sectors = (v->bat.entries * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
