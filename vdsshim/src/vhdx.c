@@ -178,7 +178,7 @@ static int check_entry(const struct vhdx *v, uint64_t i, uint64_t e, struct vdss
         return diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) has reserved bits set: %#llx",
                         (unsigned long long)i, (unsigned long long)at, (unsigned long long)e);
     if (is_sb ? (state != VHDX_SB_NOT_PRESENT && state != VHDX_SB_PRESENT)
-              : (state == 4 || (state == VHDX_PAYLOAD_PARTIALLY_PRESENT && !v->meta.has_parent)))
+              : (state == VHDX_PAYLOAD_UNDEFINED_4 || (state == VHDX_PAYLOAD_PARTIALLY_PRESENT && !v->meta.has_parent)))
         return diag_set(diag, VDSSHIM_E_CORRUPT, at, "BAT entry %llu (at offset %llu) has state %u, invalid here",
                         (unsigned long long)i, (unsigned long long)at, state);
     if (!off && (state == VHDX_PAYLOAD_FULLY_PRESENT || state == VHDX_PAYLOAD_PARTIALLY_PRESENT))

@@ -30,6 +30,7 @@
 #define VHDX_PAYLOAD_UNDEFINED          1u
 #define VHDX_PAYLOAD_ZERO               2u
 #define VHDX_PAYLOAD_UNMAPPED           3u
+#define VHDX_PAYLOAD_UNDEFINED_4        4u      /* no meaning in MS-VHDX: corrupt */
 #define VHDX_PAYLOAD_UNMAPPED_V095      5u
 #define VHDX_PAYLOAD_FULLY_PRESENT      6u
 #define VHDX_PAYLOAD_PARTIALLY_PRESENT  7u

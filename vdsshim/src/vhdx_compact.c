@@ -24,6 +24,7 @@
 #include "plan.h"
 #include "fs/fsmap.h"
 #include "vhdx.h"
+#include "vhdx_log_entry.h"
 
 struct vcompact
 {
@@ -74,8 +75,9 @@ static int commit_bat(struct vcompact *c, struct vdsshim_diag *diag)
     if ((st = vdsshim_io_size(c->img->io, &size))) return diag_io(diag, c->img->io, st, 0, "cannot get the file size");
     st = vhdx_write_bat(c->img, c->v, c->dirty, size, diag);
     memset(c->dirty, 0, (size_t)c->bat_sectors);
-    /* Each sector goes to the log and then in place, plus descriptor sectors. */
-    c->res->bytes_written += n * 2 * VHDX_LOG_SECTOR + (n / 126 + 1) * VHDX_LOG_SECTOR;
+    /* Each sector goes to the log and then in place, plus descriptor sectors
+     * (counted as if one entry held them all). */
+    c->res->bytes_written += n * 2 * VHDX_LOG_SECTOR + (n / VHDX_LOG_DESCS_FIRST_SECTOR + 1) * VHDX_LOG_SECTOR;
     return st;
 }
 

@@ -7,10 +7,7 @@
 #include <string.h>
 
 #include "crc32c.h"
-#include "vhdx.h"
-
-#define ENTRY_HEADER_SIZE 64u
-#define DESC_SIZE 32u
+#include "vhdx_log_entry.h"
 
 struct log_entry
 {
@@ -41,60 +38,54 @@ static void ring_copy(const uint8_t *ring, uint64_t ring_len, uint64_t off, uint
     if (first < len) memcpy(dst + first, ring, len - first);
 }
 
-static uint32_t desc_sectors(uint32_t count)
-{
-    return (count + 2 + 127) / 128;     /* the 64-byte header takes two descriptor slots */
-}
-
 /* A valid entry at off? buf receives its bytes (at least VHDX_MAX_LOG). */
 static int parse_entry(const uint8_t *ring, uint64_t ring_len, uint64_t off, const struct vhdx_guid *guid,
                        uint8_t *buf, struct log_entry *e)
 {
+    struct vhdx_log_header h;
     uint32_t i, data = 0, ds;
 
-    ring_copy(ring, ring_len, off, buf, ENTRY_HEADER_SIZE);
-    if (memcmp(buf, "loge", 4)) return 0;
+    ring_copy(ring, ring_len, off, buf, VHDX_LOG_ENTRY_HEADER_SIZE);
+    if (!vhdx_log_header_decode(buf, &h)) return 0;
     e->offset = off;
-    e->length = get_le32(buf + 8);
-    e->tail = get_le32(buf + 12);
-    e->sequence = get_le64(buf + 16);
-    e->desc_count = get_le32(buf + 24);
-    e->flushed_file_offset = get_le64(buf + 48);
-    e->last_file_offset = get_le64(buf + 56);
-    if (memcmp(buf + 32, guid->b, 16) || !e->sequence || e->length < VHDX_LOG_SECTOR
+    e->length = h.entry_length;
+    e->tail = h.tail;
+    e->sequence = h.sequence;
+    e->desc_count = h.desc_count;
+    e->flushed_file_offset = h.flushed_file_offset;
+    e->last_file_offset = h.last_file_offset;
+    if (memcmp(h.log_guid.b, guid->b, 16) || !e->sequence || e->length < VHDX_LOG_SECTOR
         || e->length % VHDX_LOG_SECTOR || e->length > ring_len || e->tail % VHDX_LOG_SECTOR || e->tail >= ring_len)
         return 0;
-    ds = desc_sectors(e->desc_count);
+    ds = vhdx_log_desc_sectors(e->desc_count);
     if ((uint64_t)ds * VHDX_LOG_SECTOR > e->length) return 0;
     ring_copy(ring, ring_len, off, buf, e->length);
-    if (crc32c_with_zero_field(buf, e->length, 4) != get_le32(buf + 4)) return 0;
+    if (crc32c_with_zero_field(buf, e->length, VHDX_LOGE_CHECKSUM) != h.checksum) return 0;
 
     for (i = 0; i < e->desc_count; i++)
     {
-        const uint8_t *d = buf + ENTRY_HEADER_SIZE + (size_t)i * DESC_SIZE;
-        uint64_t at = get_le64(d + 16), n = !memcmp(d, "zero", 4) ? get_le64(d + 8) : VHDX_LOG_SECTOR;
+        struct vhdx_log_desc d;
+        uint64_t n;
 
-        if (get_le64(d + 24) != e->sequence || at % VHDX_LOG_SECTOR) return 0;
+        if (!vhdx_log_desc_decode(buf + VHDX_LOG_ENTRY_HEADER_SIZE + (size_t)i * VHDX_LOG_DESC_SIZE, &d)) return 0;
+        n = d.is_zero ? d.zero_length : VHDX_LOG_SECTOR;
+        if (d.sequence != e->sequence || d.file_offset % VHDX_LOG_SECTOR) return 0;
         /* MS-VHDX bounds a descriptor only by the file; one that ends far
          * past the size the entry recorded (LastFileOffset) would make
          * replay write without bound. Not a valid entry. */
-        if (n > VHDX_LOG_MAX_PAST_END + e->last_file_offset || at > VHDX_LOG_MAX_PAST_END + e->last_file_offset - n)
+        if (n > VHDX_LOG_MAX_PAST_END + e->last_file_offset
+            || d.file_offset > VHDX_LOG_MAX_PAST_END + e->last_file_offset - n)
             return 0;
-        if (!memcmp(d, "zero", 4))
+        if (d.is_zero)
         {
-            if (get_le64(d + 8) % VHDX_LOG_SECTOR) return 0;
-        }
-        else if (!memcmp(d, "desc", 4))
-        {
-            const uint8_t *s = buf + ((size_t)ds + data) * VHDX_LOG_SECTOR;
-            if ((uint64_t)(ds + data + 1) * VHDX_LOG_SECTOR > e->length) return 0;
-            if (memcmp(s, "data", 4) || get_le32(s + 4) != (uint32_t)(e->sequence >> 32)
-                || get_le32(s + 4092) != (uint32_t)e->sequence)
-                return 0;
-            data++;
+            if (d.zero_length % VHDX_LOG_SECTOR) return 0;
         }
         else
-            return 0;
+        {
+            if ((uint64_t)(ds + data + 1) * VHDX_LOG_SECTOR > e->length) return 0;
+            if (!vhdx_log_data_matches(buf + ((size_t)ds + data) * VHDX_LOG_SECTOR, e->sequence)) return 0;
+            data++;
+        }
     }
     return 1;
 }
@@ -122,24 +113,21 @@ static int overlay_add(struct vhdx_log_state *log, uint64_t offset, const uint8_
 /* Turn one entry's descriptors into overlay items, in order. */
 static int overlay_entry(struct vhdx_log_state *log, const uint8_t *buf, const struct log_entry *e)
 {
-    uint32_t i, data = 0, ds = desc_sectors(e->desc_count);
+    uint32_t i, data = 0, ds = vhdx_log_desc_sectors(e->desc_count);
     uint8_t sector[VHDX_LOG_SECTOR];
     int st;
 
     for (i = 0; i < e->desc_count; i++)
     {
-        const uint8_t *d = buf + ENTRY_HEADER_SIZE + (size_t)i * DESC_SIZE;
-        uint64_t file_off = get_le64(d + 16);
+        struct vhdx_log_desc d;
 
-        if (!memcmp(d, "zero", 4))
-            st = overlay_add(log, file_off, NULL, get_le64(d + 8));
+        vhdx_log_desc_decode(buf + VHDX_LOG_ENTRY_HEADER_SIZE + (size_t)i * VHDX_LOG_DESC_SIZE, &d);
+        if (d.is_zero)
+            st = overlay_add(log, d.file_offset, NULL, d.zero_length);
         else
         {
-            const uint8_t *s = buf + ((size_t)ds + data++) * VHDX_LOG_SECTOR;
-            memcpy(sector, d + 8, 8);                       /* leading bytes */
-            memcpy(sector + 8, s + 8, 4084);
-            memcpy(sector + 4092, d + 4, 4);                /* trailing bytes */
-            st = overlay_add(log, file_off, sector, VHDX_LOG_SECTOR);
+            vhdx_log_data_decode(&d, buf + ((size_t)ds + data++) * VHDX_LOG_SECTOR, sector);
+            st = overlay_add(log, d.file_offset, sector, VHDX_LOG_SECTOR);
         }
         if (st) return st;
     }
@@ -329,7 +317,7 @@ size_t vhdx_log_max_sectors(const struct vhdx *v)
 {
     size_t total = v->header.log_length / VHDX_LOG_SECTOR, n = total;
 
-    while (n && desc_sectors((uint32_t)n) + n > total) n--;
+    while (n && vhdx_log_entry_bytes(n) / VHDX_LOG_SECTOR > total) n--;
     return n;
 }
 
@@ -337,8 +325,9 @@ int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *o
                     uint8_t *const *sectors, size_t nsectors, uint64_t flushed_size,
                     uint64_t last_size, struct vdsshim_diag *diag)
 {
-    uint32_t ds = desc_sectors((uint32_t)nsectors);
-    size_t total = ((size_t)ds + nsectors) * VHDX_LOG_SECTOR, i;
+    uint32_t ds = vhdx_log_desc_sectors((uint32_t)nsectors);
+    size_t total = vhdx_log_entry_bytes(nsectors), i;
+    struct vhdx_log_header h = { 0 };
     uint64_t at;
     uint8_t *entry;
     int st;
@@ -351,30 +340,24 @@ int vhdx_log_commit(struct vdsshim_image *img, struct vhdx *v, const uint64_t *o
         if ((st = vhdx_log_restart(img, v, diag))) return st;
     if (!(entry = calloc(1, total))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
 
-    memcpy(entry, "loge", 4);
-    put_le32(entry + 8, (uint32_t)total);
-    put_le32(entry + 12, (uint32_t)v->log_write_offset);   /* every earlier entry is applied: tail = self */
-    put_le64(entry + 16, v->log_sequence);
-    put_le32(entry + 24, (uint32_t)nsectors);
-    memcpy(entry + 32, v->header.log_guid.b, 16);
-    put_le64(entry + 48, flushed_size / MiB * MiB);
-    put_le64(entry + 56, (last_size + MiB - 1) / MiB * MiB);
+    h.entry_length = (uint32_t)total;
+    h.tail = (uint32_t)v->log_write_offset;     /* every earlier entry is applied: tail = self */
+    h.sequence = v->log_sequence;
+    h.desc_count = (uint32_t)nsectors;
+    h.log_guid = v->header.log_guid;
+    h.flushed_file_offset = flushed_size / MiB * MiB;
+    h.last_file_offset = (last_size + MiB - 1) / MiB * MiB;
     for (i = 0; i < nsectors; i++)
     {
-        uint8_t *d = entry + ENTRY_HEADER_SIZE + i * DESC_SIZE;
-        uint8_t *s = entry + ((size_t)ds + i) * VHDX_LOG_SECTOR;
+        struct vhdx_log_desc d = { 0 };
 
-        memcpy(d, "desc", 4);
-        memcpy(d + 4, sectors[i] + 4092, 4);
-        memcpy(d + 8, sectors[i], 8);
-        put_le64(d + 16, offsets[i]);
-        put_le64(d + 24, v->log_sequence);
-        memcpy(s, "data", 4);
-        put_le32(s + 4, (uint32_t)(v->log_sequence >> 32));
-        memcpy(s + 8, sectors[i] + 8, 4084);
-        put_le32(s + 4092, (uint32_t)v->log_sequence);
+        vhdx_log_data_encode(sectors[i], v->log_sequence, &d, entry + ((size_t)ds + i) * VHDX_LOG_SECTOR);
+        d.file_offset = offsets[i];
+        d.sequence = v->log_sequence;
+        vhdx_log_desc_encode(&d, entry + VHDX_LOG_ENTRY_HEADER_SIZE + i * VHDX_LOG_DESC_SIZE);
     }
-    put_le32(entry + 4, crc32c(entry, total));
+    vhdx_log_header_encode(&h, entry);
+    put_le32(entry + VHDX_LOGE_CHECKSUM, crc32c(entry, total));
 
     at = v->header.log_offset + v->log_write_offset;
     v->log_unapplied = 1;
