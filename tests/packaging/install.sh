@@ -19,6 +19,16 @@ if [ -n "$SUDO" ] && ! sudo -n true 2>/dev/null; then
     nok "installing packages needs root or passwordless sudo: not run"
     finish; exit 1
 fi
+# One machine, one set of installed packages: a second checkout's test run
+# (two CI jobs, a developer's two trees) waits here for the first to purge,
+# instead of failing on its packages or on the dpkg lock.
+lockdir=/run/lock
+[ -w "$lockdir" ] || lockdir=${TMPDIR:-/tmp}
+exec 9>"$lockdir/vdsshim-packaging-test.lock"
+if ! flock -w 1800 9; then
+    nok "another run of install.sh held $lockdir/vdsshim-packaging-test.lock for 30 minutes: not run"
+    finish; exit 1
+fi
 installed() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PKGS 2>/dev/null | grep '^ii' ; }
 if [ -n "$(installed)" ]; then
     nok "vdsshim's packages are installed already ($(installed | awk '{print $2}' | tr '\n' ' ')): not replacing them"
