@@ -11,7 +11,7 @@
 
 #include "test_util.h"
 #include "vhd_builder.h"
-#include "engine.h"
+#include "create.h"
 
 #define MiB (1024u * 1024u)
 #define SIZE (8 * MiB)

@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "buffer.h"
+#include "create.h"
+#include "diag.h"
+#include "image.h"
+#include "progress.h"
 
 #define UNIT 512u
 #define STEP (1u << 20)             /* divides every block size of both formats but 512 KiB */

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "diag.h"
+#include "create.h"
+#include "image.h"
+#include "paths.h"
 
 #define VHD_MAX_SIZE   (2040ull << 30)      /* the VHD format's limit (formats.md §1) */
 #define VHDX_MAX_SIZE  (64ull << 40)

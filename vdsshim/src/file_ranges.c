@@ -1,5 +1,5 @@
 /*
- * File data by extents (engine.h): reads that skip the host file's holes,
+ * File data by extents (file_ranges.h): reads that skip the host file's holes,
  * and block moves that copy only the source's data, through the kernel
  * where the backend can (a reflink shares the extents, copy_file_range
  * copies without user space), and leave holes where the source has them.
@@ -9,7 +9,8 @@
  */
 #include <string.h>
 
-#include "engine.h"
+#include "diag.h"
+#include "file_ranges.h"
 
 /* The next data extent [*d, *h) at or after pos, clipped to end. */
 static int data_extent(struct vdsshim_io *io, uint64_t pos, uint64_t end, uint64_t *d, uint64_t *h)
@@ -144,6 +145,26 @@ int file_move_range(struct vdsshim_io *io, uint64_t from, uint64_t to, uint64_t 
         if (d == end) break;
         if ((st = copy_data(io, d, to + (d - from), h - d, buf, buflen, s, fail_at))) return st;
         pos = h;
+    }
+    return VDSSHIM_OK;
+}
+
+int file_write_marked(struct vdsshim_io *io, uint64_t base, const uint8_t *buf, size_t n, const uint8_t *units,
+                      struct vdsshim_diag *diag)
+{
+    const size_t unit = 512;
+    size_t i = 0;
+    int st;
+
+    while (i < n)
+    {
+        size_t j = i;
+
+        if (!units[i]) { i++; continue; }
+        while (j < n && units[j]) j++;
+        if ((st = vdsshim_io_write(io, buf + i * unit, (j - i) * unit, base + i * unit)))
+            return diag_io(diag, io, st, base + i * unit, "cannot write disk data");
+        i = j;
     }
     return VDSSHIM_OK;
 }

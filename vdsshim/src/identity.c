@@ -9,7 +9,6 @@
  */
 #include <string.h>
 
-#include "engine.h"
 #include "fs/fsmap.h"
 #include "vhd.h"
 #include "vhdx.h"

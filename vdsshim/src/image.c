@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
+#include "paths.h"
+#include "progress.h"
 #include "fs/fsmap.h"
 
 static char *dup_string(const char *s)

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "diag.h"
+#include "io_platform.h"
+#include "paths.h"
 
 struct posix_io
 {

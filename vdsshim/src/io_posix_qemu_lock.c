@@ -24,7 +24,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "engine.h"
+#include "io_platform.h"
 
 enum
 {

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "io_platform.h"
 
 /* errno values that say "this file system or kernel cannot", not "failed". */
 static int is_refusal(int err)

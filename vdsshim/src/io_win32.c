@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <windows.h>
 
-#include "engine.h"
+#include "diag.h"
+#include "io_platform.h"
+#include "paths.h"
 
 /* Largest single ReadFile/WriteFile request (a DWORD, kept well below it). */
 #define WIN32_IO_CHUNK (64u << 20)

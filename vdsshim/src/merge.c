@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "buffer.h"
+#include "diag.h"
+#include "image.h"
+#include "progress.h"
 
 #define UNIT 512u
 #define FIXED_STEP (2u << 20)       /* blocks of a fixed target, which has none */

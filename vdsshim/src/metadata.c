@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
 #include "vhdx.h"
 
 int vdsshim_metadata_list(const struct vdsshim_image *img, uint8_t (*ids)[16], unsigned max, unsigned *count)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "paths.h"
 
 char *utf16_to_utf8(const uint16_t *s, size_t n)
 {

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "paths.h"
 #include "vhdx.h"
 
 /* What a parent must share with the child it serves. */

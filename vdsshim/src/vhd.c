@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "paths.h"
 #include "vhd.h"
 
 /* Locator data longer than this is not a path. */

@@ -2,7 +2,10 @@
 #ifndef VDSSHIM_VHD_H
 #define VDSSHIM_VHD_H
 
-#include "engine.h"
+#include "diag.h"
+#include "endian.h"
+#include "image.h"
+#include "progress.h"
 
 #define VHD_SECTOR           512u
 #define VHD_FOOTER_SIZE      512u

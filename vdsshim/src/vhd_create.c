@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "create.h"
+#include "paths.h"
 #include "vhd.h"
 
 #define VHD_EPOCH 946684800     /* 2000-01-01 00:00:00 UTC in Unix time */
@@ -72,6 +74,14 @@ static int write_at(struct vdsshim_io *io, const void *buf, size_t len, uint64_t
     int st = vdsshim_io_write(io, buf, len, off);
 
     return st ? diag_io(diag, io, st, off, "cannot write the new image") : VDSSHIM_OK;
+}
+
+/* The timestamp a VHD child records for this parent: its footer's. */
+static uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent)
+{
+    const struct vhd *vhd = parent->fmt;
+
+    return vhd->footer.timestamp;
 }
 
 int vhd_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshim_diag *diag)
@@ -190,11 +200,4 @@ done:
     free(loc[0]);
     free(loc[1]);
     return st;
-}
-
-uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent)
-{
-    const struct vhd *vhd = parent->fmt;
-
-    return vhd->footer.timestamp;
 }

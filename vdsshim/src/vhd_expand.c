@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
+#include "progress.h"
 #include "vhd.h"
 
 static uint64_t round_up_sector(uint64_t v)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_ranges.h"
 #include "vhd.h"
 
 static int load_bitmap(struct vdsshim_image *img, struct vhd *vhd, uint32_t block, struct vdsshim_diag *diag)
@@ -44,26 +45,6 @@ int vhd_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *un
         }
         if ((st = load_bitmap(img, vhd, block, diag))) return st;
         units[i] = !!vhd_bitmap_test(vhd->bitmap, (uint32_t)(at % vhd->hdr.block_size / VHD_SECTOR));
-    }
-    return VDSSHIM_OK;
-}
-
-/* Write the marked sectors of buf at file offset base (runs of marked sectors). */
-static int write_runs(struct vdsshim_image *img, uint64_t base, const uint8_t *buf, size_t n, const uint8_t *units,
-                      struct vdsshim_diag *diag)
-{
-    size_t i = 0;
-    int st;
-
-    while (i < n)
-    {
-        size_t j = i;
-
-        if (!units[i]) { i++; continue; }
-        while (j < n && units[j]) j++;
-        if ((st = vdsshim_io_write(img->io, buf + i * VHD_SECTOR, (j - i) * VHD_SECTOR, base + i * VHD_SECTOR)))
-            return diag_io(diag, img->io, st, base + i * VHD_SECTOR, "cannot write disk data");
-        i = j;
     }
     return VDSSHIM_OK;
 }
@@ -135,14 +116,14 @@ int vhd_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf,
     if (img->info.type == VDSSHIM_DISK_FIXED)
     {
         /* In place; durable with the merge's closing flush (merge.c). */
-        return write_runs(img, off, buf, n, units, diag);
+        return file_write_marked(img->io, off, buf, n, units, diag);
     }
     block = (uint32_t)(off / vhd->hdr.block_size);
     in = (uint32_t)(off % vhd->hdr.block_size);
     if (vhd->bat[block] == VHD_BAT_UNUSED) return allocate_block(img, vhd, block, in, buf, n, units, diag);
 
     /* Data first, durable; then the bitmap bits that make it this file's. */
-    if ((st = write_runs(img, (uint64_t)vhd->bat[block] * VHD_SECTOR + vhd->bitmap_size + in, buf, n, units, diag))
+    if ((st = file_write_marked(img->io, (uint64_t)vhd->bat[block] * VHD_SECTOR + vhd->bitmap_size + in, buf, n, units, diag))
         || (st = flush(img, diag)))
         return st;
     if ((st = load_bitmap(img, vhd, block, diag))) return st;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "paths.h"
 #include "vhdx.h"
 
 /* How much of the BAT is read at once when an image opens. */

@@ -2,7 +2,10 @@
 #ifndef VDSSHIM_VHDX_H
 #define VDSSHIM_VHDX_H
 
-#include "engine.h"
+#include "diag.h"
+#include "endian.h"
+#include "image.h"
+#include "progress.h"
 #include "vhdx_bat.h"
 
 #define MiB (1ull << 20)

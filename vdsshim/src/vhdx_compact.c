@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
+#include "file_ranges.h"
+#include "progress.h"
 #include "plan.h"
 #include "fs/fsmap.h"
 #include "vhdx.h"

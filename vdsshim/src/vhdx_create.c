@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "create.h"
+#include "paths.h"
 #include "vhdx.h"
 
 #define LOG_AT   (1 * MiB)

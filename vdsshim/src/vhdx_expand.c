@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
+#include "progress.h"
 #include "vhdx.h"
 
 static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "paths.h"
 #include "vhdx.h"
 
 static const uint8_t id_file_params[16] = VHDX_META_FILE_PARAMS;

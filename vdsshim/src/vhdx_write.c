@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
+#include "file_ranges.h"
 #include "vhdx.h"
 
 #define UNIT 512u
@@ -68,25 +70,6 @@ int vhdx_present(struct vdsshim_image *img, uint64_t off, size_t len, uint8_t *u
         i += run;
     }
     free(bits);
-    return VDSSHIM_OK;
-}
-
-static int write_runs(struct vdsshim_image *img, uint64_t base, const uint8_t *buf, size_t n, const uint8_t *units,
-                      struct vdsshim_diag *diag)
-{
-    size_t i = 0;
-    int st;
-
-    while (i < n)
-    {
-        size_t j = i;
-
-        if (!units[i]) { i++; continue; }
-        while (j < n && units[j]) j++;
-        if ((st = vdsshim_io_write(img->io, buf + i * UNIT, (j - i) * UNIT, base + i * UNIT)))
-            return diag_io(diag, img->io, st, base + i * UNIT, "cannot write disk data");
-        i = j;
-    }
     return VDSSHIM_OK;
 }
 
@@ -156,7 +139,7 @@ int vhdx_write_units(struct vdsshim_image *img, uint64_t off, const uint8_t *buf
     /* In an allocated block no flush orders data and bits: until the merge
      * ends the chain reads these sectors from the merged child, whatever
      * landed here; the merge's closing flush makes both durable. */
-    if ((st = write_runs(img, VHDX_BAT_OFFSET(e) + in, buf, n, units, diag))) return st;
+    if ((st = file_write_marked(img->io, VHDX_BAT_OFFSET(e) + in, buf, n, units, diag))) return st;
     if (VHDX_BAT_STATE(e) == VHDX_PAYLOAD_FULLY_PRESENT) return VDSSHIM_OK;
 
     /* Partially present: the bits of the sectors written, after their data. */

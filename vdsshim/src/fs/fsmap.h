@@ -7,7 +7,9 @@
 #ifndef VDSSHIM_FSMAP_H
 #define VDSSHIM_FSMAP_H
 
-#include "engine.h"
+#include "../diag.h"
+#include "../endian.h"
+#include "../image.h"
 
 struct fs_extent
 {
