@@ -18,7 +18,6 @@
 
 static const uint8_t id_a[16] = { 0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const uint8_t id_b[16] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 9, 9, 9, 9, 9, 9, 9, 9 };
-static const uint8_t id_disk_size[16] = VHDX_META_DISK_SIZE;
 
 struct image { uint8_t *raw; size_t size; };
 
@@ -151,8 +150,8 @@ static void test_refusals(void **state)
     memcpy(before.raw, im.raw, im.size);
     img = open_session(&im, VDSSHIM_OPEN_WRITE, &ses);
     assert_status(vdsshim_metadata_set(img, zero, "x", 1, &diag), VDSSHIM_E_INVALID_ARG);
-    assert_status(vdsshim_metadata_set(img, id_disk_size, "x", 1, &diag), VDSSHIM_E_INVALID_ARG);
-    assert_status(vdsshim_metadata_delete(img, id_disk_size, &diag), VDSSHIM_E_INVALID_ARG);
+    assert_status(vdsshim_metadata_set(img, vhdx_meta_disk_size, "x", 1, &diag), VDSSHIM_E_INVALID_ARG);
+    assert_status(vdsshim_metadata_delete(img, vhdx_meta_disk_size, &diag), VDSSHIM_E_INVALID_ARG);
     assert_status(vdsshim_metadata_set(img, id_a, huge, MiB + 1, &diag), VDSSHIM_E_INVALID_ARG);
     assert_status(vdsshim_metadata_delete(img, id_b, &diag), VDSSHIM_E_NOT_FOUND);
     close_session(img, &ses, &im);

@@ -408,12 +408,11 @@ done:
 
 int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag)
 {
-    static const uint8_t page83[16] = VHDX_META_PAGE83;
     struct vhdx *v;
     int st;
 
     if (!id) return VDSSHIM_E_INVALID_ARG;
-    if ((st = patch_system_item(img, page83, id, 16, diag))) return st;
+    if ((st = patch_system_item(img, vhdx_meta_page83, id, 16, diag))) return st;
     v = img->fmt;
     memcpy(v->meta.disk_id.b, id, 16);
     memcpy(img->info.unique_id, id, 16);
@@ -422,7 +421,6 @@ int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16],
 
 int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, struct vdsshim_diag *diag)
 {
-    static const uint8_t physical_ss[16] = VHDX_META_PHYSICAL_SS;
     uint8_t le[4];
     struct vhdx *v;
     int st;
@@ -430,7 +428,7 @@ int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, s
     if (size != 512 && size != 4096)
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "a physical sector size is 512 or 4096, not %u", size);
     put_le32(le, size);
-    if ((st = patch_system_item(img, physical_ss, le, 4, diag))) return st;
+    if ((st = patch_system_item(img, vhdx_meta_physical_ss, le, 4, diag))) return st;
     v = img->fmt;
     v->meta.physical_sector_size = size;
     img->info.physical_sector_size = size;

@@ -75,7 +75,6 @@ static int check_child(const struct vdsshim_image *img, const char *parent_path,
 static int write_locator(struct vdsshim_image *img, const uint8_t linkage_id[16], const char *parent_path,
                          struct vdsshim_diag *diag)
 {
-    static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
     struct vhdx *v = img->fmt;
     struct vhdx_meta meta;
     uint8_t *item = NULL, *region = NULL;
@@ -83,7 +82,7 @@ static int write_locator(struct vdsshim_image *img, const uint8_t linkage_id[16]
     int st;
 
     if ((st = build_locator(img, linkage_id, parent_path, &item, &len, diag))) goto done;
-    if ((st = vhdx_replace_system_item(img, id_parent_loc, item, len, diag))) goto done;
+    if ((st = vhdx_replace_system_item(img, vhdx_meta_parent_loc, item, len, diag))) goto done;
     if (!(region = malloc(v->meta_region.length)))
     {
         st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");

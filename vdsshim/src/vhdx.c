@@ -12,8 +12,6 @@
 /* How much of the BAT is read at once when an image opens. */
 #define BAT_READ_CHUNK (256u << 10)
 
-static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
-static const uint8_t region_meta[16] = VHDX_REGION_META_GUID;
 
 static struct vhdx *vhdx_from_image(struct vdsshim_image *img)
 {
@@ -100,8 +98,8 @@ static int vhdx_load_regions(struct vdsshim_image *img, struct vhdx *v, struct v
     for (e = 0; !st && e < t->entry_count; e++)
     {
         const struct vhdx_region *r = &t->entries[e];
-        if (!memcmp(r->guid.b, region_bat, 16)) v->bat_region = *r;
-        else if (!memcmp(r->guid.b, region_meta, 16)) v->meta_region = *r;
+        if (!memcmp(r->guid.b, vhdx_region_bat, 16)) v->bat_region = *r;
+        else if (!memcmp(r->guid.b, vhdx_region_meta, 16)) v->meta_region = *r;
         else if (r->required)
             st = diag_set(diag, VDSSHIM_E_UNSUPPORTED, at[i] + 16 + 32 * e,
                           "region %u is an unknown required region", e);

@@ -18,14 +18,6 @@
 #define BAT_AT   (3 * MiB)
 #define ITEMS_AT (64 * KiB)     /* first metadata item, after the table */
 
-static const uint8_t id_file_params[16] = VHDX_META_FILE_PARAMS;
-static const uint8_t id_disk_size[16] = VHDX_META_DISK_SIZE;
-static const uint8_t id_page83[16] = VHDX_META_PAGE83;
-static const uint8_t id_logical_ss[16] = VHDX_META_LOGICAL_SS;
-static const uint8_t id_physical_ss[16] = VHDX_META_PHYSICAL_SS;
-static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
-static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
-static const uint8_t region_meta[16] = VHDX_REGION_META_GUID;
 
 /* Append one UTF-16LE key/value pair to a parent locator item under construction. */
 static void meta_entry(uint8_t *table, unsigned i, const uint8_t id[16], uint32_t off, uint32_t len, uint32_t flags)
@@ -48,19 +40,19 @@ static int build_metadata(const struct create_spec *s, uint8_t *m, struct vdsshi
     memcpy(m, "metadata", 8);
     put_le32(m + at, s->p.block_size);
     put_le32(m + at + 4, (s->p.type == VDSSHIM_DISK_FIXED ? 1u : 0u) | (s->parent ? 2u : 0u));
-    meta_entry(m, n++, id_file_params, at, 8, req);
+    meta_entry(m, n++, vhdx_meta_file_params, at, 8, req);
     at += 8;
     put_le64(m + at, s->p.virtual_size);
-    meta_entry(m, n++, id_disk_size, at, 8, vreq);
+    meta_entry(m, n++, vhdx_meta_disk_size, at, 8, vreq);
     at += 8;
     memcpy(m + at, s->unique_id, 16);
-    meta_entry(m, n++, id_page83, at, 16, vreq);
+    meta_entry(m, n++, vhdx_meta_page83, at, 16, vreq);
     at += 16;
     put_le32(m + at, s->p.logical_sector_size);
-    meta_entry(m, n++, id_logical_ss, at, 4, vreq);
+    meta_entry(m, n++, vhdx_meta_logical_ss, at, 4, vreq);
     at += 4;
     put_le32(m + at, s->p.physical_sector_size);
-    meta_entry(m, n++, id_physical_ss, at, 4, vreq);
+    meta_entry(m, n++, vhdx_meta_physical_ss, at, 4, vreq);
     at += 4;
 
     if (s->parent)
@@ -70,7 +62,7 @@ static int build_metadata(const struct create_spec *s, uint8_t *m, struct vdsshi
         if (vhdx_parent_locator_encode(m + at, (uint32_t)(META_LEN - at), s->parent->linkage_id, s->parent_relative,
                                        s->parent_absolute, &used))
             return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "the parent's path does not fit a parent locator");
-        meta_entry(m, n++, id_parent_loc, at, used, req);
+        meta_entry(m, n++, vhdx_meta_parent_loc, at, used, req);
     }
     put_le16(m + 10, (uint16_t)n);
     return VDSSHIM_OK;
@@ -147,11 +139,11 @@ int vhdx_create(struct vdsshim_io *io, const struct create_spec *s, struct vdssh
 
     memset(&t, 0, sizeof(t));
     t.entry_count = 2;
-    memcpy(t.entries[0].guid.b, region_bat, 16);
+    memcpy(t.entries[0].guid.b, vhdx_region_bat, 16);
     t.entries[0].offset = BAT_AT;
     t.entries[0].length = (uint32_t)bat_len;
     t.entries[0].required = 1;
-    memcpy(t.entries[1].guid.b, region_meta, 16);
+    memcpy(t.entries[1].guid.b, vhdx_region_meta, 16);
     t.entries[1].offset = META_AT;
     t.entries[1].length = META_LEN;
     t.entries[1].required = 1;

@@ -16,7 +16,6 @@
 #include "progress.h"
 #include "vhdx.h"
 
-static const uint8_t region_bat[16] = VHDX_REGION_BAT_GUID;
 
 /* The 4 KiB sector at off as the file reads it, for patching into the log. */
 static int load_sector(struct vdsshim_image *img, struct vhdx *v, uint64_t off, uint8_t **out,
@@ -56,7 +55,7 @@ static int region_sectors(struct vdsshim_image *img, struct vhdx *v, uint64_t of
             goto done;
     }
     for (i = 0; i < t->entry_count; i++)
-        if (!memcmp(t->entries[i].guid.b, region_bat, 16))
+        if (!memcmp(t->entries[i].guid.b, vhdx_region_bat, 16))
         {
             t->entries[i].offset = offset;
             t->entries[i].length = length;

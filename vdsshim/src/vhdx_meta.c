@@ -5,13 +5,20 @@
 #include "paths.h"
 #include "vhdx.h"
 
-static const uint8_t id_file_params[16] = VHDX_META_FILE_PARAMS;
-static const uint8_t id_disk_size[16] = VHDX_META_DISK_SIZE;
-static const uint8_t id_page83[16] = VHDX_META_PAGE83;
-static const uint8_t id_logical_ss[16] = VHDX_META_LOGICAL_SS;
-static const uint8_t id_physical_ss[16] = VHDX_META_PHYSICAL_SS;
-static const uint8_t id_parent_loc[16] = VHDX_META_PARENT_LOC;
-static const uint8_t parent_loc_type[16] = VHDX_PARENT_LOC_TYPE;
+const uint8_t vhdx_meta_file_params[16] = {
+    0x37, 0x67, 0xa1, 0xca, 0x36, 0xfa, 0x43, 0x4d, 0xb3, 0xb6, 0x33, 0xf0, 0xaa, 0x44, 0xe7, 0x6b };
+const uint8_t vhdx_meta_disk_size[16] = {
+    0x24, 0x42, 0xa5, 0x2f, 0x1b, 0xcd, 0x76, 0x48, 0xb2, 0x11, 0x5d, 0xbe, 0xd8, 0x3b, 0xf4, 0xb8 };
+const uint8_t vhdx_meta_page83[16] = {
+    0xab, 0x12, 0xca, 0xbe, 0xe6, 0xb2, 0x23, 0x45, 0x93, 0xef, 0xc3, 0x09, 0xe0, 0x00, 0xc7, 0x46 };
+const uint8_t vhdx_meta_logical_ss[16] = {
+    0x1d, 0xbf, 0x41, 0x81, 0x6f, 0xa9, 0x09, 0x47, 0xba, 0x47, 0xf2, 0x33, 0xa8, 0xfa, 0xab, 0x5f };
+const uint8_t vhdx_meta_physical_ss[16] = {
+    0xc7, 0x48, 0xa3, 0xcd, 0x5d, 0x44, 0x71, 0x44, 0x9c, 0xc9, 0xe9, 0x88, 0x52, 0x51, 0xc5, 0x56 };
+const uint8_t vhdx_meta_parent_loc[16] = {
+    0x2d, 0x5f, 0xd3, 0xa8, 0x0b, 0xb3, 0x4d, 0x45, 0xab, 0xf7, 0xd3, 0xd8, 0x48, 0x34, 0xab, 0x0c };
+const uint8_t vhdx_parent_loc_type[16] = {
+    0xb7, 0xef, 0x4a, 0xb0, 0x9e, 0xd1, 0x81, 0x4a, 0xb7, 0x89, 0x25, 0xb8, 0xe9, 0x44, 0x59, 0x13 };
 
 void vhdx_meta_free(struct vhdx_meta *m)
 {
@@ -57,7 +64,7 @@ static int decode_locator(const uint8_t *item, uint32_t len, uint64_t at, struct
 {
     uint16_t count, i;
 
-    if (len < 20 || memcmp(item, parent_loc_type, 16))
+    if (len < 20 || memcmp(item, vhdx_parent_loc_type, 16))
         return diag_set(diag, VDSSHIM_E_UNSUPPORTED, at, "parent locator at offset %llu is not of the VHDX type",
                         (unsigned long long)at);
     count = get_le16(item + 18);
@@ -123,12 +130,12 @@ static int decode_items(const uint8_t *region, uint32_t len, uint64_t at, struct
             return diag_set(diag, VDSSHIM_E_CORRUPT, eat + 16,
                             "metadata entry %u at offset %llu points at %u+%u, outside its region",
                             i, (unsigned long long)eat, off, ilen);
-        if (!memcmp(e, id_file_params, 16)) bit = 1;
-        else if (!memcmp(e, id_disk_size, 16)) bit = 2;
-        else if (!memcmp(e, id_page83, 16)) bit = 4;
-        else if (!memcmp(e, id_logical_ss, 16)) bit = 8;
-        else if (!memcmp(e, id_physical_ss, 16)) bit = 16;
-        else if (!memcmp(e, id_parent_loc, 16)) bit = 32;
+        if (!memcmp(e, vhdx_meta_file_params, 16)) bit = 1;
+        else if (!memcmp(e, vhdx_meta_disk_size, 16)) bit = 2;
+        else if (!memcmp(e, vhdx_meta_page83, 16)) bit = 4;
+        else if (!memcmp(e, vhdx_meta_logical_ss, 16)) bit = 8;
+        else if (!memcmp(e, vhdx_meta_physical_ss, 16)) bit = 16;
+        else if (!memcmp(e, vhdx_meta_parent_loc, 16)) bit = 32;
         else if (flags & VHDX_META_IS_REQUIRED)
             return diag_set(diag, VDSSHIM_E_UNSUPPORTED, eat, "metadata entry %u at offset %llu is an unknown required item",
                             i, (unsigned long long)eat);
@@ -221,7 +228,6 @@ static int locator_add(uint8_t *item, uint32_t cap, uint32_t *used, uint16_t ind
 int vhdx_parent_locator_encode(uint8_t *item, uint32_t cap, const uint8_t linkage_id[16], const char *relative,
                                const char *absolute, uint32_t *len)
 {
-    static const uint8_t type[16] = VHDX_PARENT_LOC_TYPE;
     uint16_t count = 0, i;
     uint32_t used = 20 + 12 * 3;     /* header and room for three entries */
     char linkage[39];
@@ -231,7 +237,7 @@ int vhdx_parent_locator_encode(uint8_t *item, uint32_t cap, const uint8_t linkag
     memset(item, 0, used);
     /* parent_linkage names the parent's DataWriteGuid; then the paths. */
     vhdx_guid_format((const struct vhdx_guid *)linkage_id, linkage);
-    memcpy(item, type, 16);
+    memcpy(item, vhdx_parent_loc_type, 16);
     st = locator_add(item, cap, &used, count++, "parent_linkage", linkage);
     if (!st && relative) st = locator_add(item, cap, &used, count++, "relative_path", relative);
     if (!st) st = locator_add(item, cap, &used, count++, "absolute_win32_path", absolute);
