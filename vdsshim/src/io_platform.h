@@ -12,6 +12,11 @@
  * POSIX backend tests it too, to see a vdsshim running under Wine. */
 #define WIN32_LOCK_OFFSET (1ull << 62)
 
+/* Why the last open of this thread failed beyond its status: a reason for
+ * the message (NULL: the status says it) and the system's code (io_open_status.c). */
+extern _Thread_local const char *io_open_reason;
+extern _Thread_local uint32_t io_open_error;
+
 #ifndef _WIN32
 /* qemu's lock bytes (io_posix_qemu_lock.c): VDSSHIM_E_IN_USE with *holder set,
  * VDSSHIM_E_IO with *err set, or VDSSHIM_OK. */

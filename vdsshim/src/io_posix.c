@@ -198,31 +198,17 @@ static const struct vdsshim_io_ops posix_io_ops =
     posix_io_prefetch,
 };
 
-/* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */
-static _Thread_local const char *open_reason;
-static _Thread_local uint32_t open_error;
-
-const char *vdsshim_io_open_reason(void)
-{
-    return open_reason;
-}
-
-uint32_t vdsshim_io_open_error(void)
-{
-    return open_error;
-}
-
 static int open_failed(int err)
 {
     struct vdsshim_io tmp = { 0 };
 
-    open_error = (uint32_t)err;
+    io_open_error = (uint32_t)err;
     switch (err)
     {
-    case ELOOP: open_reason = "too many levels of symbolic links"; return VDSSHIM_E_NOT_FOUND;
-    case EROFS: open_reason = "read-only file system"; break;
-    case EISDIR: open_reason = "is a directory, not a disk image file"; return VDSSHIM_E_UNKNOWN_FORMAT;
-    default: open_reason = NULL; break;
+    case ELOOP: io_open_reason = "too many levels of symbolic links"; return VDSSHIM_E_NOT_FOUND;
+    case EROFS: io_open_reason = "read-only file system"; break;
+    case EISDIR: io_open_reason = "is a directory, not a disk image file"; return VDSSHIM_E_UNKNOWN_FORMAT;
+    default: io_open_reason = NULL; break;
     }
     return status_from_errno(&tmp, err);
 }
@@ -247,8 +233,8 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
     int fd, fl;
 
     *out = NULL;
-    open_reason = NULL;
-    open_error = 0;
+    io_open_reason = NULL;
+    io_open_error = 0;
     /* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
     fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return open_failed(errno);
@@ -258,7 +244,7 @@ int vdsshim_io_open_file(const char *path, int writable, struct vdsshim_io **out
         close(fd);
         return open_failed(err);
     }
-    if ((open_reason = not_regular(st.st_mode)))
+    if ((io_open_reason = not_regular(st.st_mode)))
     {
         close(fd);
         return VDSSHIM_E_UNKNOWN_FORMAT;
@@ -283,8 +269,8 @@ int vdsshim_io_create_file(const char *path, struct vdsshim_io **out)
     int fd;
 
     *out = NULL;
-    open_reason = NULL;
-    open_error = 0;
+    io_open_reason = NULL;
+    io_open_error = 0;
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) return errno == EEXIST ? VDSSHIM_E_EXISTS : open_failed(errno);
     if (!(p = calloc(1, sizeof(*p))))

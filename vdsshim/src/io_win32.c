@@ -228,20 +228,6 @@ static WCHAR *wide_from_utf8(const char *s)
     return w;
 }
 
-/* Why the last open of this thread failed, beyond its status (vdsshim_io.h). */
-static _Thread_local const char *open_reason;
-static _Thread_local uint32_t open_error;
-
-const char *vdsshim_io_open_reason(void)
-{
-    return open_reason;
-}
-
-uint32_t vdsshim_io_open_error(void)
-{
-    return open_error;
-}
-
 /* Access denied for writing on a read-only volume is "read-only file system"
  * (Wine turns EROFS into access denied and reports the mount's ST_RDONLY as
  * FILE_READ_ONLY_VOLUME). */
@@ -266,8 +252,8 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
     DWORD err;
 
     *out = NULL;
-    open_reason = NULL;
-    open_error = 0;
+    io_open_reason = NULL;
+    io_open_error = 0;
     if (!(wpath = wide_from_utf8(path))) return VDSSHIM_E_INVALID_ARG;
 
     /* Share read and write: exclusivity between vdsshim users comes from the
@@ -283,21 +269,21 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, struct
         int ro = err == ERROR_WRITE_PROTECT || (err == ERROR_ACCESS_DENIED && !dir && (access & GENERIC_WRITE)
                                                 && on_read_only_volume(wpath));
         free(wpath);
-        open_error = err;
+        io_open_error = err;
         /* A directory cannot be opened as a file: access denied, which would mislead. */
         if (err == ERROR_ACCESS_DENIED && dir)
         {
-            open_reason = "is a directory, not a disk image file";
+            io_open_reason = "is a directory, not a disk image file";
             return VDSSHIM_E_UNKNOWN_FORMAT;
         }
-        if (ro) open_reason = "read-only file system";
+        if (ro) io_open_reason = "read-only file system";
         return err == ERROR_FILE_EXISTS ? VDSSHIM_E_EXISTS : status_from_win32(&tmp, err);
     }
     free(wpath);
     if (GetFileType(file) != FILE_TYPE_DISK)
     {
         CloseHandle(file);
-        open_reason = "is not a regular file (a pipe or a device), not a disk image file";
+        io_open_reason = "is not a regular file (a pipe or a device), not a disk image file";
         return VDSSHIM_E_UNKNOWN_FORMAT;
     }
     if (!(w = calloc(1, sizeof(*w))))

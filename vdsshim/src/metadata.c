@@ -162,6 +162,18 @@ static int load_table(struct vdsshim_image *img, const uint8_t id[16], uint8_t *
     return VDSSHIM_OK;
 }
 
+/* An item's value at region offset at, where no table entry points yet:
+ * durable before any entry names it. */
+static int write_item_value(struct vdsshim_image *img, struct vhdx *v, uint32_t at, const uint8_t *buf, uint32_t len,
+                            struct vdsshim_diag *diag)
+{
+    int st = vdsshim_io_write(img->io, buf, len, v->meta_region.offset + at);
+
+    if (st) return diag_io(diag, img->io, st, v->meta_region.offset + at, "cannot write a metadata item");
+    if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
+    return VDSSHIM_OK;
+}
+
 static void user_list_set(struct vhdx_meta *m, const uint8_t id[16], uint32_t off, uint32_t len)
 {
     unsigned i;
@@ -222,16 +234,7 @@ int vdsshim_metadata_set(struct vdsshim_image *img, const uint8_t id[16], const 
         }
         memcpy(buf, data, size);
         /* Step 1: the data, where nothing points yet; durable before the table names it. */
-        if ((st = vdsshim_io_write(img->io, buf, padded, v->meta_region.offset + at)))
-        {
-            st = diag_io(diag, img->io, st, v->meta_region.offset + at, "cannot write a metadata item");
-            goto done;
-        }
-        if ((st = vdsshim_io_flush(img->io)))
-        {
-            st = diag_io(diag, img->io, st, 0, "cannot flush");
-            goto done;
-        }
+        if ((st = write_item_value(img, v, at, buf, padded, diag))) goto done;
     }
     if (idx < 0)
     {
@@ -385,16 +388,7 @@ int vhdx_replace_system_item(struct vdsshim_image *img, const uint8_t id[16], co
     memcpy(buf, data, size);
     /* The new value where nothing points, durable before the table names it;
      * then the table, atomically, through the log. */
-    if ((st = vdsshim_io_write(img->io, buf, padded, v->meta_region.offset + at)))
-    {
-        st = diag_io(diag, img->io, st, v->meta_region.offset + at, "cannot write a metadata item");
-        goto done;
-    }
-    if ((st = vdsshim_io_flush(img->io)))
-    {
-        st = diag_io(diag, img->io, st, 0, "cannot flush");
-        goto done;
-    }
+    if ((st = write_item_value(img, v, at, buf, padded, diag))) goto done;
     put_le32(table + 32 + 32 * idx + 16, at);
     put_le32(table + 32 + 32 * idx + 20, size);
     st = commit_table(img, v, old, table, diag);
