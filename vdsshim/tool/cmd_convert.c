@@ -36,14 +36,11 @@ int cmd_convert(const char *src, const char *dst, const struct create_args *a, i
         fprintf(stderr, "vdsshim: bad --size, --block-size or --sector-size (see vdsshim --help)\n");
         return EXIT_USAGE;
     }
-    bar.shown = progress_shown(json, quiet);
-    bar.label = "converting";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    catch_stop_signals(1);
+    bar_begin(&bar, "converting", json, quiet);
     st = vdsshim_convert(src, dst, &p, &opts, &diag);
-    catch_stop_signals(0);
-    if (bar.shown) fputc('\n', stderr);
+    bar_end(&bar);
     if (st)
     {
         if (json)

@@ -104,14 +104,11 @@ int cmd_merge(const char *path, unsigned depth, int json, int quiet)
     /* The child is only read, but the chain opens writable up to the target. */
     if ((st = vdsshim_open(path, VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_PARENTS_WRITE(depth), &img, &diag)))
         return fail(path, st, &diag);
-    bar.shown = progress_shown(json, quiet);
-    bar.label = "merging";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    catch_stop_signals(1);
+    bar_begin(&bar, "merging", json, quiet);
     st = vdsshim_merge(img, depth, &opts, &res, &diag);
-    catch_stop_signals(0);
-    if (bar.shown) fputc('\n', stderr);
+    bar_end(&bar);
     vdsshim_close(img);
     if (json)
     {
@@ -141,14 +138,11 @@ int cmd_expand(const char *path, const char *new_size, int json, int quiet)
     if (!size) return usage_error("bad NEWSIZE", new_size);
     if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
     vdsshim_get_info(img, &before);
-    bar.shown = progress_shown(json, quiet);
-    bar.label = "expanding";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    catch_stop_signals(1);
+    bar_begin(&bar, "expanding", json, quiet);
     st = vdsshim_expand(img, size, &opts, &diag);
-    catch_stop_signals(0);
-    if (bar.shown) fputc('\n', stderr);
+    bar_end(&bar);
     vdsshim_get_info(img, &after);
     vdsshim_close(img);
     if (json)
@@ -217,14 +211,11 @@ int cmd_shrink(const char *path, const char *new_size, int json, int quiet)
                 (unsigned long long)size, (unsigned long long)safe);
         return EXIT_USAGE;
     }
-    bar.shown = progress_shown(json, quiet);
-    bar.label = "shrinking";
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    catch_stop_signals(1);
+    bar_begin(&bar, "shrinking", json, quiet);
     st = size == before.virtual_size ? VDSSHIM_OK : vdsshim_shrink(img, size, &opts, &diag);
-    catch_stop_signals(0);
-    if (bar.shown) fputc('\n', stderr);
+    bar_end(&bar);
     vdsshim_get_info(img, &after);
     vdsshim_close(img);
     if (json)

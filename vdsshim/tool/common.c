@@ -18,18 +18,20 @@
 
 volatile sig_atomic_t interrupted;
 
-int progress_shown(int json, int quiet)
+/* Whether a bar is drawn: not for --json or --quiet, only on a terminal. */
+static int progress_shown(int json, int quiet)
 {
     return !quiet && !json && isatty(fileno(stderr));
 }
 
-void on_interrupt(int sig)
+static void on_interrupt(int sig)
 {
     (void)sig;
     interrupted = 1;
 }
 
-void catch_stop_signals(int catch)
+/* SIGINT, SIGTERM and SIGHUP cancel the running operation (1), or kill again (0). */
+static void catch_stop_signals(int catch)
 {
     /* Ctrl-C, kill's default SIGTERM and a closed terminal's SIGHUP all mean
      * "stop": at the next safe point, with exit 6 and a valid image. */
@@ -113,6 +115,19 @@ int on_progress(void *ctx, unsigned pct)
     }
     bar->last = pct;
     return interrupted;
+}
+
+void bar_begin(struct bar *bar, const char *label, int json, int quiet)
+{
+    bar->shown = progress_shown(json, quiet);
+    bar->label = label;
+    catch_stop_signals(1);
+}
+
+void bar_end(struct bar *bar)
+{
+    catch_stop_signals(0);
+    if (bar->shown) fputc('\n', stderr);
 }
 
 /* Read-write open; under VDSSHIM_FAULT_CUT_AFTER_WRITE the file goes through the

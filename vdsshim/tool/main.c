@@ -257,15 +257,12 @@ static int cmd_compact(const char *path, unsigned flags, int json, int quiet, st
         }
         return fail(path, st, &diag);
     }
-    bar.shown = progress_shown(json, quiet);
-    bar.label = dry ? "dry run" : "compacting";
-    opts.flags = flags;
     opts.progress = on_progress;
     opts.progress_ctx = &bar;
-    catch_stop_signals(1);
+    opts.flags = flags;
+    bar_begin(&bar, dry ? "dry run" : "compacting", json, quiet);
     st = vdsshim_compact(img, &opts, &res, &diag);
-    catch_stop_signals(0);
-    if (bar.shown) fputc('\n', stderr);
+    bar_end(&bar);
     vdsshim_close(img);
 
     if (st) total->failed++;

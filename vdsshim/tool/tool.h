@@ -21,10 +21,6 @@ enum exit_code
 };
 
 extern volatile sig_atomic_t interrupted;
-void on_interrupt(int sig);
-/* SIGINT, SIGTERM and SIGHUP cancel the running operation (1), or kill again (0). */
-void catch_stop_signals(int catch);
-
 int exit_code_from_status(int st);
 /* Print "vdsshim: PATH: reason" and return the exit code for st. */
 int fail(const char *path, int st, const struct vdsshim_diag *diag);
@@ -38,8 +34,11 @@ struct bar
     const char *label;
 };
 int on_progress(void *ctx, unsigned pct);
-/* Whether a bar is drawn: not for --json or --quiet, only on a terminal. */
-int progress_shown(int json, int quiet);
+/* Around a long operation: the bar labelled and shown (not for --json or
+ * --quiet, only on a terminal), SIGINT, SIGTERM and SIGHUP caught to cancel
+ * it (bar_begin); the signals released, the bar's line ended (bar_end). */
+void bar_begin(struct bar *bar, const char *label, int json, int quiet);
+void bar_end(struct bar *bar);
 
 /* Read-write open; under VDSSHIM_FAULT_CUT_AFTER_WRITE through the fault injector. */
 int open_for_write(const char *path, struct vdsshim_image **img, struct vdsshim_diag *diag);
