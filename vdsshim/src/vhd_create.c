@@ -84,45 +84,124 @@ static uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent)
     return vhd->footer.timestamp;
 }
 
+/* The footer of a new disk: a Windows-made one, so every reader takes it. */
+static void new_footer(const struct create_spec *s, struct vhd_footer *f)
+{
+    time_t now = time(NULL);
+
+    memset(f, 0, sizeof(*f));
+    memcpy(f->cookie, "conectix", 8);
+    f->features = 2;                          /* "reserved", always set */
+    f->version = VHD_VERSION_1;
+    f->timestamp = now > VHD_EPOCH ? (uint32_t)(now - VHD_EPOCH) : 0;
+    /* Creator "win ": readers take Current Size as the virtual size for it
+     * (qemu uses C*H*S for unknown creators, which is smaller). */
+    memcpy(f->creator_app, "win ", 4);
+    f->creator_version = 0x000a0000;
+    f->creator_os = 0x5769326b;               /* "Wi2k" */
+    f->original_size = f->current_size = s->p.virtual_size;
+    vhd_geometry(s->p.virtual_size, f);
+    f->disk_type = s->p.type;
+    memcpy(f->unique_id, s->unique_id, 16);
+    f->data_offset = s->p.type == VDSSHIM_DISK_FIXED ? VHD_NO_DATA_OFFSET : VHD_FOOTER_SIZE;
+}
+
+static int create_fixed(struct vdsshim_io *io, const struct create_spec *s, const struct vhd_footer *f,
+                        struct vdsshim_diag *diag)
+{
+    uint8_t footer[VHD_FOOTER_SIZE];
+    int st;
+
+    vhd_footer_encode(f, footer);
+    /* The data area reads as zeros: extend, then the footer makes it a disk. */
+    if ((st = vdsshim_io_truncate(io, s->p.virtual_size)))
+        return diag_io(diag, io, st, s->p.virtual_size, "cannot allocate the fixed disk");
+    if ((st = write_at(io, footer, VHD_FOOTER_SIZE, s->p.virtual_size, diag))) return st;
+    st = vdsshim_io_flush(io);
+    return st ? diag_io(diag, io, st, 0, "cannot flush the new image") : VDSSHIM_OK;
+}
+
+/* A child's parent: its id, timestamp and name in the header, and its
+ * locators' data (loc, loc_len) placed from *end on, which moves past them. */
+static int add_parent(const struct create_spec *s, struct vhd_dynhdr *h, uint8_t *loc[2], uint32_t loc_len[2],
+                      uint64_t *end, struct vdsshim_diag *diag)
+{
+    /* As Windows writes them: the absolute path (W2ku), then the relative
+     * one (W2ru), each in its own whole sectors after the BAT. Data space
+     * is stored in bytes, rounded to sectors; readers take sectors or
+     * bytes (formats.md §1, question 3, [U]). The parent name is the
+     * absolute path, UTF-16BE. */
+    static const uint32_t codes[2] = { VHD_PLAT_W2KU, VHD_PLAT_W2RU };
+    const char *paths[2] = { s->parent_absolute, s->parent_relative };
+    uint16_t *w;
+    size_t n, k;
+    int i;
+
+    memcpy(h->parent_uid, s->parent->info.unique_id, 16);
+    h->parent_timestamp = vhd_parent_timestamp(s->parent);
+    if ((w = utf8_to_utf16(s->parent_absolute, &n)))
+    {
+        for (k = 0; k < n && k < 256; k++) put_be16(h->parent_name + 2 * k, w[k]);
+        free(w);
+    }
+    for (i = 0; i < 2; i++)
+    {
+        if (!paths[i]) continue;
+        if (!(loc[i] = locator_data(paths[i], &loc_len[i]))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        h->loc[i].code = codes[i];
+        h->loc[i].data_length = loc_len[i];
+        h->loc[i].data_space = (uint32_t)round_up_sector(loc_len[i]);
+        h->loc[i].data_offset = *end;
+        *end += round_up_sector(loc_len[i]);
+    }
+    return VDSSHIM_OK;
+}
+
+/* Everything but the footer at the end, durable; then that footer. */
+static int write_dynamic(struct vdsshim_io *io, const struct vhd_footer *f, const struct vhd_dynhdr *h,
+                         uint64_t bat_bytes, uint8_t *const loc[2], const uint32_t loc_len[2], uint64_t end,
+                         struct vdsshim_diag *diag)
+{
+    static const uint8_t pad[VHD_SECTOR];
+    uint8_t footer[VHD_FOOTER_SIZE], header[VHD_DYNHDR_SIZE], *bat;
+    int st, i;
+
+    vhd_footer_encode(f, footer);
+    vhd_dynhdr_encode(h, header);
+    if (!(bat = malloc((size_t)bat_bytes))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    memset(bat, 0xff, (size_t)bat_bytes);
+    st = write_at(io, footer, VHD_FOOTER_SIZE, 0, diag);
+    if (!st) st = write_at(io, header, VHD_DYNHDR_SIZE, VHD_FOOTER_SIZE, diag);
+    if (!st) st = write_at(io, bat, (size_t)bat_bytes, h->table_offset, diag);
+    free(bat);
+    for (i = 0; i < 2 && !st; i++)
+    {
+        uint32_t tail = (uint32_t)(round_up_sector(loc_len[i]) - loc_len[i]);
+
+        if (!loc[i]) continue;
+        if ((st = write_at(io, loc[i], loc_len[i], h->loc[i].data_offset, diag))) break;
+        if (tail) st = write_at(io, pad, tail, h->loc[i].data_offset + loc_len[i], diag);
+    }
+    if (st) return st;
+    if ((st = vdsshim_io_flush(io))
+        || (st = vdsshim_io_write(io, footer, VHD_FOOTER_SIZE, end))
+        || (st = vdsshim_io_flush(io)))
+        return diag_io(diag, io, st, end, "cannot write the new image");
+    return VDSSHIM_OK;
+}
+
 int vhd_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshim_diag *diag)
 {
     struct vhd_footer f;
     struct vhd_dynhdr h;
-    uint8_t footer[VHD_FOOTER_SIZE], header[VHD_DYNHDR_SIZE];
-    uint8_t *bat = NULL, *loc[2] = { NULL, NULL };
+    uint8_t *loc[2] = { NULL, NULL };
     uint32_t loc_len[2] = { 0, 0 };
     uint64_t end, bat_bytes;
-    time_t now = time(NULL);
-    int st, i;
+    int st = VDSSHIM_OK;
 
-    memset(&f, 0, sizeof(f));
-    memcpy(f.cookie, "conectix", 8);
-    f.features = 2;                          /* "reserved", always set */
-    f.version = VHD_VERSION_1;
-    f.timestamp = now > VHD_EPOCH ? (uint32_t)(now - VHD_EPOCH) : 0;
-    /* Creator "win ": readers take Current Size as the virtual size for it
-     * (qemu uses C*H*S for unknown creators, which is smaller). */
-    memcpy(f.creator_app, "win ", 4);
-    f.creator_version = 0x000a0000;
-    f.creator_os = 0x5769326b;               /* "Wi2k" */
-    f.original_size = f.current_size = s->p.virtual_size;
-    vhd_geometry(s->p.virtual_size, &f);
-    f.disk_type = s->p.type;
-    memcpy(f.unique_id, s->unique_id, 16);
+    new_footer(s, &f);
+    if (s->p.type == VDSSHIM_DISK_FIXED) return create_fixed(io, s, &f, diag);
 
-    if (s->p.type == VDSSHIM_DISK_FIXED)
-    {
-        f.data_offset = VHD_NO_DATA_OFFSET;
-        vhd_footer_encode(&f, footer);
-        /* The data area reads as zeros: extend, then the footer makes it a disk. */
-        if ((st = vdsshim_io_truncate(io, s->p.virtual_size)))
-            return diag_io(diag, io, st, s->p.virtual_size, "cannot allocate the fixed disk");
-        if ((st = write_at(io, footer, VHD_FOOTER_SIZE, s->p.virtual_size, diag))) return st;
-        st = vdsshim_io_flush(io);
-        return st ? diag_io(diag, io, st, 0, "cannot flush the new image") : VDSSHIM_OK;
-    }
-
-    f.data_offset = VHD_FOOTER_SIZE;
     memset(&h, 0, sizeof(h));
     memcpy(h.cookie, "cxsparse", 8);
     h.data_offset = VHD_NO_DATA_OFFSET;
@@ -132,71 +211,8 @@ int vhd_create(struct vdsshim_io *io, const struct create_spec *s, struct vdsshi
     h.block_size = s->p.block_size;
     bat_bytes = round_up_sector(4ull * h.max_entries);
     end = h.table_offset + bat_bytes;
-
-    if (s->p.type == VDSSHIM_DISK_DIFFERENCING)
-    {
-        /* As Windows writes them: the absolute path (W2ku), then the relative
-         * one (W2ru), each in its own whole sectors after the BAT. Data space
-         * is stored in bytes, rounded to sectors; readers take sectors or
-         * bytes (formats.md §1, question 3, [U]). The parent name is the
-         * absolute path, UTF-16BE. */
-        static const uint32_t codes[2] = { VHD_PLAT_W2KU, VHD_PLAT_W2RU };
-        const char *paths[2] = { s->parent_absolute, s->parent_relative };
-        uint16_t *w;
-        size_t n, k;
-
-        memcpy(h.parent_uid, s->parent->info.unique_id, 16);
-        h.parent_timestamp = vhd_parent_timestamp(s->parent);
-        if ((w = utf8_to_utf16(s->parent_absolute, &n)))
-        {
-            for (k = 0; k < n && k < 256; k++) put_be16(h.parent_name + 2 * k, w[k]);
-            free(w);
-        }
-        for (i = 0; i < 2; i++)
-        {
-            if (!paths[i]) continue;
-            if (!(loc[i] = locator_data(paths[i], &loc_len[i])))
-            {
-                st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-                goto done;
-            }
-            h.loc[i].code = codes[i];
-            h.loc[i].data_length = loc_len[i];
-            h.loc[i].data_space = (uint32_t)round_up_sector(loc_len[i]);
-            h.loc[i].data_offset = end;
-            end += round_up_sector(loc_len[i]);
-        }
-    }
-
-    vhd_footer_encode(&f, footer);
-    vhd_dynhdr_encode(&h, header);
-    if (!(bat = malloc((size_t)bat_bytes)))
-    {
-        st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-        goto done;
-    }
-    memset(bat, 0xff, (size_t)bat_bytes);
-    /* Everything but the footer at the end, durable; then that footer. */
-    if ((st = write_at(io, footer, VHD_FOOTER_SIZE, 0, diag))
-        || (st = write_at(io, header, VHD_DYNHDR_SIZE, VHD_FOOTER_SIZE, diag))
-        || (st = write_at(io, bat, (size_t)bat_bytes, h.table_offset, diag)))
-        goto done;
-    for (i = 0; i < 2; i++)
-    {
-        static const uint8_t pad[VHD_SECTOR];
-        uint32_t tail = (uint32_t)(round_up_sector(loc_len[i]) - loc_len[i]);
-
-        if (!loc[i]) continue;
-        if ((st = write_at(io, loc[i], loc_len[i], h.loc[i].data_offset, diag))
-            || (tail && (st = write_at(io, pad, tail, h.loc[i].data_offset + loc_len[i], diag))))
-            goto done;
-    }
-    if ((st = vdsshim_io_flush(io))
-        || (st = vdsshim_io_write(io, footer, VHD_FOOTER_SIZE, end))
-        || (st = vdsshim_io_flush(io)))
-        st = diag_io(diag, io, st, end, "cannot write the new image");
-done:
-    free(bat);
+    if (s->p.type == VDSSHIM_DISK_DIFFERENCING) st = add_parent(s, &h, loc, loc_len, &end, diag);
+    if (!st) st = write_dynamic(io, &f, &h, bat_bytes, loc, loc_len, end, diag);
     free(loc[0]);
     free(loc[1]);
     return st;
