@@ -16,7 +16,6 @@
 #include "progress.h"
 #include "vhdx.h"
 
-
 /* The 4 KiB sector at off as the file reads it, for patching into the log. */
 static int load_sector(struct vdsshim_image *img, struct vhdx *v, uint64_t off, uint8_t **out,
                        struct vdsshim_diag *diag)
@@ -84,6 +83,76 @@ done:
     return st;
 }
 
+/* Where something new goes: the first MiB past the file's data and its structures. */
+static uint64_t past_everything(const struct vhdx *v)
+{
+    return vhdx_round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
+}
+
+/* A fixed disk's blocks [v->payload_blocks, npb), at the end of the file from
+ * at on: the entries set in memory, the file extended (reading as zeros). */
+static int allocate_fixed_blocks(struct vdsshim_image *img, struct vhdx *v, uint64_t npb, uint64_t at,
+                                 struct vdsshim_diag *diag)
+{
+    uint64_t end = at + (npb - v->payload_blocks) * v->meta.block_size, b;
+    int st;
+
+    for (b = v->payload_blocks; b < npb; b++)
+        if (vhdx_bat_set(&v->bat, vhdx_payload_index_ratio(v->chunk_ratio, b),
+                         VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at + (b - v->payload_blocks) * v->meta.block_size)))
+            return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    /* No flush of its own: the new BAT's flush, or the log entry's, comes
+     * before anything points there (and replay grows the file anyway). */
+    if ((st = vdsshim_io_truncate(img->io, end)))
+        return diag_io(diag, img->io, st, end, "cannot allocate the new blocks");
+    v->file_size = img->info.file_size = end;
+    return VDSSHIM_OK;
+}
+
+/* A larger BAT of len bytes at bat_offset, its first need entries from
+ * memory, durable before anything points at it. */
+static int write_new_bat(struct vdsshim_image *img, struct vhdx *v, uint64_t need, uint64_t bat_offset, uint64_t len,
+                         struct vdsshim_diag *diag)
+{
+    uint64_t done;
+    uint8_t *raw;
+    int st = VDSSHIM_OK;
+
+    if (!(raw = io_buffer_alloc(ENGINE_IO_CHUNK))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    for (done = 0; done < len && !st; done += ENGINE_IO_CHUNK)
+    {
+        size_t chunk = len - done < ENGINE_IO_CHUNK ? (size_t)(len - done) : ENGINE_IO_CHUNK;
+
+        memset(raw, 0, chunk);
+        if (done / 8 < need)
+            vhdx_bat_store(&v->bat, done / 8, raw, need - done / 8 < chunk / 8 ? (size_t)(need - done / 8) : chunk / 8);
+        if ((st = vdsshim_io_write(img->io, raw, chunk, bat_offset + done)))
+            st = diag_io(diag, img->io, st, bat_offset + done, "cannot write the new BAT");
+    }
+    io_buffer_free(raw);
+    if (st) return st;
+    if ((st = vdsshim_io_flush(img->io))) return diag_io(diag, img->io, st, 0, "cannot flush");
+    if (bat_offset + len > v->file_size) v->file_size = img->info.file_size = bat_offset + len;
+    return VDSSHIM_OK;
+}
+
+/* Room in the region: entries [old, need), zeros, written in place. The
+ * region's bytes past the old entries are not part of the disk yet, so
+ * logging them ahead of the size change is invisible. */
+static int extend_bat_in_place(struct vdsshim_image *img, struct vhdx *v, uint64_t old, uint64_t need,
+                               struct vdsshim_diag *diag)
+{
+    uint64_t nsec = (need * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR, i;
+    uint8_t *dirty = calloc((size_t)nsec, 1);
+    int st;
+
+    if (!dirty) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    for (i = old * 8 / VHDX_LOG_SECTOR; i < nsec; i++) dirty[i] = 1;
+    st = vhdx_write_bat(img, v, dirty, v->file_size, diag);
+    free(dirty);
+    return st;
+}
+
 int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *progress, struct vdsshim_diag *diag)
 {
     struct vhdx *v = img->fmt;
@@ -96,7 +165,7 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
     uint8_t *sectors[3] = { NULL, NULL, NULL };
     int relocate;
     size_t n = 0;
-    int st;
+    int st = VDSSHIM_OK;
 
     if (need < old) need = old;
     /* The new entries read 0 until they are set; any failure below puts
@@ -112,85 +181,22 @@ int vhdx_expand(struct vdsshim_image *img, uint64_t new_size, struct progress *p
                           (unsigned long long)new_size);
             goto done;
         }
-        bat_offset = vhdx_round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size : vhdx_structure_end(v));
+        bat_offset = past_everything(v);
         bat_length = (uint32_t)len;
     }
-    if (img->info.type == VDSSHIM_DISK_FIXED && npb > v->payload_blocks)
-    {
-        /* The new blocks, allocated past everything (and the new BAT). */
-        uint64_t at = relocate ? bat_offset + len
-                               : vhdx_round_up_mib(v->file_size > vhdx_structure_end(v) ? v->file_size
-                                                                                  : vhdx_structure_end(v));
-        uint64_t end = at + (npb - v->payload_blocks) * v->meta.block_size, b;
-
-        for (b = v->payload_blocks; b < npb; b++)
-            if (vhdx_bat_set(&v->bat, vhdx_payload_index_ratio(v->chunk_ratio, b),
-                             VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, at + (b - v->payload_blocks) * v->meta.block_size)))
-            {
-                st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-                goto done;
-            }
-        /* No flush of its own: the new BAT's flush, or the log entry's, comes
-         * before anything points there (and replay grows the file anyway). */
-        if ((st = vdsshim_io_truncate(img->io, end)))
-        {
-            st = diag_io(diag, img->io, st, end, "cannot allocate the new blocks");
-            goto done;
-        }
-        v->file_size = img->info.file_size = end;
-    }
-
+    /* A fixed disk's new blocks go past everything, the new BAT included. */
+    if (img->info.type == VDSSHIM_DISK_FIXED && npb > v->payload_blocks
+        && (st = allocate_fixed_blocks(img, v, npb, relocate ? bat_offset + len : past_everything(v), diag)))
+        goto done;
     if (relocate)
     {
-        /* A larger BAT at the end, durable before anything points at it. */
-        uint64_t done;
-        uint8_t *raw;
-
-        if (!(raw = io_buffer_alloc(ENGINE_IO_CHUNK)))
-        {
-            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        if ((st = write_new_bat(img, v, need, bat_offset, len, diag))
+            || (st = region_sectors(img, v, bat_offset, bat_length, sectors, diag)))
             goto done;
-        }
-        for (done = 0, st = VDSSHIM_OK; done < len && !st; done += ENGINE_IO_CHUNK)
-        {
-            size_t chunk = len - done < ENGINE_IO_CHUNK ? (size_t)(len - done) : ENGINE_IO_CHUNK;
-
-            memset(raw, 0, chunk);
-            if (done / 8 < need)
-                vhdx_bat_store(&v->bat, done / 8, raw, need - done / 8 < chunk / 8 ? (size_t)(need - done / 8) : chunk / 8);
-            if ((st = vdsshim_io_write(img->io, raw, chunk, bat_offset + done)))
-                st = diag_io(diag, img->io, st, bat_offset + done, "cannot write the new BAT");
-        }
-        io_buffer_free(raw);
-        if (st) goto done;
-        if ((st = vdsshim_io_flush(img->io)))
-        {
-            st = diag_io(diag, img->io, st, 0, "cannot flush");
-            goto done;
-        }
-        if (bat_offset + len > v->file_size) v->file_size = img->info.file_size = bat_offset + len;
-        if ((st = region_sectors(img, v, bat_offset, bat_length, sectors, diag))) goto done;
         offsets[n++] = VHDX_REGION1_OFFSET;
         offsets[n++] = VHDX_REGION2_OFFSET;
     }
-    else if (need > old)
-    {
-        /* Room in the region: the new entries read as zeros, in place. The
-         * region's bytes past the old entries are not part of the disk yet,
-         * so logging them ahead of the size change is invisible. */
-        uint64_t nsec = (need * 8 + VHDX_LOG_SECTOR - 1) / VHDX_LOG_SECTOR;
-        uint8_t *dirty = calloc((size_t)nsec, 1);
-
-        if (!dirty)
-        {
-            st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-            goto done;
-        }
-        for (i = old * 8 / VHDX_LOG_SECTOR; i < nsec; i++) dirty[i] = 1;
-        st = vhdx_write_bat(img, v, dirty, v->file_size, diag);
-        free(dirty);
-        if (st) goto done;
-    }
+    else if (need > old && (st = extend_bat_in_place(img, v, old, need, diag))) goto done;
     if ((st = progress_report(progress, 0, 80, 1, 1))) goto done;
 
     /* The Virtual Disk Size item, with the region tables if the BAT moved. */
