@@ -197,16 +197,14 @@ static int page_is_idle(const struct vhdx *v, uint64_t p)
         && VHDX_BAT_STATE(v->bat.fill[p]) != VHDX_PAYLOAD_UNMAPPED_V095;
 }
 
-/* Phase 1-2: new states, committed; then bitmap bits and bitmap blocks.
- * Memory follows the blocks present, not the virtual size. */
-static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_options *opts, struct vdsshim_diag *diag)
+/* Phase 1, the walk: the blocks whose data is in this file, listed for the
+ * scan (*blocks, *n); entries that hold space no read comes from dropped on
+ * the way, the legacy UNMAPPED state renamed. Skips BAT pages with nothing. */
+static int collect_blocks(struct vcompact *c, struct object **blocks, size_t *n, struct vdsshim_diag *diag)
 {
     struct vhdx *v = c->v;
-    int scan = !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN);
-    struct object *blocks = NULL, *partial_dropped = NULL;
-    size_t n = 0, cap = 0, npd = 0, pdcap = 0, k = 0, ahead = 0;
-    size_t depth = ENGINE_READ_AHEAD / v->meta.block_size ? ENGINE_READ_AHEAD / v->meta.block_size : 1;
-    uint64_t i, chunk;
+    size_t cap = 0;
+    uint64_t i;
     int st = VDSSHIM_OK;
 
     for (i = 0; i < v->bat.entries && !st; i++)
@@ -235,10 +233,23 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
             c->res->blocks_dropped++;
             continue;
         }
-        if (push_object(&blocks, &n, &cap, (struct object){ block, VHDX_BAT_OFFSET(e), 0 }))
+        if (push_object(blocks, n, &cap, (struct object){ block, VHDX_BAT_OFFSET(e), 0 }))
             st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
     }
-    if (!st && n) qsort(blocks, n, sizeof(*blocks), cmp_object);     /* read in file order */
+    if (!st && *n) qsort(*blocks, *n, sizeof(**blocks), cmp_object);     /* read in file order */
+    return st;
+}
+
+/* Phase 1, the scan: each listed block's new state (zero, the parent's, freed
+ * by the file system, an empty partial one), in file order with read-ahead.
+ * The partial blocks dropped are listed (*dropped, *ndropped) for phase 2. */
+static int decide_blocks(struct vcompact *c, int scan, const struct object *blocks, size_t n,
+                         struct object **dropped, size_t *ndropped, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = c->v;
+    size_t depth = ENGINE_READ_AHEAD / v->meta.block_size ? ENGINE_READ_AHEAD / v->meta.block_size : 1;
+    size_t k, ahead = 0, cap = 0;
+    int st = VDSSHIM_OK;
 
     for (k = 0; k < n && !st; k++)
     {
@@ -266,26 +277,33 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
             if (c->fsmap)
                 fsmap_account(c->fsmap, blocks[k].index * v->meta.block_size, v->meta.block_size);
             if ((st = set_entry(c, idx, ne, diag))) break;
-            if (partial && push_object(&partial_dropped, &npd, &pdcap, (struct object){ blocks[k].index, 0, 0 }))
+            if (partial && push_object(dropped, ndropped, &cap, (struct object){ blocks[k].index, 0, 0 }))
                 st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
             c->res->blocks_dropped++;
         }
         if (!st) st = progress_report(&c->progress, 0, scan ? 70 : 10, k + 1, n);
     }
-    free(blocks);
-    if (!st) st = commit_bat(c, diag);
+    return st;
+}
 
-    /* Bitmap bits of dropped partial blocks, so a later partial write starts
-     * clean; then bitmap blocks that no partial block uses any more. The
-     * dropped blocks, sorted by index, are walked along with the chunks. */
-    if (!st && npd) qsort(partial_dropped, npd, sizeof(*partial_dropped), cmp_index);
-    for (chunk = 0, k = 0; !st && v->meta.has_parent && chunk < v->sb_blocks; chunk++)
+/* Phase 2: bitmap bits of dropped partial blocks, so a later partial write
+ * starts clean; then bitmap blocks that no partial block uses any more. The
+ * dropped blocks, sorted by index, are walked along with the chunks. */
+static int drop_bitmaps(struct vcompact *c, struct object *dropped, size_t ndropped, struct vdsshim_diag *diag)
+{
+    struct vhdx *v = c->v;
+    uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
+    uint64_t chunk;
+    size_t k = 0;
+    int st = VDSSHIM_OK;
+
+    if (ndropped) qsort(dropped, ndropped, sizeof(*dropped), cmp_index);
+    for (chunk = 0; !st && v->meta.has_parent && chunk < v->sb_blocks; chunk++)
     {
         uint64_t sbi = vhdx_sb_index(v, chunk), sb_off, b, first = chunk * v->chunk_ratio;
-        uint32_t bytes = (uint32_t)(v->meta.block_size / v->meta.logical_sector_size / 8);
         int in_use = 0;
 
-        while (k < npd && partial_dropped[k].index < first) k++;
+        while (k < ndropped && dropped[k].index < first) k++;
         if (sbi >= v->bat.entries || !(sb_off = VHDX_BAT_OFFSET(vhdx_bat_get(&v->bat, sbi)))) continue;
         for (b = first; b < first + v->chunk_ratio && b < v->payload_blocks; b++)
             in_use |= VHDX_BAT_STATE(vhdx_bat_get(&v->bat, vhdx_payload_index(v, b))) == VHDX_PAYLOAD_PARTIALLY_PRESENT;
@@ -296,22 +314,38 @@ static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_option
             continue;
         }
         memset(c->buf, 0, bytes);
-        for (; k < npd && partial_dropped[k].index < first + v->chunk_ratio && !st && !c->dry; k++)
+        for (; k < ndropped && dropped[k].index < first + v->chunk_ratio && !st && !c->dry; k++)
         {
-            b = partial_dropped[k].index;
+            b = dropped[k].index;
             if ((st = vdsshim_io_write(c->img->io, c->buf, bytes, sb_off + (b - first) * bytes)))
                 st = diag_io(diag, c->img->io, st, sb_off + (b - first) * bytes, "cannot clear a sector bitmap");
             c->res->bytes_written += bytes;
         }
     }
-    free(partial_dropped);
+    return st;
+}
+
+/* Phase 1-2: new states, committed; then bitmap bits and bitmap blocks.
+ * Memory follows the blocks present, not the virtual size. */
+static int scan_and_drop(struct vcompact *c, const struct vdsshim_compact_options *opts, struct vdsshim_diag *diag)
+{
+    struct object *blocks = NULL, *dropped = NULL;
+    size_t n = 0, ndropped = 0;
+    int st;
+
+    st = collect_blocks(c, &blocks, &n, diag);
+    if (!st) st = decide_blocks(c, !(opts->flags & VDSSHIM_COMPACT_NO_ZERO_SCAN), blocks, n, &dropped, &ndropped, diag);
+    free(blocks);
+    if (!st) st = commit_bat(c, diag);
+    if (!st) st = drop_bitmaps(c, dropped, ndropped, diag);
+    free(dropped);
     /* No flush before this commit: the bits cleared above belong to blocks
      * already not present (no read consults them) in bitmap blocks still in
      * use (never in space this commit frees), and the flush before any
      * move's commit makes them durable before such space is reused. The
      * flush mutation test (scripts/mutate-flushes) holds the sweeps to it. */
     if (!st && any_dirty(c)) st = commit_bat(c, diag);
-    v->cached_sb = 0;
+    c->v->cached_sb = 0;
     return st;
 }
 
