@@ -16,8 +16,9 @@ export VDSSHIM_TEST_HOOKS=1 VDSSHIM_SERVER_IDLE_MS=3000
 W=$(winepath -w "$WORK" 2>/dev/null)
 SERVER_PATTERN='vdsshim_server\.exe'
 
-servers() { pgrep -c -f "$SERVER_PATTERN" || true; }
-dllhosts() { pgrep -c -f 'dllhost\.exe' || true; }
+# Only this prefix's processes (lib.sh): other runs on the machine have their own.
+servers() { prefix_count "$SERVER_PATTERN"; }
+dllhosts() { prefix_count 'dllhost\.exe'; }
 now_ms() { date +%s%3N; }
 # wait_line FILE PATTERN SECONDS: until the file has a line matching PATTERN.
 wait_line() {
@@ -168,7 +169,7 @@ check "killed, its objects are released and the server stops (10 s allowed)" wai
 # (its idle time is 5 s here, so it serves the whole loop), and none may be left.
 before=$(servers); hosts=0; failures=0
 touch sampling
-( while [ -e sampling ]; do echo "$(now_ms) $(pgrep -f "$SERVER_PATTERN" | tr '\n' ' ')"; sleep 0.05; done ) >samples &
+( while [ -e sampling ]; do echo "$(now_ms) $(prefix_pids "$SERVER_PATTERN" | tr '\n' ' ')"; sleep 0.05; done ) >samples &
 sampler=$!
 for r in $(seq 1 10); do
     pids=()

@@ -101,7 +101,7 @@ check "conformance.exe exits 0" [ "$rc" -eq 0 ]
 wait_no_server() {
     local i
     [ "$MODE" = local ] || return 0
-    for i in $(seq 1 150); do pgrep -f 'vdsshim_server\.exe' >/dev/null || return 0; sleep 0.1; done
+    for i in $(seq 1 150); do prefix_running 'vdsshim_server\.exe' || return 0; sleep 0.1; done
 }
 wait_no_server
 # A client built the SDK way (<initguid.h>, <vds.h>, -Werror) walks the chain too.
@@ -174,11 +174,12 @@ if [ "$MODE" = local ]; then
     "$WINE" "$CLIENT" "$(winepath -w busy2.vhdx 2>/dev/null)" </dev/null >crash.log 2>&1 &
     # Until the client reports progress (a loaded machine may take many seconds to start both).
     for i in $(seq 1 1200); do grep -q "compacting" crash.log 2>/dev/null && break; sleep 0.05; done
-    pkill -9 -f "vdscompact.exe.*busy2.vhdx"     # only this client
+    # Only this client: this prefix's, this image's.
+    for p in $(prefix_pids "vdscompact.exe.*busy2.vhdx"); do kill -9 "$p"; done
     wait 2>/dev/null
     check "crash: the client was killed while the compaction ran" grep -q "compacting" crash.log
-    check "crash: the shared server outlives its client" pgrep -f 'vdsshim_server\.exe'
-    check "crash: and no dllhost surrogate runs" bash -c "! pgrep -f 'dllhost\.exe'"
+    check "crash: the shared server outlives its client" prefix_running 'vdsshim_server\.exe'
+    check "crash: and no dllhost surrogate runs" [ "$(prefix_count 'dllhost\.exe')" -eq 0 ]
     # Done means shrunk to metadata and its one data block, with a clean log (qemu can open it).
     for i in $(seq 1 300); do
         [ "$(file_size busy2.vhdx)" -le $((8 * MiB)) ] && quietly qemu-img compare -q -F raw busy2.vhdx busy2.vhdx.raw && break
@@ -190,8 +191,8 @@ if [ "$MODE" = local ]; then
 fi
 
 if [ "$MODE" = local ]; then
-    for i in $(seq 1 150); do pgrep -f 'vdsshim_server\.exe' >/dev/null || break; sleep 0.1; done
-    check "the shared server stopped on its own once idle (15 s allowed)" bash -c "! pgrep -f 'vdsshim_server\.exe'"
+    for i in $(seq 1 150); do prefix_running 'vdsshim_server\.exe' || break; sleep 0.1; done
+    check "the shared server stopped on its own once idle (15 s allowed)" [ "$(prefix_count 'vdsshim_server\.exe')" -eq 0 ]
 fi
 "$WINE" regsvr32 /s /u "$DLL" </dev/null >>reg.log 2>&1
 "$WINE" regsvr32 /s /u "$PSDLL" </dev/null >>reg.log 2>&1

@@ -51,6 +51,21 @@ wait_stopped() {
     return 1
 }
 
+# The pids of this wine prefix's processes whose command line matches the
+# pgrep -f pattern PATTERN. Another test run on the machine has its own
+# prefix and its own servers and clients: they must not count here, nor be
+# killed (three clean-clone runs at once once failed clients.sh on that).
+prefix_pids() {   # PATTERN
+    local want=${WINEPREFIX:-$HOME/.wine} p env
+    for p in $(pgrep -f "$1"); do
+        env=$(tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | sed -n 's/^WINEPREFIX=//p')
+        [ "${env:-$HOME/.wine}" = "$want" ] && echo "$p"
+    done
+    true
+}
+prefix_count() { prefix_pids "$1" | wc -l; }   # PATTERN
+prefix_running() { [ -n "$(prefix_pids "$1")" ]; }   # PATTERN
+
 finish() {
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]
