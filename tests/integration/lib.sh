@@ -54,7 +54,7 @@ wait_stopped() {
 # The pids of this wine prefix's processes whose command line matches the
 # pgrep -f pattern PATTERN. Another test run on the machine has its own
 # prefix and its own servers and clients: they must not count here, nor be
-# killed (three clean-clone runs at once once failed clients.sh on that).
+# killed (a clients.sh run beside two other clean-clone runs failed on that).
 prefix_pids() {   # PATTERN
     local want=${WINEPREFIX:-$HOME/.wine} p env
     for p in $(pgrep -f "$1"); do
