@@ -2,11 +2,12 @@
  * Provider conformance: the VDS chain down to IVdsOpenVDisk::Compact and
  * IVdsAsync, through public interfaces only (it can run unchanged against
  * real Windows VDS). Exact HRESULTs printed in hex, sentinels in every
- * out-parameter, TAP lines and a closing "N passed, N failed".
- *   conformance.exe DIR [inproc|local]
- * DIR (a Windows path) holds the images run.sh made; the second argument picks
- * the activation (CLSCTX_INPROC_SERVER, or CLSCTX_LOCAL_SERVER through the
- * shared server, vdsshim_server.exe): the expectations are the same.
+ * out-parameter, TAP lines and a closing "N passed, N failed, N todo".
+ *   conformance.exe DIR [inproc|local] [TEST...]
+ * Each test makes the images it needs in DIR (a Windows path), with their
+ * raw copies (conformance_fixtures.c), so one runs alone; the second argument
+ * picks the activation (CLSCTX_INPROC_SERVER, or CLSCTX_LOCAL_SERVER through
+ * the shared server, vdsshim_server.exe): the expectations are the same.
  */
 #include "conformance.h"
 
@@ -202,6 +203,7 @@ static void test_add_vdisk(IVdsVdProvider *prov)
     ULONG fetched;
     HRESULT hr;
 
+    if (!fixture(L"dyn.vhdx")) return;
     path_of(L"dyn.vhdx", path);
     ok_hr(IVdsVdProvider_AddVDisk(prov, &vhdx, (WCHAR *)L"dyn.vhdx", &b), VDS_E_VDISK_PATHNAME_INVALID, "AddVDisk(relative path)");
     ok(b == NULL, "AddVDisk clears the out-pointer on failure");
@@ -230,13 +232,15 @@ static void test_add_vdisk(IVdsVdProvider *prov)
 
 static void test_vdisk_basics(IVdsVdProvider *prov)
 {
-    IVdsVDisk *vdisk = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsVDisk *vdisk;
     IVdsOpenVDisk *open = (void *)0xdeadbeef, *second = (void *)0xdeadbeef;
     IVdsVolume *volume = (void *)0xdeadbeef;
     VDS_VDISK_PROPERTIES props;
     WCHAR *name = (void *)0xdeadbeef, path[MAX_PATH];
     HRESULT hr;
 
+    if (!fixture(L"dyn.vhdx")) return;
+    vdisk = add_vdisk(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
     if (!vdisk) return;
     path_of(L"dyn.vhdx", path);
     memset(&props, 0x55, sizeof(props));
@@ -386,6 +390,7 @@ static void test_compactions(IVdsVdProvider *prov)
     ULONGLONG before, after;
     HRESULT task;
 
+    if (!fixture(L"dyn.vhdx") || !fixture(L"dyn.vhd") || !fixture(L"fixed.vhd") || !fixture(L"cancel.vhdx")) return;
     task = compact(prov, L"dyn.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, FALSE, &before, &after);
     ok_hr(task, S_OK, "compaction of dyn.vhdx");
     ok(after < before, "dyn.vhdx shrank: %llu -> %llu", before, after);
@@ -407,6 +412,7 @@ static void test_attach_states(IVdsVdProvider *prov)
     VDS_ASYNC_OUTPUT out;
     HRESULT hr;
 
+    if (!fixture(L"attach.vhdx")) return;
     if (!(open = open_disk(prov, L"attach.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
     {
         if (vdisk) IVdsVDisk_Release(vdisk);
@@ -442,7 +448,7 @@ static void test_attach_states(IVdsVdProvider *prov)
 /* Every client reference released mid-run: the job finishes and lets go. */
 static void test_release_during_run(IVdsVdProvider *prov)
 {
-    IVdsVDisk *vdisk = add_vdisk(prov, L"orphan.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsVDisk *vdisk;
     IVdsOpenVDisk *open;
     IVdsAsync *async;
     WCHAR path[MAX_PATH];
@@ -450,6 +456,8 @@ static void test_release_during_run(IVdsVdProvider *prov)
     HRESULT hr = E_FAIL;
     int i;
 
+    if (!fixture(L"orphan.vhdx")) return;
+    vdisk = add_vdisk(prov, L"orphan.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
     if (!vdisk) return;
     path_of(L"orphan.vhdx", path);
     before = file_size(path);
@@ -685,6 +693,7 @@ static void test_async_concurrency(IVdsVdProvider *prov)
     IVdsAsync *async, *second = (void *)0xdeadbeef;
     int i;
 
+    if (!fixture(L"busy.vhdx")) return;
     if (!(open = open_disk(prov, L"busy.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
     {
         if (vdisk) IVdsVDisk_Release(vdisk);
@@ -747,18 +756,53 @@ static void test_can_unload(BOOL objects_alive)
     }
 }
 
+/* The suite's tests, by the name the command line gives; the chain walk
+ * (the loader, the service and its providers) is every test's setup. */
+static const struct
+{
+    const char *name;
+    void (*run)(IVdsVdProvider *prov);
+} tests[] = {
+    { "add_vdisk", test_add_vdisk },
+    { "vdisk_basics", test_vdisk_basics },
+    { "compactions", test_compactions },
+    { "attach_states", test_attach_states },
+    { "attachment_lifetime", test_attachment_lifetime },
+    { "fs_aware_compact", test_fs_aware_compact },
+    { "file_closed_after_wait", test_file_closed_after_wait },
+    { "release_during_run", test_release_during_run },
+    { "differencing", test_differencing },
+    { "create_vdisk", test_create_vdisk },
+    { "expand", test_expand },
+    { "merge", test_merge },
+    { "detach_and_delete", test_detach_and_delete },
+    { "busy_states", test_busy_states },
+    { "cancel_rules", test_cancel_rules },
+    { "compact_child", test_compact_child },
+    { "atomic_state", test_atomic_state },
+    { "atomic_open_attach", test_atomic_open_attach },
+    { "async_concurrency", test_async_concurrency },
+};
+#define NTESTS ((int)(sizeof(tests) / sizeof(tests[0])))
+
 int wmain(int argc, WCHAR **argv)
 {
+    const char *names[NTESTS];
     IVdsService *service;
     IVdsVdProvider *prov;
+    WCHAR **chosen;
+    int i, count;
 
-    if (argc < 2 || (argc > 2 && wcscmp(argv[2], L"inproc") && wcscmp(argv[2], L"local")))
+    for (i = 0; i < NTESTS; i++) names[i] = tests[i].name;
+    if (argc > 2 && !wcscmp(argv[2], L"local")) clsctx = CLSCTX_LOCAL_SERVER;
+    chosen = argv + (argc > 2 && (!wcscmp(argv[2], L"local") || !wcscmp(argv[2], L"inproc")) ? 3 : 2);
+    count = argc - (int)(chosen - argv);
+    if (argc < 2 || count < 0 || !tap_names_known(names, NTESTS, chosen, count))
     {
-        fprintf(stderr, "usage: conformance.exe DIR [inproc|local]\n");
+        fprintf(stderr, "usage: conformance.exe DIR [inproc|local] [TEST...]\n");
         return 2;
     }
-    dir = argv[1];
-    if (argc > 2 && !wcscmp(argv[2], L"local")) clsctx = CLSCTX_LOCAL_SERVER;
+    fixture_dir = dir = argv[1];
     printf("# activation: %s\n", clsctx == CLSCTX_LOCAL_SERVER ? "CLSCTX_LOCAL_SERVER (the shared server)" : "CLSCTX_INPROC_SERVER");
     /* The provider's job-holding hook (async.c): in process it reads this
      * environment; a server started by ole32 inherits it. */
@@ -770,25 +814,8 @@ int wmain(int argc, WCHAR **argv)
         test_service(service);
         if ((prov = test_providers(service)))
         {
-            test_add_vdisk(prov);
-            test_vdisk_basics(prov);
-            test_compactions(prov);
-            test_attach_states(prov);
-            test_attachment_lifetime(prov);
-            test_fs_aware_compact(prov);
-            test_file_closed_after_wait(prov);
-            test_release_during_run(prov);
-            test_differencing(prov);
-            test_create_vdisk(prov);
-            test_expand(prov);
-            test_merge(prov);
-            test_detach_and_delete(prov);
-            test_busy_states(prov);
-            test_cancel_rules(prov);
-            test_compact_child(prov);
-            test_atomic_state(prov);
-            test_atomic_open_attach(prov);
-            test_async_concurrency(prov);
+            for (i = 0; i < NTESTS; i++)
+                if (tap_selected(tests[i].name, chosen, count)) tests[i].run(prov);
             IVdsVdProvider_Release(prov);
         }
         ok(refcount((IUnknown *)service) == 1, "the service holds one reference at the end");
@@ -798,6 +825,5 @@ int wmain(int argc, WCHAR **argv)
         test_can_unload(FALSE);
     }
     CoUninitialize();
-    printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
-    return failed ? 1 : 0;
+    return tap_finish();
 }

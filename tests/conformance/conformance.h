@@ -36,6 +36,7 @@
 #define VDS_E_VD_DISK_ALREADY_EXPANDING   ((HRESULT)0x80042931)
 
 #include "win_tap.h"
+#include "win_fixtures.h"
 extern const WCHAR *dir;
 extern DWORD clsctx;
 extern IVdsServiceLoader *loader;   /* the one LoadService goes through, kept for the whole run */
@@ -70,6 +71,9 @@ HRESULT attach(IVdsOpenVDisk *open, BOOL read_only);
 void path_of(const WCHAR *name, WCHAR *out);
 ULONGLONG file_size(const WCHAR *path);
 IVdsVDisk *add_vdisk(IVdsVdProvider *prov, const WCHAR *name, ULONG device);
+/* conformance_fixtures.c: makes dir\name afresh (and name.raw, what its
+ * guest reads); FALSE, with a "not ok" line, when it cannot. */
+BOOL fixture(const WCHAR *name);
 
 /* conformance_ops.c: CreateVDisk, Expand, Merge, DetachAndDelete, busy states. */
 void test_create_vdisk(IVdsVdProvider *prov);

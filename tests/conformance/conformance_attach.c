@@ -122,6 +122,7 @@ void test_attachment_lifetime(IVdsVdProvider *prov)
     IVdsService *service2;
     WCHAR path[MAX_PATH];
 
+    if (!fixture(L"attach.vhdx")) return;
     path_of(L"attach.vhdx", path);
     if (!(open = open_disk(prov, L"attach.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX, VIRTUAL_DISK_ACCESS_ALL, 1, &vdisk)))
     {

@@ -1,10 +1,11 @@
 /*
- * IVdsOpenVDisk::Compact in its two modes on a guest file system: run.sh
- * makes fs.vhdx and fs-offline.vhdx, the same ext4 disk with deleted files
- * whose random data is still there. Attached read-only, Compact is
- * file-system-aware and gives that space back; detached it cannot (the data
- * is not zero). run.sh then judges both files: e2fsck, the surviving files,
- * and the offline one reading exactly as before.
+ * IVdsOpenVDisk::Compact in its two modes on a guest file system: fs.vhdx
+ * and fs-offline.vhdx are the same FAT16 disk (support/fat_builder.h) with
+ * two deleted files whose random data is still there. Attached read-only,
+ * Compact is file-system-aware and gives that space back; detached it cannot
+ * (the data is not zero). run.sh then judges both files: fsck.fat, the
+ * surviving files read back with mtools, and the offline one reading
+ * exactly as before.
  */
 #include "conformance.h"
 
@@ -52,13 +53,9 @@ void test_fs_aware_compact(IVdsVdProvider *prov)
     WCHAR fs[MAX_PATH], offline[MAX_PATH];
     ULONGLONG before;
 
+    if (!fixture(L"fs.vhdx") || !fixture(L"fs-offline.vhdx")) return;
     path_of(L"fs.vhdx", fs);
     path_of(L"fs-offline.vhdx", offline);
-    if (GetFileAttributesW(fs) == INVALID_FILE_ATTRIBUTES || GetFileAttributesW(offline) == INVALID_FILE_ATTRIBUTES)
-    {
-        ok(0, "run.sh made fs.vhdx and fs-offline.vhdx");
-        return;
-    }
     before = file_size(fs);
     ok(before == file_size(offline), "the two disks start the same size (%llu bytes)", before);
     ok_hr(compact_one(prov, L"fs.vhdx", TRUE), S_OK, "the file-system-aware compaction's result");
@@ -76,7 +73,7 @@ void test_fs_aware_compact(IVdsVdProvider *prov)
  * sharing at all to tell. */
 void test_file_closed_after_wait(IVdsVdProvider *prov)
 {
-    IVdsVDisk *vdisk = add_vdisk(prov, L"fs-offline.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
+    IVdsVDisk *vdisk;
     IVdsOpenVDisk *open = NULL;
     IVdsAsync *async = NULL;
     VDS_ASYNC_OUTPUT out;
@@ -84,6 +81,8 @@ void test_file_closed_after_wait(IVdsVdProvider *prov)
     HRESULT hr, task = E_FAIL;
     HANDLE h;
 
+    if (!fixture(L"fs-offline.vhdx")) return;
+    vdisk = add_vdisk(prov, L"fs-offline.vhdx", VIRTUAL_STORAGE_TYPE_DEVICE_VHDX);
     if (!vdisk) return;
     path_of(L"fs-offline.vhdx", path);
     hr = IVdsVDisk_Open(vdisk, VIRTUAL_DISK_ACCESS_ALL, OPEN_VIRTUAL_DISK_FLAG_NONE, 1, &open);

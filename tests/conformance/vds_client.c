@@ -424,6 +424,5 @@ int wmain(int argc, WCHAR **argv)
         IVdsVdProvider_Release(prov);
     }
     CoUninitialize();
-    printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
-    return failed ? 1 : 0;
+    return tap_finish();
 }

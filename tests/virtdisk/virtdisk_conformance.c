@@ -1,20 +1,33 @@
 /*
  * virtdisk.dll conformance, in the style of Wine's dlls/virtdisk/tests:
  * exact codes (%lu, 0x%08lx), sentinels in every out-parameter, TAP lines
- * and a closing "N passed, N failed". Compiled against the project's SDK
+ * and a closing "N passed, N failed, N todo". Compiled against the project's SDK
  * header; run by run.sh with the DLL as a native override of Wine's.
- *   virtdisk_conformance.exe DIR
- * DIR (a Windows path) holds the images run.sh made: dyn.vhdx (64 MiB,
- * 1 MiB blocks, data and zero blocks), grow.vhdx, hold.vhdx, close.vhdx,
- * cancel.vhdx, plain.vhd.
+ *   virtdisk_conformance.exe DIR [TEST...]
+ * Each test makes the images it needs in DIR (a Windows path), with their
+ * raw copies (virtdisk_fixtures.c), so one runs alone; run.sh judges the
+ * images with qemu-img after the whole suite. Known deviations from
+ * Windows are todo_vdsshim checks: counted, not hidden.
  */
 #include <stddef.h>
 #include <stdio.h>
 
 #include "vdsshim_virtdisk.h"
+#include "virtdisk_fixtures.h"
+#include "win_fixtures.h"
 #include "win_tap.h"
 
 static const WCHAR *dir;
+
+/* A known deviation (win_tap.h): Windows gives `windows` ([U]: from the SDK's
+ * pages, not seen on Windows here); vdsshim gives `ours`, checked exactly,
+ * until the deviation goes. */
+static void deviation_(DWORD got, DWORD windows, DWORD ours, const char *what, int line)
+{
+    todo_(got == windows, line, "%s: Windows gives %lu, got %lu", what, windows, got);
+    ok_(got == ours, line, "%s: vdsshim says %lu meanwhile: got %lu", what, ours, got);
+}
+#define deviation(got, windows, ours, what) deviation_((got), (windows), (ours), (what), __LINE__)
 
 static void ok_err_(DWORD got, DWORD want, const char *what, int line)
 {
@@ -94,6 +107,7 @@ static void test_open_checks(void)
     WCHAR path[MAX_PATH], missing[MAX_PATH];
     HANDLE h;
 
+    if (!fixture(L"dyn.vhdx")) return;
     path_of(L"dyn.vhdx", path);
     path_of(L"test.vhd", missing);
     /* What Wine's tests record of real Windows. */
@@ -131,6 +145,7 @@ static void test_info(void)
     HANDLE h, h2;
     DWORD err;
 
+    if (!fixture(L"dyn.vhdx") || !fixture(L"plain.vhd")) return;
     ok_err(open_v1(L"dyn.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open dyn.vhdx, V1 ALL");
     if (h == SENTINEL) return;
     ok(GetFileType(h) == FILE_TYPE_PIPE, "the handle is a real Win32 handle (a pipe, handle.c)");
@@ -157,7 +172,10 @@ static void test_info(void)
     size = sizeof(buf);
     ok_err(get_info(h, 99, info, &size), ERROR_INVALID_PARAMETER, "info version 99");
     size = sizeof(buf);
-    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_FRAGMENTATION, info, &size), ERROR_NOT_SUPPORTED, "FRAGMENTATION");
+    /* Windows 8 and later answer a FragmentationPercentage; the engine keeps no
+     * measure of it yet. */
+    deviation(get_info(h, GET_VIRTUAL_DISK_INFO_FRAGMENTATION, info, &size), ERROR_SUCCESS, ERROR_NOT_SUPPORTED,
+              "FRAGMENTATION");
     size = sizeof(buf);
     ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SMALLEST_SAFE_VIRTUAL_SIZE, info, &size), 0xC03A0026u,
            "SMALLEST_SAFE_VIRTUAL_SIZE of a disk with no partition table");
@@ -239,7 +257,9 @@ static void test_info(void)
             ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "VIRTUAL_DISK_ID of a VHD (not yet)");
             set.Version = SET_VIRTUAL_DISK_INFO_IDENTIFIER;
             set.UniqueIdentifier = new_id;
-            ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "IDENTIFIER of a VHD (two footers)");
+            /* Windows sets a VHD's unique id; the engine does not yet rewrite both
+             * footers crash-safely. */
+            deviation(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, ERROR_NOT_SUPPORTED, "IDENTIFIER of a VHD");
             CloseHandle(h);
         }
     }
@@ -260,6 +280,7 @@ static void test_smallest_safe_size(void)
     ULONG size = sizeof(buf);
     HANDLE h;
 
+    if (!fixture(L"part.vhdx")) return;
     /* part.vhdx: one MBR partition, sectors 2048 to 83967 (run.sh). */
     ok_err(open_v1(L"part.vhdx", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "open part.vhdx");
     if (h == SENTINEL) return;
@@ -281,6 +302,7 @@ static void test_metadata(void)
     ULONG count, size;
     HANDLE h;
 
+    if (!fixture(L"meta.vhdx") || !fixture(L"plain.vhd") || !fixture(L"close.vhdx")) return;
     memset(&p, 0, sizeof(p));
     p.Version = OPEN_VIRTUAL_DISK_VERSION_2;
     p.Version2.GetInfoOnly = TRUE;
@@ -370,6 +392,7 @@ static void test_handles(void)
     HANDLE h, file;
     DWORD err;
 
+    if (!fixture(L"dyn.vhdx") || !fixture(L"close.vhdx")) return;
     ok_err(CompactVirtualDisk(NULL, 0, NULL, NULL), ERROR_INVALID_HANDLE, "Compact(NULL)");
     ok_err(CompactVirtualDisk(INVALID_HANDLE_VALUE, 0, NULL, NULL), ERROR_INVALID_HANDLE, "Compact(INVALID_HANDLE_VALUE)");
     path_of(L"dyn.vhdx.raw", path);
@@ -409,6 +432,7 @@ static void test_async(void)
     HANDLE h, hold;
     DWORD err, n;
 
+    if (!fixture(L"hold.vhdx")) return;
     ok_err(open_v1(L"hold.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open hold.vhdx");
     if (h == SENTINEL) return;
     hold = CreateEventW(NULL, TRUE, FALSE, L"vdsshim-test-hold-jobs");
@@ -452,6 +476,7 @@ static void test_cancel(void)
     DWORD n, err;
     BOOL r;
 
+    if (!fixture(L"cancel.vhdx")) return;
     ok_err(open_v1(L"cancel.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open cancel.vhdx");
     if (h == SENTINEL) return;
     /* (CancelIoEx(h, NULL) is Wine's alone: it answers TRUE with nothing to cancel.) */
@@ -524,6 +549,7 @@ static void test_expand_attach(void)
     ULONG size = sizeof(buf);
     HANDLE h;
 
+    if (!fixture(L"grow.vhdx")) return;
     ok_err(open_v1(L"grow.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open grow.vhdx");
     if (h == SENTINEL) return;
     ok_err(ExpandVirtualDisk(h, 0, NULL, NULL), ERROR_INVALID_PARAMETER, "Expand, NULL parameters");
@@ -559,9 +585,14 @@ static void test_create_merge(void)
     ULONG size, used;
     HANDLE h;
 
+    if (!fixture(L"dyn.vhdx")) return;
     path_of(L"new-parent.vhdx", parent);
     path_of(L"new-child.vhdx", child);
     path_of(L"new-fixed.vhd", vhd);
+    no_file(L"new-parent.vhdx");
+    no_file(L"new-child.vhdx");
+    no_file(L"new-fixed.vhd");
+    no_file(L"from-source.vhd");
     memset(&cp, 0, sizeof(cp));
     cp.Version = CREATE_VIRTUAL_DISK_VERSION_2;
     cp.Version2.MaximumSize = 32u << 20;
@@ -670,10 +701,12 @@ static void test_shrink(void)
     RESIZE_VIRTUAL_DISK_PARAMETERS rp = { RESIZE_VIRTUAL_DISK_VERSION_1, { { 0 } } };
     BYTE buf[256];
     GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
-    ULONGLONG before = file_size(L"shrink.vhdx");
+    ULONGLONG before;
     ULONG size;
     HANDLE h;
 
+    if (!fixture(L"shrink.vhdx") || !fixture(L"plain.vhd")) return;
+    before = file_size(L"shrink.vhdx");
     ok_err(open_v1(L"shrink.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "open shrink.vhdx");
     if (h == SENTINEL) return;
     rp.Version1.NewSize = 32u << 20;
@@ -819,31 +852,47 @@ static void test_set_parent(void)
     {
         set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
         set.ParentFilePath = pv;
-        ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "PARENT_PATH of a VHD child (not crash-safe)");
+        /* Windows relinks a VHD child; the engine does not yet rewrite its
+         * locators crash-safely. */
+        deviation(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, ERROR_NOT_SUPPORTED, "PARENT_PATH of a VHD child");
         CloseHandle(h);
     }
 }
 
+/* The suite's tests, by the name the command line gives. */
+static const struct
+{
+    const char *name;
+    void (*run)(void);
+} tests[] = {
+    { "layouts", test_layouts },
+    { "open_checks", test_open_checks },
+    { "info", test_info },
+    { "handles", test_handles },
+    { "smallest_safe_size", test_smallest_safe_size },
+    { "metadata", test_metadata },
+    { "async", test_async },
+    { "cancel", test_cancel },
+    { "expand_attach", test_expand_attach },
+    { "create_merge", test_create_merge },
+    { "set_parent", test_set_parent },
+    { "shrink", test_shrink },
+};
+#define NTESTS ((int)(sizeof(tests) / sizeof(tests[0])))
+
 int wmain(int argc, WCHAR **argv)
 {
-    if (argc < 2)
+    const char *names[NTESTS];
+    int i;
+
+    for (i = 0; i < NTESTS; i++) names[i] = tests[i].name;
+    if (argc < 2 || !tap_names_known(names, NTESTS, argv + 2, argc - 2))
     {
-        fprintf(stderr, "usage: virtdisk_conformance.exe DIR\n");
+        fprintf(stderr, "usage: virtdisk_conformance.exe DIR [TEST...]\n");
         return 2;
     }
-    dir = argv[1];
-    test_layouts();
-    test_open_checks();
-    test_info();
-    test_handles();
-    test_smallest_safe_size();
-    test_metadata();
-    test_async();
-    test_cancel();
-    test_expand_attach();
-    test_create_merge();
-    test_set_parent();
-    test_shrink();
-    printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
-    return failed ? 1 : 0;
+    fixture_dir = dir = argv[1];
+    for (i = 0; i < NTESTS; i++)
+        if (tap_selected(tests[i].name, argv + 2, argc - 2)) tests[i].run();
+    return tap_finish();
 }
