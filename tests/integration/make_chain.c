@@ -18,20 +18,6 @@
 
 #define MiB (1u << 20)
 
-static int save(const char *dir, const char *name, const uint8_t *data, size_t size)
-{
-    char path[4096];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (!(f = fopen(path, "wb")) || fwrite(data, 1, size, f) != size || fclose(f))
-    {
-        fprintf(stderr, "make_chain: cannot write %s\n", path);
-        return 1;
-    }
-    return 0;
-}
-
 static uint8_t *load(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -117,13 +103,13 @@ static int from_raw(int vhdx, const char *dir, const char *praw, const char *cra
         if (vhdx)
         {
             xb_finish(&xb, &size);
-            rc |= save(dir, child ? "child.vhdx" : "parent.vhdx", xb.data, size);
+            rc |= chain_save(dir, child ? "child.vhdx" : "parent.vhdx", xb.data, size);
             xb_free(&xb);
         }
         else
         {
             vb_finish(&vb, &size);
-            rc |= save(dir, child ? "child.vhd" : "parent.vhd", vb.data, size);
+            rc |= chain_save(dir, child ? "child.vhd" : "parent.vhd", vb.data, size);
             vb_free(&vb);
         }
     }

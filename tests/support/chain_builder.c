@@ -27,7 +27,7 @@ static void partial_bitmap(uint8_t bits[BLOCK / 512 / 8])
     bits[500] = 0x81;                   /* sectors 4000 and 4007 */
 }
 
-static int save(const char *dir, const char *name, const uint8_t *data, size_t size)
+int chain_save(const char *dir, const char *name, const uint8_t *data, size_t size)
 {
     char path[4096];
     FILE *f;
@@ -35,7 +35,7 @@ static int save(const char *dir, const char *name, const uint8_t *data, size_t s
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (!(f = fopen(path, "wb")) || fwrite(data, 1, size, f) != size || fclose(f))
     {
-        fprintf(stderr, "chain_build: cannot write %s\n", path);
+        fprintf(stderr, "cannot write %s\n", path);
         return 1;
     }
     return 0;
@@ -56,7 +56,7 @@ static int build_vhd(const char *dir, uint8_t *d, const uint8_t *bits)
             vb_add_block(&b, i, NULL, d);
         }
     vb_finish(&b, &size);
-    rc = save(dir, "parent.vhd", b.data, size);
+    rc = chain_save(dir, "parent.vhd", b.data, size);
     vb_free(&b);
     vb_init(&b, CHAIN_SIZE, BLOCK, id_child, id_parent);
     vb_add_locator(&b, 0x57327275u /* W2ru */, ".\\parent.vhd");
@@ -67,7 +67,7 @@ static int build_vhd(const char *dir, uint8_t *d, const uint8_t *bits)
             vb_add_block(&b, i, child_full(i) ? NULL : bits, d);
         }
     vb_finish(&b, &size);
-    rc |= save(dir, "child.vhd", b.data, size);
+    rc |= chain_save(dir, "child.vhd", b.data, size);
     vb_free(&b);
     return rc;
 }
@@ -88,7 +88,7 @@ static int build_vhdx(const char *dir, uint8_t *d, const uint8_t *bits)
             xb_add_block(&b, i, 6, d, NULL);
         }
     xb_finish(&b, &size);
-    rc = save(dir, "parent.vhdx", b.data, size);
+    rc = chain_save(dir, "parent.vhdx", b.data, size);
     xb_free(&b);
     xb_guid_text(id_parent, linkage);
     xb_init(&b, CHAIN_SIZE, BLOCK, 512, id_child, linkage, "parent.vhdx");
@@ -100,7 +100,7 @@ static int build_vhdx(const char *dir, uint8_t *d, const uint8_t *bits)
             xb_add_block(&b, i, child_full(i) ? 6 : 7, d, child_full(i) ? NULL : bits);
         }
     xb_finish(&b, &size);
-    rc |= save(dir, "child.vhdx", b.data, size);
+    rc |= chain_save(dir, "child.vhdx", b.data, size);
     xb_free(&b);
     return rc;
 }
