@@ -12,7 +12,8 @@
  *   2 IDENTIFIER            a VHDX's DataWriteGuid, through the two headers
  *                           (what GET_VIRTUAL_DISK_INFO IDENTIFIER reads and
  *                           children link to; which field Windows changes is
- *                           [U], formats.md §2.5)
+ *                           [U], formats.md §2.5); a VHD's unique id, in its
+ *                           footer and the footer's copy (vhd_identity.c)
  *   4 PHYSICAL_SECTOR_SIZE  a VHDX's Physical Sector Size item, 512 or 4096
  *                           ("only succeed on VHDX", S5 [V]); a VHD:
  *                           ERROR_VHD_INVALID_TYPE
@@ -25,9 +26,8 @@
  *           header of two sectors under one checksum);
  *   3 with ChildDepth > 1 (a parent further up the chain: the handle's
  *           NO_PARENTS open has none);
- *   2, 5 on a VHD (its unique id sits in two footers that the engine's open
- *           requires to agree, so it cannot change crash-safely without a
- *           rule for the state between them);
+ *   5 on a VHD (it has no virtual disk id apart from its unique id, which
+ *           IDENTIFIER sets);
  *   6 CHANGE_TRACKING_STATE (no resilient change tracking).
  * Checks, choices where the reference is silent [U]: NULL info or an unknown
  * Version ERROR_INVALID_PARAMETER; a handle that may not write metadata
@@ -99,7 +99,7 @@ DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO inf
         }
         else if (info->Version == SET_VIRTUAL_DISK_INFO_VIRTUAL_DISK_ID && vhdx)
             st = vdsshim_set_virtual_disk_id(disk->img, (const uint8_t *)&info->VirtualDiskId, &diag);
-        else if (info->Version == SET_VIRTUAL_DISK_INFO_IDENTIFIER && vhdx)
+        else if (info->Version == SET_VIRTUAL_DISK_INFO_IDENTIFIER)
             st = vdsshim_set_identifier(disk->img, (const uint8_t *)&info->UniqueIdentifier, &diag);
         else if ((info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
                   || (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH

@@ -257,9 +257,18 @@ static void test_info(void)
             ok_err(SetVirtualDiskInformation(h, &set), ERROR_NOT_SUPPORTED, "VIRTUAL_DISK_ID of a VHD (not yet)");
             set.Version = SET_VIRTUAL_DISK_INFO_IDENTIFIER;
             set.UniqueIdentifier = new_id;
-            /* Windows sets a VHD's unique id; the engine does not yet rewrite both
-             * footers crash-safely. */
-            deviation(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, ERROR_NOT_SUPPORTED, "IDENTIFIER of a VHD");
+            ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "IDENTIFIER of a VHD (its footer and the copy)");
+            size = sizeof(buf);
+            ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IDENTIFIER, info, &size), ERROR_SUCCESS, "the VHD's IDENTIFIER again");
+            ok(IsEqualGUID(&info->Identifier, &new_id), "... the new identifier was written");
+            CloseHandle(h);
+        }
+        ok_err(open_v1(L"plain.vhd", VIRTUAL_DISK_ACCESS_GET_INFO, 0, &h), ERROR_SUCCESS, "plain.vhd opened again");
+        if (h != SENTINEL)
+        {
+            size = sizeof(buf);
+            ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_IDENTIFIER, info, &size), ERROR_SUCCESS, "its IDENTIFIER");
+            ok(IsEqualGUID(&info->Identifier, &new_id), "... the new one, from the file");
             CloseHandle(h);
         }
     }

@@ -340,10 +340,11 @@ int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struc
 int vdsshim_set_parent_locator(struct vdsshim_image *img, const uint8_t linkage_id[16], const char *parent_path,
                                struct vdsshim_diag *diag);
 /*
- * A VHDX's identifier (its DataWriteGuid: what children link to), changed
- * atomically (SetVirtualDiskInformation IDENTIFIER). Children made from the
- * disk no longer match it until vdsshim_set_parent relinks them. A VHD:
- * VDSSHIM_E_UNSUPPORTED (its id is in two footers).
+ * A disk's identifier (what children link to: a VHDX's DataWriteGuid, a
+ * VHD's unique id), changed atomically (SetVirtualDiskInformation
+ * IDENTIFIER): a power cut leaves the old one or the new one. Children made
+ * from the disk no longer match it until vdsshim_set_parent relinks them.
+ * id is in the form vdsshim_get_identity gives it.
  */
 int vdsshim_set_identifier(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
 int vdsshim_set_physical_sector_size(struct vdsshim_image *img, uint32_t size, struct vdsshim_diag *diag);

@@ -96,6 +96,7 @@ int vdsshim_smallest_safe_size(struct vdsshim_image *img, uint64_t *size, struct
  * changes is [U], formats.md §2.5). The two headers' protocol makes the
  * change atomic: the non-current copy, flushed, then the other. Children
  * made from the disk no longer match it until set-parent relinks them.
+ * A VHD's is its footers' unique id (vhd_identity.c).
  */
 int vdsshim_set_identifier(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag)
 {
@@ -105,10 +106,15 @@ int vdsshim_set_identifier(struct vdsshim_image *img, const uint8_t id[16], stru
     int st;
 
     if (!img || !id) return VDSSHIM_E_INVALID_ARG;
-    if (img->info.format != VDSSHIM_FORMAT_VHDX)
-        return diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
-                        "a VHD's unique id sits in its two footers, which cannot change together crash-safely");
     if (!(img->flags & VDSSHIM_OPEN_WRITE)) return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
+    if (img->info.format == VDSSHIM_FORMAT_VHD)
+    {
+        uint8_t stored[16];
+
+        /* Given as vdsshim_get_identity gives it: a GUID, stored big-endian. */
+        guid_from_rfc4122(id, stored);
+        return vhd_set_unique_id(img, stored, diag);
+    }
     v = img->fmt;
     old = v->header.data_write_guid;
     sequence = v->header.sequence;

@@ -86,11 +86,14 @@ static int vhd_load_footer(struct vdsshim_image *img, struct vhd *vhd, struct vd
     if ((st = vhd_footer_decode(buf, &copy, 0, diag)))
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "footer copy at offset 0: %s",
                         diag ? diag->msg : "invalid");
-    if (copy.disk_type != vhd->footer.disk_type || copy.data_offset != vhd->footer.data_offset
-        || memcmp(copy.unique_id, vhd->footer.unique_id, 16))
+    if (copy.disk_type != vhd->footer.disk_type || copy.data_offset != vhd->footer.data_offset)
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0,
                         "footer copy at offset 0 disagrees with the footer at offset %llu",
                         (unsigned long long)at);
+    /* Another unique id, in a copy whose checksum holds: an id change
+     * stopped between the two footer writes (vhd_identity.c). The end one
+     * holds. */
+    if (memcmp(copy.unique_id, vhd->footer.unique_id, 16)) vhd->copy_stale = 1;
     /* Only a larger size at the end: an expansion stopped between the two
      * footer writes (vhd_expand.c writes the end first). The end one holds. */
     if (copy.current_size != vhd->footer.current_size)
@@ -595,7 +598,7 @@ int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vd
     if (!(img->flags & VDSSHIM_OPEN_WRITE) || vhd->footer.disk_type == VDSSHIM_DISK_FIXED) return VDSSHIM_OK;
     if (vhd->copy_stale)
     {
-        /* Finish the interrupted expansion: the copy takes the end footer.
+        /* Finish the interrupted expansion or id change: the copy takes the end footer.
          * No flush of its own: if it does not land, the copy is just stale
          * again and the next read-write open repeats this; the next flush
          * of any operation makes it durable. */

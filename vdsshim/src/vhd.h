@@ -143,7 +143,7 @@ struct vhd
 {
     struct vhd_footer footer;
     uint8_t footer_raw[VHD_FOOTER_SIZE];    /* written verbatim when the end moves */
-    int copy_stale;                         /* the copy at 0 has the size before an expansion */
+    int copy_stale;                         /* the copy at 0 is from before an expansion or an id change */
     struct vhd_dynhdr hdr;
     uint64_t file_size;
 
@@ -175,6 +175,8 @@ uint64_t vhd_structure_end(const struct vhd *vhd);
 int vhd_write_bat(struct vdsshim_image *img, uint32_t first, uint32_t last, struct vdsshim_diag *diag);
 /* Move the footer to end (unreferenced space), flush, truncate, flush. */
 int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *diag);
+/* The footers' unique id changed (vhd_identity.c); the image open for writing. */
+int vhd_set_unique_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
 /* Read the sector bitmap of block into buf (bitmap_size bytes). */
 int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
 
