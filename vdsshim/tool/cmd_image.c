@@ -125,26 +125,40 @@ int cmd_merge(const char *path, unsigned depth, int json, int quiet)
     return EXIT_OK;
 }
 
+/* img expanded or shrunk to size under a progress bar, then closed; after
+ * gets its info as it was left. A shrink to the size it has writes nothing. */
+static int resize_and_close(struct vdsshim_image *img, uint64_t size, int shrink, int json, int quiet,
+                            struct vdsshim_info *after, struct vdsshim_diag *diag)
+{
+    struct vdsshim_op_options opts = { 0 };
+    struct vdsshim_info before;
+    struct bar bar = { 0 };
+    int st;
+
+    vdsshim_get_info(img, &before);
+    opts.progress = on_progress;
+    opts.progress_ctx = &bar;
+    bar_begin(&bar, shrink ? "shrinking" : "expanding", json, quiet);
+    if (!shrink) st = vdsshim_expand(img, size, &opts, diag);
+    else st = size == before.virtual_size ? VDSSHIM_OK : vdsshim_shrink(img, size, &opts, diag);
+    bar_end(&bar);
+    vdsshim_get_info(img, after);
+    vdsshim_close(img);
+    return st;
+}
+
 int cmd_expand(const char *path, const char *new_size, int json, int quiet)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_op_options opts = { 0 };
     struct vdsshim_image *img;
     struct vdsshim_info before, after;
-    struct bar bar = { 0 };
     uint64_t size = parse_size(new_size);
     int st;
 
     if (!size) return usage_error("bad NEWSIZE", new_size);
     if ((st = open_for_write(path, &img, &diag))) return fail(path, st, &diag);
     vdsshim_get_info(img, &before);
-    opts.progress = on_progress;
-    opts.progress_ctx = &bar;
-    bar_begin(&bar, "expanding", json, quiet);
-    st = vdsshim_expand(img, size, &opts, &diag);
-    bar_end(&bar);
-    vdsshim_get_info(img, &after);
-    vdsshim_close(img);
+    st = resize_and_close(img, size, 0, json, quiet, &after, &diag);
     if (json)
     {
         printf("{\"file\":");
@@ -188,10 +202,8 @@ int cmd_set_parent(const char *path, const char *parent, int json, int quiet)
 int cmd_shrink(const char *path, const char *new_size, int json, int quiet)
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_op_options opts = { 0 };
     struct vdsshim_image *img;
     struct vdsshim_info before, after;
-    struct bar bar = { 0 };
     uint64_t size = new_size ? parse_size(new_size) : 0, safe = 0;
     int st;
 
@@ -211,13 +223,7 @@ int cmd_shrink(const char *path, const char *new_size, int json, int quiet)
                 (unsigned long long)size, (unsigned long long)safe);
         return EXIT_USAGE;
     }
-    opts.progress = on_progress;
-    opts.progress_ctx = &bar;
-    bar_begin(&bar, "shrinking", json, quiet);
-    st = size == before.virtual_size ? VDSSHIM_OK : vdsshim_shrink(img, size, &opts, &diag);
-    bar_end(&bar);
-    vdsshim_get_info(img, &after);
-    vdsshim_close(img);
+    st = resize_and_close(img, size, 1, json, quiet, &after, &diag);
     if (json)
     {
         printf("{\"file\":");
