@@ -73,6 +73,21 @@ for mode in vds virtdisk; do
 done
 stop_wine
 
+# A regsvr32 /u that fails (the proxy/stub DLL made unloadable): unregister
+# says which and how, still undoes the other two, keeps the files; with the
+# DLL back, unregister again finishes the job.
+cp "$dest/vdsshim_ps.dll" ps.bak
+printf 'not a dll' >"$dest/vdsshim_ps.dll"
+expect_rc "unregister with a broken vdsshim_ps.dll fails" 1 "$VW" unregister --prefix "$P"
+check "... naming it, with regsvr32's exit code" grep -q 'vdsshim_ps.dll (exit [0-9]' last.err
+check "... in one line" err_line
+check "... still undoing vdsshim.dll's registration" \
+    bash -c "$(declare -f q); P='$P'; ! q 'HKCR\\CLSID\\{9C38ED61-D565-4728-AEEE-C80952F0ECDE}' | grep -q InprocServer32"
+check "... and virtdisk.dll's (Wine's DLL back in system32)" [ ! -e "$P/drive_c/windows/system32/virtdisk.dll.wine-builtin" ]
+check "... keeping the files" [ -f "$dest/vdsshim.dll" ]
+cp ps.bak "$dest/vdsshim_ps.dll"
+stop_wine
+
 expect_rc "unregister succeeds" 0 "$VW" unregister --prefix "$P"
 snapshot after
 d=$(diff before.reg after.reg | head -n 20 | tr '\n' '|')
