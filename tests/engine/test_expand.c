@@ -154,30 +154,20 @@ static void grow_free(struct grow *g)
     free(g->content);
 }
 
+/* (With log_in_use its two header writes count: a cut there fails it like the expansion.) */
+static int expand_grow(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag)
+{
+    const struct grow *g = ctx;
+    int st;
+
+    if (g->log_in_use && (st = vhdx_log_restart(img, img->fmt, diag))) return st;
+    return vdsshim_expand(img, g->new_size, NULL, diag);
+}
+
 static int run_expand(const struct grow *g, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
                       struct vdsshim_fault_counters *c)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
-
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(g->raw, g->size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, g->name, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    /* (Its two header writes count: a cut there fails it like the expansion.) */
-    if (g->log_in_use && (st = vhdx_log_restart(img, img->fmt, &diag)))
-    {
-        vdsshim_close(img);
-        return st;
-    }
-    st = vdsshim_expand(img, g->new_size, NULL, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    return st;
+    return run_op_under_plan(g->raw, g->size, g->name, VDSSHIM_OPEN_WRITE, plan, expand_grow, (void *)g, disk, c);
 }
 
 /* Old content below the old size; zeros sampled above it (the new space). */

@@ -204,29 +204,32 @@ static const char old_value[] = "the old value, one sector";
 /* One operation of a sweep, on an image opened read-write through a fault plan. */
 typedef int (*meta_op)(struct vdsshim_image *img, const void *ctx, struct vdsshim_diag *diag);
 
+/* What run_op runs: the log restarted first when log_in_use, then op. */
+struct logged_op
+{
+    int log_in_use;
+    meta_op op;
+    const void *ctx;
+};
+
+static int restart_then(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag)
+{
+    const struct logged_op *l = ctx;
+    /* (Its two header writes count: a cut there fails it like the operation.) */
+    int st = l->log_in_use ? vhdx_log_restart(img, img->fmt, diag) : VDSSHIM_OK;
+
+    return st ? st : l->op(img, l->ctx, diag);
+}
+
 /* Open base through plan (with the log already active when log_in_use: then no
  * restart, and its flush, comes between an item's data and the table), run op,
  * close; the disk left behind comes back in *disk. */
 static int run_op(const struct image *base, struct vdsshim_fault_plan plan, int log_in_use, meta_op op,
                   const void *ctx, struct vdsshim_io **disk, struct vdsshim_fault_counters *c)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
+    struct logged_op l = { log_in_use, op, ctx };
 
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(base->raw, base->size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    if ((st = vdsshim_open_io(io, "meta.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag))) return st;
-    /* (Its two header writes count: a cut there fails it like the operation.) */
-    st = log_in_use ? vhdx_log_restart(img, img->fmt, &diag) : VDSSHIM_OK;
-    if (!st) st = op(img, ctx, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    return st;
+    return run_op_under_plan(base->raw, base->size, "meta.vhdx", VDSSHIM_OPEN_WRITE, plan, restart_then, &l, disk, c);
 }
 
 /* The replace sweep's operation: id_a gets the new value. */

@@ -70,25 +70,18 @@ static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_
  * locator's data and the table that names it. */
 static int log_in_use;
 
+static int set_parent_to(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag)
+{
+    int st = log_in_use ? vhdx_log_restart(img, img->fmt, diag) : VDSSHIM_OK;
+
+    return st ? st : vdsshim_set_parent(img, ctx, diag);
+}
+
 static int set_parent_on(const uint8_t *raw, size_t size, struct vdsshim_fault_plan plan, const char *parent,
                          struct vdsshim_io **disk, struct vdsshim_fault_counters *c)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
-
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, "c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
-    st = log_in_use ? vhdx_log_restart(img, img->fmt, &diag) : VDSSHIM_OK;
-    if (!st) st = vdsshim_set_parent(img, parent, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    return st;
+    return run_op_under_plan(raw, size, "c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, plan, set_parent_to,
+                             (void *)parent, disk, c);
 }
 
 /* The child left on disk opens with its chain, names p1 or p2 (or only p2

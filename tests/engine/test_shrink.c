@@ -49,24 +49,15 @@ static uint8_t *make_image(const char *path, enum vdsshim_disk_type type, size_t
     return read_whole_file(path, size);
 }
 
+static int shrink_to(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag)
+{
+    return vdsshim_shrink(img, *(const uint64_t *)ctx, NULL, diag);
+}
+
 static int shrink_on(const uint8_t *raw, size_t size, struct vdsshim_fault_plan plan, uint64_t new_size,
                      struct vdsshim_io **disk, struct vdsshim_fault_counters *c)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
-
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, "s.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    st = vdsshim_shrink(img, new_size, NULL, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    return st;
+    return run_op_under_plan(raw, size, "s.vhdx", VDSSHIM_OPEN_WRITE, plan, shrink_to, &new_size, disk, c);
 }
 
 /* Opens; the size is the old or (new_only) the new one; reads content below new_size. */

@@ -145,8 +145,22 @@ static void expect_refused_unchanged(const uint8_t *img, size_t size, int status
     expect_open_rw(img, size, "bad.vhd", status, needle);
 }
 
+/* A stale footer copy at offset 0: a read-write open (here a compaction's)
+ * leaves it equal to the footer at the end. */
+static void expect_copy_repaired(const uint8_t *img, size_t size, const char *name)
+{
+    uint8_t *repaired;
+    size_t n;
+
+    repaired = compact_in_memory(img, size, name, VDSSHIM_COMPACT_NO_BLOCK_MOVES, VDSSHIM_OK, NULL, &n);
+    assert_memory_equal(repaired, repaired + n - 512, 512);
+    free(repaired);
+}
+
 static void test_image_mutants(void **state)
 {
+    struct vdsshim_image *opened;
+    struct vdsshim_info info;
     uint8_t *img;
     size_t size;
 
@@ -190,19 +204,10 @@ static void test_image_mutants(void **state)
     img = make_image(&size);
     img[68] ^= 0x55;
     put_be32(img + 64, vhd_checksum(img, 512, 64));
-    {
-        struct vdsshim_image *opened = open_mem_image(img, size, 0);
-        struct vdsshim_info info;
-        uint8_t *repaired;
-        size_t n;
-
-        vdsshim_get_info(opened, &info);
-        assert_memory_equal(info.unique_id, img + size - 512 + 68, 16);
-        vdsshim_close(opened);
-        repaired = compact_in_memory(img, size, "stale-id.vhd", VDSSHIM_COMPACT_NO_BLOCK_MOVES, VDSSHIM_OK, NULL, &n);
-        assert_memory_equal(repaired, repaired + n - 512, 512);
-        free(repaired);
-    }
+    vdsshim_get_info(opened = open_mem_image(img, size, 0), &info);
+    assert_memory_equal(info.unique_id, img + size - 512 + 68, 16);
+    vdsshim_close(opened);
+    expect_copy_repaired(img, size, "stale-id.vhd");
     free(img);
 
     /* A copy larger than the footer at the end is no interrupted expansion. */
@@ -217,19 +222,10 @@ static void test_image_mutants(void **state)
     img = make_image(&size);
     put_be64(img + 48, get_be64(img + size - 512 + 48) - BS);
     put_be32(img + 64, vhd_checksum(img, 512, 64));
-    {
-        struct vdsshim_image *opened = open_mem_image(img, size, 0);
-        struct vdsshim_info info;
-        uint8_t *repaired;
-        size_t n;
-
-        vdsshim_get_info(opened, &info);
-        assert_int_equal(info.virtual_size, get_be64(img + size - 512 + 48));
-        vdsshim_close(opened);
-        repaired = compact_in_memory(img, size, "stale-copy.vhd", VDSSHIM_COMPACT_NO_BLOCK_MOVES, VDSSHIM_OK, NULL, &n);
-        assert_memory_equal(repaired, repaired + n - 512, 512);
-        free(repaired);
-    }
+    vdsshim_get_info(opened = open_mem_image(img, size, 0), &info);
+    assert_int_equal(info.virtual_size, get_be64(img + size - 512 + 48));
+    vdsshim_close(opened);
+    expect_copy_repaired(img, size, "stale-copy.vhd");
     free(img);
 
     /* Truncated file: the footer at the end is gone. */

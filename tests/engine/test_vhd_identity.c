@@ -58,24 +58,16 @@ static uint8_t *fixed_disk(size_t *size)
     return out;
 }
 
+static int set_new_id(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag)
+{
+    (void)ctx;
+    return vdsshim_set_identifier(img, new_id, diag);
+}
+
 static int set_id_on(const uint8_t *raw, size_t size, struct vdsshim_fault_plan plan, struct vdsshim_io **disk,
                      struct vdsshim_fault_counters *c)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_io *mem, *io;
-    struct vdsshim_image *img;
-    int st;
-
-    *disk = NULL;
-    plan.inner_on_close = disk;
-    plan.counters_on_close = c;
-    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, "id.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    st = vdsshim_set_identifier(img, new_id, &diag);
-    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
-    vdsshim_close(img);
-    return st;
+    return run_op_under_plan(raw, size, "id.vhd", VDSSHIM_OPEN_WRITE, plan, set_new_id, NULL, disk, c);
 }
 
 /* The disk left behind: opens, with the old id or (must_be_new) the new one,

@@ -45,6 +45,27 @@ uint8_t *read_all(struct vdsshim_image *img, uint64_t *size)
     return buf;
 }
 
+int run_op_under_plan(const uint8_t *raw, size_t size, const char *path, unsigned flags, struct vdsshim_fault_plan plan,
+                      image_op op, void *ctx, struct vdsshim_io **disk, struct vdsshim_fault_counters *c)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_io *mem, *io;
+    struct vdsshim_image *img;
+    int st;
+
+    *disk = NULL;
+    plan.inner_on_close = disk;
+    plan.counters_on_close = c;
+    assert_status(vdsshim_io_open_mem(raw, size, &mem), VDSSHIM_OK);
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    /* The open's own writes meet the plan too (a settled log, a stale footer copy). */
+    if ((st = vdsshim_open_io(io, path, flags, &img, &diag))) return st;
+    st = op(img, ctx, &diag);
+    if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
+    vdsshim_close(img);
+    return st;
+}
+
 void write_file(const char *path, const void *data, size_t size)
 {
     FILE *f = fopen(path, "wb");

@@ -28,6 +28,14 @@ void expect_open_rw(const uint8_t *img, size_t size, const char *path, int statu
  * that a fresh open reads the same content. Returns the resulting bytes (malloc'd). */
 uint8_t *compact_in_memory(const uint8_t *raw, size_t size, const char *path, unsigned flags, int want,
                            struct vdsshim_compact_result *res, size_t *out_size);
+/* One operation of a crash sweep: op(img, ctx, diag) on an in-memory copy of
+ * raw opened as path with flags, through the fault plan; *disk gets what is
+ * left on the disk when the image closes, c the plan's counters. Returns
+ * the open's status if it fails, else op's; a failure of op must come with a
+ * reason. */
+typedef int (*image_op)(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag);
+int run_op_under_plan(const uint8_t *raw, size_t size, const char *path, unsigned flags, struct vdsshim_fault_plan plan,
+                      image_op op, void *ctx, struct vdsshim_io **disk, struct vdsshim_fault_counters *c);
 /* Write bytes to a file (for parents and lock tests). */
 void write_file(const char *path, const void *data, size_t size);
 /* A whole file, malloc'd. */
