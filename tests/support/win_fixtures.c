@@ -56,17 +56,7 @@ static BOOL fills_block(const void *ctx, uint64_t index, uint32_t block, uint8_t
 
         if (from >= to) continue;
         any = TRUE;
-        if (f->byte >= 0) memset(buf + (from - start), f->byte, (size_t)(to - from));
-        else
-        {
-            /* Random data from the fill's own seed, whatever block it starts in. */
-            uint8_t *r = malloc((size_t)f->length);
-
-            if (!r) return any;
-            fill_random(r, (size_t)f->length, (uint32_t)(-1 - f->byte));
-            memcpy(buf + (from - start), r + (from - f->offset), (size_t)(to - from));
-            free(r);
-        }
+        memset(buf + (from - start), f->byte, (size_t)(to - from));
     }
     return any;
 }

@@ -12,15 +12,14 @@
 #include <windows.h>
 #include <stdint.h>
 
-/* A run of the guest's bytes: all `byte` (0: zeros that are allocated all
- * the same, as qemu's block_state_zero=off writes them), or random data from
- * a seed (FILL_RANDOM). Blocks no fill touches have no data. */
+/* A run of the guest's bytes, all `byte` (0: zeros that are allocated all
+ * the same, as qemu's block_state_zero=off writes them). Blocks no fill
+ * touches have no data. (Random data: make_vhdx_from_raw.) */
 struct fill
 {
     uint64_t offset, length;
-    int byte;
+    uint8_t byte;
 };
-#define FILL_RANDOM(seed) (-1 - (seed))
 #define FIXTURE_MiB (1ull << 20)
 
 /* The suite's working directory (set once, by wmain). */
