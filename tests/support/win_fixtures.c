@@ -72,6 +72,11 @@ static BOOL raw_block(const void *ctx, uint64_t index, uint32_t block, uint8_t *
     return FALSE;
 }
 
+static BOOL all_zero(const uint8_t *p, uint32_t n)
+{
+    return !p[0] && !memcmp(p, p + 1, n - 1);
+}
+
 static BOOL write_at(HANDLE h, uint64_t offset, const void *data, uint32_t len)
 {
     OVERLAPPED ov = { 0 };
@@ -150,7 +155,8 @@ static BOOL build(const WCHAR *name, BOOL vhdx, uint64_t size, uint32_t block, b
         if (!get(ctx, i, block, buf)) continue;
         if (vhdx) xb_add_block(&xb, i, 6 /* fully present */, buf, NULL);
         else vb_add_block(&vb, (uint32_t)i, NULL, buf);
-        good = write_at(raw.h, i * block, buf, block) || failed_to(raw.name, "cannot write");
+        /* Zeros stay a hole in the raw copy: it reads them all the same. */
+        if (!all_zero(buf, block)) good = write_at(raw.h, i * block, buf, block) || failed_to(raw.name, "cannot write");
     }
     good = raw_close(&raw, size) && good;
     if (vhdx)
