@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
 #include "chain_builder.h"
 #include "vdsshim.h"
 #include "vhd_builder.h"
@@ -63,18 +64,8 @@ static BOOL fills_block(const void *ctx, uint64_t index, uint32_t block, uint8_t
 
 static BOOL raw_block(const void *ctx, uint64_t index, uint32_t block, uint8_t *buf)
 {
-    const uint8_t *at = (const uint8_t *)ctx + index * block;
-    uint32_t i;
-
-    memcpy(buf, at, block);
-    for (i = 0; i < block; i++)
-        if (at[i]) return TRUE;
-    return FALSE;
-}
-
-static BOOL all_zero(const uint8_t *p, uint32_t n)
-{
-    return !p[0] && !memcmp(p, p + 1, n - 1);
+    memcpy(buf, (const uint8_t *)ctx + index * block, block);
+    return !buffer_is_zero(buf, block);
 }
 
 static BOOL write_at(HANDLE h, uint64_t offset, const void *data, uint32_t len)
@@ -156,7 +147,7 @@ static BOOL build(const WCHAR *name, BOOL vhdx, uint64_t size, uint32_t block, b
         if (vhdx) xb_add_block(&xb, i, 6 /* fully present */, buf, NULL);
         else vb_add_block(&vb, (uint32_t)i, NULL, buf);
         /* Zeros stay a hole in the raw copy: it reads them all the same. */
-        if (!all_zero(buf, block)) good = write_at(raw.h, i * block, buf, block) || failed_to(raw.name, "cannot write");
+        if (!buffer_is_zero(buf, block)) good = write_at(raw.h, i * block, buf, block) || failed_to(raw.name, "cannot write");
     }
     good = raw_close(&raw, size) && good;
     if (vhdx)
