@@ -20,8 +20,16 @@
  *                                    GetDiskFreeSpaceW, for both; IsRemote FALSE
  *   PARENT_LOCATION of a disk        ERROR_VHD_INVALID_TYPE
  *   without a parent
- * Not answered yet, ERROR_NOT_SUPPORTED with a WARN: FRAGMENTATION,
- * CHANGE_TRACKING_STATE. Other values are ERROR_INVALID_PARAMETER.
+ *   FRAGMENTATION                    the share of allocated blocks, walked in virtual
+ *                                    order, that do not start where the one before
+ *                                    ends in the file, rounded down; 0 for a fixed
+ *                                    disk (Microsoft: "an approximation of the
+ *                                    percentage of virtual disk blocks that are
+ *                                    fragmented", Msvm_VirtualHardDiskState [V];
+ *                                    the count is [U], fragmentation.c)
+ * Not answered yet, ERROR_NOT_SUPPORTED with a WARN: CHANGE_TRACKING_STATE
+ * (the engine keeps no resilient change tracking). Other values are
+ * ERROR_INVALID_PARAMETER.
  * GetStorageDependencyInformation on one of our handles lists its chain,
  * child first (one Version1 or Version2 entry per file, the parents with
  * DEPENDENT_DISK_FLAG_PARENT); any other handle keeps Wine's answer, no
@@ -146,6 +154,14 @@ static DWORD fill_info(struct vd_disk *disk, const struct vdsshim_info *info, PU
         return ERROR_SUCCESS;
     }
     case GET_VIRTUAL_DISK_INFO_FRAGMENTATION:
+    {
+        unsigned pct;
+
+        if (NEED(FragmentationPercentage)) return ERROR_INSUFFICIENT_BUFFER;
+        vdsshim_fragmentation(disk->img, &pct);
+        out->FragmentationPercentage = pct;
+        return ERROR_SUCCESS;
+    }
     case GET_VIRTUAL_DISK_INFO_CHANGE_TRACKING_STATE:
         WARN("information version %u is not supported yet\n", out->Version);
         return ERROR_NOT_SUPPORTED;

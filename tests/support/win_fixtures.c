@@ -123,14 +123,16 @@ static BOOL raw_close(struct raw_file *r, uint64_t size)
     return good || failed_to(r->name, "cannot set its size");
 }
 
-static BOOL build(const WCHAR *name, BOOL vhdx, uint64_t size, uint32_t block, block_fn get, const void *ctx)
+/* backwards: the blocks go into the file in reverse virtual order. */
+static BOOL build(const WCHAR *name, BOOL vhdx, BOOL backwards, uint64_t size, uint32_t block, block_fn get,
+                  const void *ctx)
 {
     struct vhdx_builder xb;
     struct vhd_builder vb;
     static const uint8_t id[16] = { 0xf1, 0x7e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
     struct raw_file raw;
     uint8_t *buf = malloc(block);
-    uint64_t i;
+    uint64_t i, n = (size + block - 1) / block, k;
     size_t len;
     BOOL good;
 
@@ -141,8 +143,9 @@ static BOOL build(const WCHAR *name, BOOL vhdx, uint64_t size, uint32_t block, b
     }
     if (vhdx) xb_init(&xb, size, block, 512, id, NULL, NULL);
     else vb_init(&vb, size, block, id, NULL);
-    for (i = 0, good = TRUE; good && i * block < size; i++)
+    for (k = 0, good = TRUE; good && k < n; k++)
     {
+        i = backwards ? n - 1 - k : k;
         if (!get(ctx, i, block, buf)) continue;
         if (vhdx) xb_add_block(&xb, i, 6 /* fully present */, buf, NULL);
         else vb_add_block(&vb, (uint32_t)i, NULL, buf);
@@ -170,19 +173,26 @@ BOOL make_vhdx(const WCHAR *name, uint64_t size, const struct fill *fills, int n
 {
     struct fills fs = { fills, n };
 
-    return build(name, TRUE, size, FIXTURE_MiB, fills_block, &fs);
+    return build(name, TRUE, FALSE, size, FIXTURE_MiB, fills_block, &fs);
+}
+
+BOOL make_vhdx_backwards(const WCHAR *name, uint64_t size, const struct fill *fills, int n)
+{
+    struct fills fs = { fills, n };
+
+    return build(name, TRUE, TRUE, size, FIXTURE_MiB, fills_block, &fs);
 }
 
 BOOL make_vhd(const WCHAR *name, uint64_t size, const struct fill *fills, int n)
 {
     struct fills fs = { fills, n };
 
-    return build(name, FALSE, size, 2 * FIXTURE_MiB, fills_block, &fs);
+    return build(name, FALSE, FALSE, size, 2 * FIXTURE_MiB, fills_block, &fs);
 }
 
 BOOL make_vhdx_from_raw(const WCHAR *name, const uint8_t *raw, uint64_t size)
 {
-    return build(name, TRUE, size, FIXTURE_MiB, raw_block, raw);
+    return build(name, TRUE, FALSE, size, FIXTURE_MiB, raw_block, raw);
 }
 
 static void utf8_path(const WCHAR *name, char *out)

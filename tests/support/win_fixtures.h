@@ -27,6 +27,9 @@ extern const WCHAR *fixture_dir;
 
 /* A dynamic VHDX with 1 MiB blocks, one per block a fill touches. */
 BOOL make_vhdx(const WCHAR *name, uint64_t size, const struct fill *fills, int n);
+/* The same with the blocks in the file in reverse virtual order: a
+ * fragmented disk, every block but the first out of place. */
+BOOL make_vhdx_backwards(const WCHAR *name, uint64_t size, const struct fill *fills, int n);
 /* A dynamic VHD with 2 MiB blocks (qemu's default), likewise. */
 BOOL make_vhd(const WCHAR *name, uint64_t size, const struct fill *fills, int n);
 /* A fixed VHD or VHDX (by name's extension) reading as the fills: the

@@ -30,7 +30,7 @@ check "virtdisk_conformance.exe exits 0" [ "$rc" -eq 0 ]
 check "wine aborted on no call (no 'unimplemented function')" bash -c "! grep -q 'unimplemented function' conformance.log"
 check "cancel.vhdx: byte for byte as it was after the cancelled Compact (the suite copied it then)" \
     cmp -s cancel.orig cancel-after-cancel.vhdx
-for f in dyn.vhdx hold.vhdx close.vhdx cancel.vhdx; do
+for f in dyn.vhdx hold.vhdx close.vhdx cancel.vhdx frag.vhdx; do
     check "$f: qemu-img check is clean" quietly qemu-img check "$f"
     check "$f: content identical (qemu-img compare)" qemu-img compare -q -F raw "$f" "$f.raw"
 done

@@ -293,6 +293,13 @@ struct vdsshim_identity
 int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identity *out);
 
 /*
+ * The percentage (0..100) of the blocks holding file space that do not start
+ * where the block before them in virtual order ends (fragmentation.c; 0 for
+ * a fixed disk): virtdisk's FRAGMENTATION.
+ */
+int vdsshim_fragmentation(const struct vdsshim_image *img, unsigned *percent);
+
+/*
  * The smallest virtual size that keeps every partition whole (and, for GPT,
  * room for its backup entries and header after the last one); the virtual
  * size itself for a file system on the whole disk. VDSSHIM_E_UNSUPPORTED

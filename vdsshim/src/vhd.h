@@ -2,6 +2,8 @@
 #ifndef VDSSHIM_VHD_H
 #define VDSSHIM_VHD_H
 
+#include <string.h>
+
 #include "diag.h"
 #include "endian.h"
 #include "image.h"

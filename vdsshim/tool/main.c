@@ -27,7 +27,7 @@ static const char usage_text[] =
     "In-place, crash-safe compaction of dynamic and differencing VHD and VHDX files.\n"
     "\n"
     "commands:\n"
-    "  info      show format, sizes, allocation and parent chain\n"
+    "  info      show format, sizes, allocation, fragmentation and parent chain\n"
     "  check     validate every structure and the parent chain (read-only; a VHDX\n"
     "            log is replayed in memory, never on disk)\n"
     "  compact   give unused blocks back to the host file system, in place; several\n"
@@ -107,7 +107,7 @@ static void format_id(const struct vdsshim_info *info, char out[37])
     }
 }
 
-static void print_info(const char *path, const struct vdsshim_info *info, int json)
+static void print_info(const char *path, const struct vdsshim_info *info, unsigned frag, int json)
 {
     char id[37];
 
@@ -118,11 +118,12 @@ static void print_info(const char *path, const struct vdsshim_info *info, int js
         json_string(stdout, path);
         printf(",\"format\":\"%s\",\"type\":\"%s\",\"virtual_size\":%llu,\"file_size\":%llu,"
                "\"block_size\":%u,\"logical_sector_size\":%u,\"physical_sector_size\":%u,"
-               "\"block_count\":%llu,\"blocks_allocated\":%llu,\"unique_id\":\"%s\",\"creator\":",
+               "\"block_count\":%llu,\"blocks_allocated\":%llu,\"fragmentation_percent\":%u,"
+               "\"unique_id\":\"%s\",\"creator\":",
                info->format == VDSSHIM_FORMAT_VHDX ? "vhdx" : "vhd", type_name(info->type),
                (unsigned long long)info->virtual_size, (unsigned long long)info->file_size,
                info->block_size, info->logical_sector_size, info->physical_sector_size,
-               (unsigned long long)info->block_count, (unsigned long long)info->blocks_allocated, id);
+               (unsigned long long)info->block_count, (unsigned long long)info->blocks_allocated, frag, id);
         json_string(stdout, info->creator);
         if (info->has_parent)
         {
@@ -143,6 +144,7 @@ static void print_info(const char *path, const struct vdsshim_info *info, int js
         printf("block size:    %u bytes\n", info->block_size);
         printf("blocks:        %llu, %llu allocated\n", (unsigned long long)info->block_count,
                (unsigned long long)info->blocks_allocated);
+        printf("fragmentation: %u%% (blocks out of virtual order in the file)\n", frag);
     }
     printf("sector size:   %u logical, %u physical\n", info->logical_sector_size, info->physical_sector_size);
     printf("creator:       %s\n", info->creator);
@@ -157,6 +159,7 @@ static int cmd_info(const char *path, int json)
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_image *img;
     struct vdsshim_info info;
+    unsigned frag = 0;
     int st = vdsshim_open(path, 0, &img, &diag);
 
     if (st == VDSSHIM_E_PARENT_NOT_FOUND || st == VDSSHIM_E_PARENT_MISMATCH)
@@ -167,7 +170,8 @@ static int cmd_info(const char *path, int json)
     }
     if (st) return fail(path, st, &diag);
     vdsshim_get_info(img, &info);
-    print_info(path, &info, json);
+    vdsshim_fragmentation(img, &frag);
+    print_info(path, &info, frag, json);
     vdsshim_close(img);
     return EXIT_OK;
 }
