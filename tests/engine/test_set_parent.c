@@ -237,7 +237,7 @@ static void test_refusals(void **state)
     assert_memory_equal(raw, child, size);
     free(raw);
 
-    /* A disk without a parent, a VHD child, a read-only open. */
+    /* A disk without a parent, a VHD child given a VHDX, a read-only open. */
     assert_status(vdsshim_open("p1.vhdx", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
     assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_E_WRONG_TYPE);
     vdsshim_close(img);
@@ -248,7 +248,7 @@ static void test_refusals(void **state)
     remove("c.vhd");
     assert_status(vdsshim_create("c.vhd", &p, &diag), VDSSHIM_OK);
     assert_status(vdsshim_open("c.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    assert_status(vdsshim_set_parent(img, "p.vhd", &diag), VDSSHIM_E_UNSUPPORTED);
+    assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_E_INVALID_ARG);  /* a VHD child needs a VHD */
     vdsshim_close(img);
     assert_status(vdsshim_open("self.vhdx", VDSSHIM_OPEN_NO_PARENTS, &img, &diag), VDSSHIM_OK);
     assert_status(vdsshim_set_parent(img, "p2.vhdx", &diag), VDSSHIM_E_READONLY);

@@ -16,14 +16,6 @@
 #define MAX_PARTS 128
 #define GPT_BACKUP_BYTES (128u * 128u)  /* the entry array a backup GPT keeps before its header */
 
-static void guid_from_rfc4122(const uint8_t in[16], uint8_t out[16])
-{
-    static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
-    int i;
-
-    for (i = 0; i < 16; i++) out[i] = in[order[i]];
-}
-
 int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identity *out)
 {
     memset(out, 0, sizeof(*out));
@@ -32,11 +24,11 @@ int vdsshim_get_identity(const struct vdsshim_image *img, struct vdsshim_identit
     {
         const struct vhd *vhd = img->fmt;
 
-        guid_from_rfc4122(img->info.unique_id, out->id);
+        vhd_guid_swap(img->info.unique_id, out->id);
         memcpy(out->disk_id, out->id, 16);
         if ((out->has_parent = img->info.has_parent))
         {
-            guid_from_rfc4122(vhd->hdr.parent_uid, out->parent_id);
+            vhd_guid_swap(vhd->hdr.parent_uid, out->parent_id);
             out->has_parent_timestamp = 1;
             out->parent_timestamp = vhd->hdr.parent_timestamp;
         }
@@ -112,7 +104,7 @@ int vdsshim_set_identifier(struct vdsshim_image *img, const uint8_t id[16], stru
         uint8_t stored[16];
 
         /* Given as vdsshim_get_identity gives it: a GUID, stored big-endian. */
-        guid_from_rfc4122(id, stored);
+        vhd_guid_swap(id, stored);
         return vhd_set_unique_id(img, stored, diag);
     }
     v = img->fmt;

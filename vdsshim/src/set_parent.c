@@ -12,22 +12,26 @@
  * vdsshim_set_parent_locator (PARENT_LOCATOR) writes a given linkage id and
  * path the same way, without opening the parent.
  *
- * A VHD keeps its parent's id, time stamp and name in a dynamic header of
- * two sectors under one checksum, and its locators in fixed sectors: that
- * cannot change crash-safely, so a VHD gives VDSSHIM_E_UNSUPPORTED.
+ * A differencing VHD needs a VHD parent of its size; its header and
+ * locators change through a shadow header (vhd_set_parent.c). Its parent
+ * time stamp is the new parent's; PARENT_LOCATOR keeps the old one.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "paths.h"
+#include "vhd.h"
 #include "vhdx.h"
 
 /* What a parent must share with the child it serves. */
 static int check_parent(const struct vdsshim_image *child, const struct vdsshim_image *parent, const char *path,
                         struct vdsshim_diag *diag)
 {
-    if (parent->info.format != VDSSHIM_FORMAT_VHDX)
-        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%s is not a VHDX: a VHDX child needs a VHDX parent", path);
+    if (parent->info.format != child->info.format)
+        return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%s is not a %s: a %s child needs a %s parent", path,
+                        child->info.format == VDSSHIM_FORMAT_VHD ? "VHD" : "VHDX",
+                        child->info.format == VDSSHIM_FORMAT_VHD ? "VHD" : "VHDX",
+                        child->info.format == VDSSHIM_FORMAT_VHD ? "VHD" : "VHDX");
     if (parent->info.virtual_size != child->info.virtual_size)
         return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "%s has %llu bytes, the child %llu", path,
                         (unsigned long long)parent->info.virtual_size, (unsigned long long)child->info.virtual_size);
@@ -59,13 +63,33 @@ static int build_locator(const struct vdsshim_image *child, const uint8_t linkag
     return st;
 }
 
+/* A VHD child: its header names the parent by id, time stamp and paths. */
+static int relink_vhd(struct vdsshim_image *img, const uint8_t uid[16], uint32_t timestamp, const char *parent_path,
+                      struct vdsshim_diag *diag)
+{
+    char *abs = platform_path_absolute(parent_path), *child_abs = platform_path_absolute(img->path), *rel = NULL;
+    int st;
+
+    if (!abs || !child_abs) st = diag_set(diag, VDSSHIM_E_NOMEM, 0, "cannot make the parent's absolute path");
+    else
+    {
+        rel = path_relative_windows(child_abs, abs);
+        if (!(st = vhd_set_parent(img, uid, timestamp, abs, rel, diag)))
+        {
+            memset(img->info.parent_path, 0, sizeof(img->info.parent_path));
+            strncpy(img->info.parent_path, parent_path, sizeof(img->info.parent_path) - 1);
+        }
+    }
+    free(abs);
+    free(child_abs);
+    free(rel);
+    return st;
+}
+
 /* What both calls require of the child. */
 static int check_child(const struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag)
 {
     if (!img || !parent_path || !*parent_path) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "no parent path");
-    if (img->info.format != VDSSHIM_FORMAT_VHDX)
-        return diag_set(diag, VDSSHIM_E_UNSUPPORTED, 0,
-                        "a VHD's parent cannot be changed crash-safely (its dynamic header spans two sectors under one checksum)");
     if (!img->info.has_parent) return diag_set(diag, VDSSHIM_E_WRONG_TYPE, 0, "the disk has no parent to change");
     if (!(img->flags & VDSSHIM_OPEN_WRITE)) return diag_set(diag, VDSSHIM_E_READONLY, 0, "the image is open read-only");
     return VDSSHIM_OK;
@@ -122,7 +146,10 @@ int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struc
             return diag_set(diag, VDSSHIM_E_PARENT_NOT_FOUND, 0, "parent %s not found", parent_path);
         return st;
     }
-    if (!(st = check_parent(img, parent, parent_path, diag)) && !(st = write_locator(img, parent->linkage_id, parent_path, diag))
+    if (!(st = check_parent(img, parent, parent_path, diag))
+        && !(st = img->info.format == VDSSHIM_FORMAT_VHD
+                  ? relink_vhd(img, parent->info.unique_id, vhd_parent_timestamp(parent), parent_path, diag)
+                  : write_locator(img, parent->linkage_id, parent_path, diag))
         && img->parent)
     {
         /* A chain that was open follows the new parent. */
@@ -142,7 +169,15 @@ int vdsshim_set_parent_locator(struct vdsshim_image *img, const uint8_t linkage_
 
     if ((st = check_child(img, parent_path, diag))) return st;
     if (!linkage_id) return diag_set(diag, VDSSHIM_E_INVALID_ARG, 0, "no linkage id");
-    if ((st = write_locator(img, linkage_id, parent_path, diag))) return st;
+    if (img->info.format == VDSSHIM_FORMAT_VHD)
+    {
+        uint8_t uid[16];
+
+        vhd_guid_swap(linkage_id, uid);
+        st = relink_vhd(img, uid, ((const struct vhd *)img->fmt)->hdr.parent_timestamp, parent_path, diag);
+    }
+    else st = write_locator(img, linkage_id, parent_path, diag);
+    if (st) return st;
     if (img->parent)
     {
         /* Nothing says the old chain is still this disk's: reads that need it fail

@@ -43,6 +43,18 @@ uint64_t vhd_structure_end(const struct vhd *vhd)
     return end;
 }
 
+/* Whether a dynamic header that passes its checks is at off. */
+static int copy_header_valid(struct vdsshim_image *img, const struct vhd *vhd, uint64_t off)
+{
+    uint8_t buf[VHD_DYNHDR_SIZE];
+    struct vhd_dynhdr h;
+
+    if (off % VHD_SECTOR || off < VHD_FOOTER_SIZE || off > vhd->file_size - VHD_FOOTER_SIZE
+        || VHD_DYNHDR_SIZE > vhd->file_size - VHD_FOOTER_SIZE - off)
+        return 0;
+    return !vdsshim_io_read(img->io, buf, VHD_DYNHDR_SIZE, off) && !vhd_dynhdr_decode(buf, &h, off, NULL);
+}
+
 /* The footer at the end, checked against the copy at offset 0. */
 static int vhd_load_footer(struct vdsshim_image *img, struct vhd *vhd, struct vdsshim_diag *diag)
 {
@@ -86,10 +98,15 @@ static int vhd_load_footer(struct vdsshim_image *img, struct vhd *vhd, struct vd
     if ((st = vhd_footer_decode(buf, &copy, 0, diag)))
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0, "footer copy at offset 0: %s",
                         diag ? diag->msg : "invalid");
-    if (copy.disk_type != vhd->footer.disk_type || copy.data_offset != vhd->footer.data_offset)
+    if (copy.disk_type != vhd->footer.disk_type
+        || (copy.data_offset != vhd->footer.data_offset && !copy_header_valid(img, vhd, copy.data_offset)))
         return diag_set(diag, VDSSHIM_E_CORRUPT, 0,
                         "footer copy at offset 0 disagrees with the footer at offset %llu",
                         (unsigned long long)at);
+    /* Another data offset, at a valid dynamic header: a parent change
+     * stopped between the two footer writes (vhd_set_parent.c). The end one
+     * holds. */
+    if (copy.data_offset != vhd->footer.data_offset) vhd->copy_stale = 1;
     /* Another unique id, in a copy whose checksum holds: an id change
      * stopped between the two footer writes (vhd_identity.c). The end one
      * holds. */
@@ -565,16 +582,13 @@ static void vhd_fill_info(struct vdsshim_image *img, const struct vhd *vhd)
     }
 }
 
-int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vdsshim_diag *diag)
+/* The footers, the dynamic header and the BAT, checked; the info they give. */
+static int vhd_load(struct vdsshim_image *img, struct vhd *vhd, struct vdsshim_diag *diag)
 {
     uint8_t buf[VHD_DYNHDR_SIZE];
-    struct vhd *vhd;
     uint64_t at;
     int st;
 
-    if (!(vhd = calloc(1, sizeof(*vhd)))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
-    img->fmt = vhd;
-    img->ops = &vhd_ops;
     if ((st = vdsshim_io_size(img->io, &vhd->file_size)))
         return diag_io(diag, img->io, st, 0, "cannot get the file size");
     if ((st = vhd_load_footer(img, vhd, diag))) return st;
@@ -592,6 +606,35 @@ int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vd
         if ((st = vhd_load_bat(img, vhd, diag))) return st;
     }
     vhd_fill_info(img, vhd);
+    return VDSSHIM_OK;
+}
+
+int vhd_reload(struct vdsshim_image *img, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd = vhd_from_image(img);
+    struct vdsshim_info was = img->info;
+    int st;
+
+    free(vhd->bat);
+    free(vhd->bat_raw);
+    free(vhd->bitmap);
+    memset(vhd, 0, sizeof(*vhd));
+    if ((st = vhd_load(img, vhd, diag))) return st;
+    img->info.parent_open = was.parent_open;
+    img->info.chain_depth = was.chain_depth;
+    memcpy(img->info.parent_path, was.parent_path, sizeof(was.parent_path));
+    return VDSSHIM_OK;
+}
+
+int vhd_open(struct vdsshim_image *img, const struct chain_ctx *chain, struct vdsshim_diag *diag)
+{
+    struct vhd *vhd;
+    int st;
+
+    if (!(vhd = calloc(1, sizeof(*vhd)))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    img->fmt = vhd;
+    img->ops = &vhd_ops;
+    if ((st = vhd_load(img, vhd, diag))) return st;
 
     if (img->info.has_parent && (st = vhd_open_parent(img, chain, diag))) return st;
 

@@ -72,6 +72,16 @@ struct vhd_dynhdr
     uint8_t reserved1[256];
 };
 
+/* A GUID in Microsoft's layout (first three fields little-endian) to the
+ * big-endian order a VHD stores ids in (formats.md §1.2), and back: one swap. */
+static inline void vhd_guid_swap(const uint8_t in[16], uint8_t out[16])
+{
+    static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+    int i;
+
+    for (i = 0; i < 16; i++) out[i] = in[order[i]];
+}
+
 /* One's complement of the byte sum, with the checksum field taken as zero. */
 uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t checksum_off);
 
@@ -179,6 +189,20 @@ int vhd_write_bat(struct vdsshim_image *img, uint32_t first, uint32_t last, stru
 int vhd_set_end(struct vdsshim_image *img, uint64_t end, struct vdsshim_diag *diag);
 /* The footers' unique id changed (vhd_identity.c); the image open for writing. */
 int vhd_set_unique_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
+/* vhd_create.c: a locator's UTF-16LE payload for path (malloc'd; NULL if
+ * none or out of memory); the header's parent name (the absolute path,
+ * UTF-16BE, cut at 256 units); the time stamp a child records for a VHD
+ * parent (its footer's). */
+uint8_t *vhd_locator_data(const char *path, uint32_t *len);
+void vhd_set_parent_name(struct vhd_dynhdr *h, const char *absolute);
+uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent);
+/* Read the footers, header and BAT again after they moved (vhd_set_parent.c);
+ * the parent chain's info stays. */
+int vhd_reload(struct vdsshim_image *img, struct vdsshim_diag *diag);
+/* Point a differencing VHD at parent_uid (stored order) with this time stamp
+ * and paths (relative may be NULL), crash-safely (vhd_set_parent.c). */
+int vhd_set_parent(struct vdsshim_image *img, const uint8_t parent_uid[16], uint32_t parent_timestamp,
+                   const char *absolute, const char *relative, struct vdsshim_diag *diag);
 /* Read the sector bitmap of block into buf (bitmap_size bytes). */
 int vhd_read_bitmap(struct vdsshim_image *img, uint32_t block, uint8_t *buf, struct vdsshim_diag *diag);
 

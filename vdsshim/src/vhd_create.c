@@ -54,8 +54,7 @@ static uint64_t round_up_sector(uint64_t v)
     return (v + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
 }
 
-/* A UTF-16LE locator payload for path (NULL: none). */
-static uint8_t *locator_data(const char *path, uint32_t *len)
+uint8_t *vhd_locator_data(const char *path, uint32_t *len)
 {
     uint16_t *w;
     uint8_t *out;
@@ -76,8 +75,18 @@ static int write_at(struct vdsshim_io *io, const void *buf, size_t len, uint64_t
     return st ? diag_io(diag, io, st, off, "cannot write the new image") : VDSSHIM_OK;
 }
 
-/* The timestamp a VHD child records for this parent: its footer's. */
-static uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent)
+void vhd_set_parent_name(struct vhd_dynhdr *h, const char *absolute)
+{
+    uint16_t *w;
+    size_t n, k;
+
+    memset(h->parent_name, 0, sizeof(h->parent_name));
+    if (!(w = utf8_to_utf16(absolute, &n))) return;
+    for (k = 0; k < n && k < 256; k++) put_be16(h->parent_name + 2 * k, w[k]);
+    free(w);
+}
+
+uint32_t vhd_parent_timestamp(const struct vdsshim_image *parent)
 {
     const struct vhd *vhd = parent->fmt;
 
@@ -133,21 +142,15 @@ static int add_parent(const struct create_spec *s, struct vhd_dynhdr *h, uint8_t
      * absolute path, UTF-16BE. */
     static const uint32_t codes[2] = { VHD_PLAT_W2KU, VHD_PLAT_W2RU };
     const char *paths[2] = { s->parent_absolute, s->parent_relative };
-    uint16_t *w;
-    size_t n, k;
     int i;
 
     memcpy(h->parent_uid, s->parent->info.unique_id, 16);
     h->parent_timestamp = vhd_parent_timestamp(s->parent);
-    if ((w = utf8_to_utf16(s->parent_absolute, &n)))
-    {
-        for (k = 0; k < n && k < 256; k++) put_be16(h->parent_name + 2 * k, w[k]);
-        free(w);
-    }
+    vhd_set_parent_name(h, s->parent_absolute);
     for (i = 0; i < 2; i++)
     {
         if (!paths[i]) continue;
-        if (!(loc[i] = locator_data(paths[i], &loc_len[i]))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+        if (!(loc[i] = vhd_locator_data(paths[i], &loc_len[i]))) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
         h->loc[i].code = codes[i];
         h->loc[i].data_length = loc_len[i];
         h->loc[i].data_space = (uint32_t)round_up_sector(loc_len[i]);
