@@ -2,10 +2,13 @@
  * SetVirtualDiskInformation (virtdisk-reference.md §3.8): what the engine
  * can change in place, crash-safely, through the VHDX log or its headers.
  *   1 PARENT_PATH, 3 PARENT_PATH_WITH_DEPTH (ChildDepth 1, the disk itself):
- *                           a differencing VHDX's parent locator, atomically
- *                           (vdsshim_set_parent): the parent must open and
- *                           match the child's size and sector size; it gives
- *                           the child its DataWriteGuid as parent_linkage.
+ *                           a differencing disk's parent link, atomically
+ *                           (vdsshim_set_parent): the parent must open and be
+ *                           of the child's format, size and sector size; a
+ *                           VHDX child takes its DataWriteGuid as
+ *                           parent_linkage, a VHD child its unique id and
+ *                           time stamp (through a shadow header,
+ *                           vhd_set_parent.c).
  *                           A NULL or empty path ERROR_INVALID_PARAMETER, a
  *                           missing parent ERROR_VHD_PARENT_VHD_NOT_FOUND [U],
  *                           a disk without parent ERROR_VHD_INVALID_TYPE [U]
@@ -20,10 +23,9 @@
  *   5 VIRTUAL_DISK_ID       a VHDX's Page 83 Data (what GET_VIRTUAL_DISK_INFO
  *                           VIRTUAL_DISK_ID then reads back)
  *   7 PARENT_LOCATOR        the locator with the caller's LinkageId and path,
- *                           the parent not opened (vdsshim_set_parent_locator)
+ *                           the parent not opened (vdsshim_set_parent_locator;
+ *                           a VHD keeps its parent time stamp [U])
  * Not supported (ERROR_NOT_SUPPORTED and a WARN):
- *   1, 3, 7 on a VHD (its parent fields cannot change crash-safely: a dynamic
- *           header of two sectors under one checksum);
  *   3 with ChildDepth > 1 (a parent further up the chain: the handle's
  *           NO_PARENTS open has none);
  *   5 on a VHD (it has no virtual disk id apart from its unique id, which
@@ -103,10 +105,10 @@ DWORD WINAPI SetVirtualDiskInformation(HANDLE handle, PSET_VIRTUAL_DISK_INFO inf
             st = vdsshim_set_identifier(disk->img, (const uint8_t *)&info->UniqueIdentifier, &diag);
         else if ((info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
                   || (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH
-                      && info->ParentPathWithDepthInfo.ChildDepth == 1)) && vhdx)
+                      && info->ParentPathWithDepthInfo.ChildDepth == 1)))
             err = set_parent(disk, info->Version == SET_VIRTUAL_DISK_INFO_PARENT_PATH
                                    ? info->ParentFilePath : info->ParentPathWithDepthInfo.ParentFilePath);
-        else if (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_LOCATOR && vhdx)
+        else if (info->Version == SET_VIRTUAL_DISK_INFO_PARENT_LOCATOR)
             err = set_parent_locator(disk, &info->ParentLocator.LinkageId, info->ParentLocator.ParentFilePath);
         else
         {

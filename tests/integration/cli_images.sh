@@ -176,10 +176,26 @@ check "... and its identifier is the copy's (DataWriteGuid as parent_linkage): '
     bash -c "[ -n '$pid' ] && [ '$pid' = '$cid' ]"
 "${VDSSHIM[@]}" dump sp/child.vhdx sp-after.raw >/dev/null 2>&1
 check "... the child reads the same through its new parent" cmp -s sp-before.raw sp-after.raw
+# A VHD child the same way (its header rewritten through a shadow copy): the
+# parent's name and id as libvhdi reads them, the same content, no parent
+# of the other format.
 mkdir -p spv
 "${CHAIN[@]}" vhd spv
-expect_rc "set-parent of a VHD child is refused (exit 3, not crash-safe)" 3 "${VDSSHIM[@]}" set-parent spv/child.vhd spv/parent.vhd
-rm -rf sp spv sp-before.raw sp-after.raw
+"${VDSSHIM[@]}" dump spv/child.vhd spv-before.raw >/dev/null 2>&1
+quietly "${VDSSHIM[@]}" convert spv/parent.vhd spv/copy.vhd
+h=$(sha spv/child.vhd)
+expect_rc "set-parent of a VHD child to a VHDX is refused (exit 2)" 2 "${VDSSHIM[@]}" set-parent spv/child.vhd sp/base/copy.vhdx
+check "... the child's bytes are unchanged" [ "$(sha spv/child.vhd)" = "$h" ]
+expect_rc "set-parent of a VHD child to a copy of its parent" 0 "${VDSSHIM[@]}" set-parent spv/child.vhd spv/copy.vhd
+mv spv/parent.vhd spv/parent.gone
+check "... vdsshim check finds the chain through the copy" quietly "${VDSSHIM[@]}" check spv/child.vhd
+check "... vhdiinfo reads the new parent's name" bash -c "vhdiinfo spv/child.vhd | grep -q 'Parent filename.*spv.copy.vhd'"
+pid=$(vhdiinfo spv/child.vhd | sed -n 's/.*Parent identifier[^:]*: //p')
+cid=$(vhdiinfo spv/copy.vhd | sed -n 's/^[[:space:]]*Identifier[^:]*: //p' | head -1)
+check "... and the copy's identifier: '$pid' = '$cid'" bash -c "[ -n '$pid' ] && [ '$pid' = '$cid' ]"
+"${VDSSHIM[@]}" dump spv/child.vhd spv-after.raw >/dev/null 2>&1
+check "... the child reads the same through its new parent" cmp -s spv-before.raw spv-after.raw
+rm -rf sp spv sp-before.raw sp-after.raw spv-before.raw spv-after.raw
 
 # --- merge ------------------------------------------------------------------
 for ext in vhd vhdx; do

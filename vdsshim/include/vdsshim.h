@@ -333,17 +333,20 @@ int vdsshim_metadata_delete(struct vdsshim_image *img, const uint8_t id[16], str
  */
 int vdsshim_set_virtual_disk_id(struct vdsshim_image *img, const uint8_t id[16], struct vdsshim_diag *diag);
 /*
- * Point a differencing VHDX at another parent file (SetVirtualDiskInformation
- * PARENT_PATH). The parent must open with its chain and be a VHDX of the
- * child's size and logical sector size; the parent locator then names it
- * (its DataWriteGuid, relative and absolute paths), switched atomically.
- * A chain that was open follows the new parent. A VHD: VDSSHIM_E_UNSUPPORTED;
- * no parent: VDSSHIM_E_WRONG_TYPE; a missing parent: VDSSHIM_E_PARENT_NOT_FOUND.
+ * Point a differencing disk at another parent file (SetVirtualDiskInformation
+ * PARENT_PATH). The parent must open with its chain and be of the child's
+ * format, size and logical sector size; the child then names it (a VHDX:
+ * its DataWriteGuid, relative and absolute paths in the parent locator; a
+ * VHD: its unique id, time stamp and paths in the dynamic header), switched
+ * atomically. A chain that was open follows the new parent. No parent:
+ * VDSSHIM_E_WRONG_TYPE; a missing parent: VDSSHIM_E_PARENT_NOT_FOUND; a VHD
+ * with a Xen batmap: VDSSHIM_E_UNSUPPORTED.
  */
 int vdsshim_set_parent(struct vdsshim_image *img, const char *parent_path, struct vdsshim_diag *diag);
-/* The same with a given linkage id (the parent's DataWriteGuid as the child
- * names it) and path, the parent not opened (PARENT_LOCATOR); an open chain
- * is closed: its parent-backed reads fail until the image is opened again. */
+/* The same with a given linkage id (the parent's DataWriteGuid, or a VHD
+ * parent's unique id, in GUID form) and path, the parent not opened
+ * (PARENT_LOCATOR; a VHD keeps its parent time stamp); an open chain is
+ * closed: its parent-backed reads fail until the image is opened again. */
 int vdsshim_set_parent_locator(struct vdsshim_image *img, const uint8_t linkage_id[16], const char *parent_path,
                                struct vdsshim_diag *diag);
 /*
