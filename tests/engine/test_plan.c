@@ -54,6 +54,8 @@ static void check_invariants(const struct plan_object *in, size_t n, uint64_t al
         for (j = 0; j < nm; j++) moved |= mv[j].from == in[i].start;
         if (!moved) assert_true(in[i].start + in[i].size <= end);
     }
+    /* After the barrier, the writes go forward through the file. */
+    for (i = barrier + 1; i < nm; i++) assert_true(mv[i - 1].to < mv[i].to);
 }
 
 static void test_plan_straddler_first(void **state)

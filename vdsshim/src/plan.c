@@ -110,6 +110,13 @@ static int feasible(const struct plan_object *objs, size_t n, uint64_t limit, ui
     return 1;
 }
 
+static int cmp_target(const void *a, const void *b)
+{
+    const struct plan_move *x = a, *y = b;
+
+    return x->to < y->to ? -1 : x->to > y->to;
+}
+
 int plan_relocation(struct plan_object *objs, size_t n, uint64_t align, struct plan_move **moves,
                     size_t *nmoves, size_t *barrier, uint64_t *end)
 {
@@ -143,6 +150,10 @@ int plan_relocation(struct plan_object *objs, size_t n, uint64_t align, struct p
         else lo = mid + align > hi ? hi : mid + align;
     }
     feasible(objs, n, lo, align, holes, *moves, nmoves, barrier);
+    /* After the barrier every target is a hole that no pending move reads
+     * from, so any order is safe: by destination, the writes go forward
+     * through the file (and a batch's targets sit together). */
+    qsort(*moves + *barrier, *nmoves - *barrier, sizeof(**moves), cmp_target);
     for (i = 0; i < n; i++)
         if (objs[i].start + objs[i].size <= lo && objs[i].start + objs[i].size > actual)
             actual = objs[i].start + objs[i].size;

@@ -29,7 +29,7 @@ struct plan_move
  * VHD, 1 MiB for VHDX). Returns VDSSHIM_OK with *moves (malloc'd) and *end,
  * the end of everything after the moves. The first *barrier moves (0 or 1)
  * must be committed before any later one is copied: a later target may use
- * the slot they leave.
+ * the slot they leave. The moves after the barrier come in order of target.
  */
 int plan_relocation(struct plan_object *objs, size_t n, uint64_t align, struct plan_move **moves,
                     size_t *nmoves, size_t *barrier, uint64_t *end);
