@@ -218,7 +218,8 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
     struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
     /* Attached read-only is Windows' file-system-aware mode (§5.5): also the
      * space the guest's file systems mark free goes. */
-    struct vd_operation rq = { VD_OPERATION_COMPACT, ij->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0, 0, 0 };
+    struct vd_operation rq = { .kind = VD_OPERATION_COMPACT,
+                               .compact_flags = ij->fs_aware ? VDSSHIM_COMPACT_FS_AWARE : 0 };
 
     return engine_job_run(ij, &rq, progress, ctx);
 }
@@ -226,7 +227,7 @@ static HRESULT compact_run(struct async_job *job, int (*progress)(void *, unsign
 static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
     struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
-    struct vd_operation rq = { VD_OPERATION_MERGE, 0, ij->depth, 0 };
+    struct vd_operation rq = { .kind = VD_OPERATION_MERGE, .depth = ij->depth };
 
     return engine_job_run(ij, &rq, progress, ctx);
 }
@@ -234,7 +235,7 @@ static HRESULT merge_run(struct async_job *job, int (*progress)(void *, unsigned
 static HRESULT expand_run(struct async_job *job, int (*progress)(void *, unsigned), void *ctx)
 {
     struct engine_job *ij = CONTAINING_RECORD(job, struct engine_job, job);
-    struct vd_operation rq = { VD_OPERATION_EXPAND, 0, 0, ij->size };
+    struct vd_operation rq = { .kind = VD_OPERATION_EXPAND, .size = ij->size };
 
     return engine_job_run(ij, &rq, progress, ctx);
 }

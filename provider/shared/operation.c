@@ -1,4 +1,5 @@
 /* The shared operation layer (operation.h). */
+#include <stdio.h>
 #include <windows.h>
 
 #include "debug.h"
@@ -35,8 +36,17 @@ int vd_operation_run(struct vdsshim_image *img, const struct vd_operation *op, v
     else if (op->kind == VD_OPERATION_MERGE)
     {
         struct vdsshim_merge_result res;
+        struct vdsshim_image *source = img;
+        unsigned i;
 
-        if (!(st = vdsshim_merge(img, op->depth, &opts, &res, diag)))
+        /* A source below the leaf: its parent chain, as the leaf opened it. */
+        for (i = 0; i < op->source && source; i++) source = vdsshim_parent(source);
+        if (!source)
+        {
+            st = VDSSHIM_E_INVALID_ARG;
+            snprintf(diag->msg, sizeof(diag->msg), "the chain has no disk at depth %u", op->source + 1);
+        }
+        else if (!(st = vdsshim_merge(source, op->depth, &opts, &res, diag)))
             TRACE("merge: %llu bytes into parent %u\n", (unsigned long long)res.bytes_merged, op->depth);
     }
     else if (op->kind == VD_OPERATION_SHRINK) st = vdsshim_shrink(img, op->size, &opts, diag);

@@ -19,7 +19,8 @@ struct vd_operation
 {
     enum vd_operation_kind kind;
     unsigned compact_flags;     /* compact: VDSSHIM_COMPACT_* */
-    unsigned depth;             /* merge: levels */
+    unsigned depth;             /* merge: levels, from the source */
+    unsigned source;            /* merge: the source's parents above the leaf (0: the leaf) */
     uint64_t size;              /* expand, shrink: the new virtual size */
 };
 

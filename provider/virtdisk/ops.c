@@ -47,7 +47,11 @@
  * Attach when attached, Detach or GetVirtualDiskPhysicalPath when not,
  * ERROR_INVALID_STATE; the path of a logical attach ERROR_NOT_SUPPORTED
  * (no device is surfaced); PERMANENT_LIFETIME ERROR_NOT_SUPPORTED; an
- * OVERLAPPED the handle never started ERROR_INVALID_PARAMETER.
+ * OVERLAPPED the handle never started ERROR_INVALID_PARAMETER; a Version 2
+ * merge with MergeSourceDepth 0, a target no deeper than the source, or a
+ * source past the chain ERROR_INVALID_PARAMETER, and from the chain's base
+ * (no parent) ERROR_VHD_INVALID_TYPE, as a Version 1 merge of a disk
+ * without parent.
  */
 #include <stdlib.h>
 
@@ -68,7 +72,7 @@ struct vd_op
     struct vd_disk *disk;
     enum op_kind kind;
     unsigned flags;             /* compact */
-    unsigned depth;             /* merge */
+    unsigned depth;             /* merge: the target's depth below the leaf (the levels opened writable) */
     ULONGLONG size;             /* expand, shrink */
     volatile LONG percent;
     volatile LONG running;
@@ -266,7 +270,9 @@ static DWORD op_run(struct vd_op *op)
 
         if (err) return err;
         rq.kind = VD_OPERATION_MERGE;
-        rq.depth = op->depth;
+        /* flags: how many parents above the leaf the source is (V2's MergeSourceDepth - 1). */
+        rq.source = op->flags;
+        rq.depth = op->depth - op->flags;
     }
     else
     {
@@ -404,7 +410,7 @@ DWORD WINAPI MergeVirtualDisk(HANDLE handle, MERGE_VIRTUAL_DISK_FLAG flags, PMER
                               LPOVERLAPPED overlapped)
 {
     struct vd_disk *disk;
-    unsigned depth = 0;
+    unsigned depth = 0, source = 0;
     DWORD err = ERROR_SUCCESS;
 
     TRACE("handle %p, flags %#x, params %p, overlapped %p\n", handle, flags, params, overlapped);
@@ -418,14 +424,16 @@ DWORD WINAPI MergeVirtualDisk(HANDLE handle, MERGE_VIRTUAL_DISK_FLAG flags, PMER
     }
     else if (params->Version == MERGE_VIRTUAL_DISK_VERSION_2)
     {
-        /* Leaf = depth 1; merging from deeper than the leaf would change no reader. */
-        if (params->Version2.MergeSourceDepth != 1) err = params->Version2.MergeSourceDepth ? ERROR_NOT_SUPPORTED
-                                                                                           : ERROR_INVALID_PARAMETER;
-        else if (params->Version2.MergeTargetDepth <= 1) err = ERROR_INVALID_PARAMETER;
+        /* The leaf is depth 1; the source's data, and that of the disks
+         * between it and the target, go into the target (§3.4). A source
+         * below the leaf leaves every reader of the chain as it was. */
+        source = params->Version2.MergeSourceDepth;
+        if (!source || params->Version2.MergeTargetDepth <= source || params->Version2.MergeTargetDepth > 256)
+            err = ERROR_INVALID_PARAMETER;
         else depth = params->Version2.MergeTargetDepth - 1;
     }
     else err = ERROR_INVALID_PARAMETER;
-    if (!err) err = op_start(disk, handle, overlapped, OP_MERGE, 0, depth, 0);
+    if (!err) err = op_start(disk, handle, overlapped, OP_MERGE, source ? source - 1 : 0, depth, 0);
     vd_disk_release(disk);
     return err;
 }

@@ -43,6 +43,9 @@ check "new-parent.vhdx: 4096-byte physical sectors, as asked through the SDK lay
 check "from-source.vhd (CreateVirtualDisk from a SourcePath): reads as dyn.vhdx" \
     quietly qemu-img compare -q -f vpc -F raw from-source.vhd dyn.vhdx.raw
 check "meta.vhdx: qemu-img check is clean after Set and Delete of user items" quietly qemu-img check meta.vhdx
+check "m2/parent.vhdx: after MergeVirtualDisk V2 from depth 2, it reads what the child read" \
+    quietly qemu-img compare -q -F raw m2/parent.vhdx m2/child.raw
+check "m2/parent.vhdx: qemu-img check is clean" quietly qemu-img check m2/parent.vhdx
 check "meta.vhdx: content identical (qemu-img compare)" qemu-img compare -q -F raw meta.vhdx meta.vhdx.raw
 check "shrink.vhdx: qemu-img check is clean after ResizeVirtualDisk shrank it" quietly qemu-img check shrink.vhdx
 check "shrink.vhdx: qemu sees 40 MiB" bash -c "qemu-img info --output=json shrink.vhdx | grep -q '\"virtual-size\": 41943040'"

@@ -710,6 +710,54 @@ static void test_create_merge(void)
     CloseHandle(h);
 }
 
+/* MergeVirtualDisk V2 from below the leaf: a grandchild over the test
+ * chain, whose child (depth 2) goes into the parent (depth 3). run.sh then
+ * finds the parent alone reading what the child read (m2\child.raw). */
+static void test_merge_v2(void)
+{
+    CREATE_VIRTUAL_DISK_PARAMETERS cp;
+    MERGE_VIRTUAL_DISK_PARAMETERS mp;
+    OPEN_VIRTUAL_DISK_PARAMETERS op;
+    WCHAR child[MAX_PATH], grand[MAX_PATH];
+    HANDLE h = SENTINEL;
+
+    if (!fixture(L"m2")) return;
+    path_of(L"m2\\child.vhdx", child);
+    path_of(L"m2\\grandchild.vhdx", grand);
+    no_file(L"m2\\grandchild.vhdx");
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = CREATE_VIRTUAL_DISK_VERSION_1;
+    cp.Version1.ParentPath = child;
+    ok_err(CreateVirtualDisk(&unknown_type, grand, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h), ERROR_SUCCESS,
+           "merge V2: a grandchild of the test chain");
+    if (h != SENTINEL) CloseHandle(h);
+    memset(&op, 0, sizeof(op));
+    op.Version = OPEN_VIRTUAL_DISK_VERSION_2;
+    h = SENTINEL;
+    ok_err(OpenVirtualDisk(&unknown_type, grand, VIRTUAL_DISK_ACCESS_NONE, OPEN_VIRTUAL_DISK_FLAG_NONE, &op, &h),
+           ERROR_SUCCESS, "open the grandchild, V2");
+    if (h == SENTINEL) return;
+    memset(&mp, 0, sizeof(mp));
+    mp.Version = MERGE_VIRTUAL_DISK_VERSION_2;
+    mp.Version2.MergeSourceDepth = 0;
+    mp.Version2.MergeTargetDepth = 3;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_INVALID_PARAMETER, "Merge V2, source depth 0");
+    mp.Version2.MergeSourceDepth = 2;
+    mp.Version2.MergeTargetDepth = 2;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_INVALID_PARAMETER, "Merge V2, the target no deeper than the source");
+    mp.Version2.MergeSourceDepth = 3;
+    mp.Version2.MergeTargetDepth = 4;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_VHD_INVALID_TYPE_W,
+           "Merge V2 from the chain's base (depth 3), which has no parent to merge into");
+    mp.Version2.MergeSourceDepth = 4;
+    mp.Version2.MergeTargetDepth = 5;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_INVALID_PARAMETER, "Merge V2 from depth 4 of a chain of 3");
+    mp.Version2.MergeSourceDepth = 2;
+    mp.Version2.MergeTargetDepth = 3;
+    ok_err(MergeVirtualDisk(h, 0, &mp, NULL), ERROR_SUCCESS, "Merge V2: the child (depth 2) into the parent (depth 3)");
+    CloseHandle(h);
+}
+
 /* ResizeVirtualDisk to a smaller size: shrink.vhdx (run.sh) has one MBR
  * partition ending at sector 83968, data inside it and past it. */
 static void test_shrink(void)
@@ -927,6 +975,7 @@ static const struct
     { "async", test_async },
     { "cancel", test_cancel },
     { "expand_attach", test_expand_attach },
+    { "merge_v2", test_merge_v2 },
     { "create_merge", test_create_merge },
     { "set_parent", test_set_parent },
     { "shrink", test_shrink },

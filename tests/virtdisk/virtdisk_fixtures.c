@@ -72,6 +72,8 @@ BOOL fixture(const WCHAR *name)
     /* cancel.orig: the bytes before, for run.sh to compare with what a cancelled Compact left. */
     if (!wcscmp(name, L"cancel.vhdx")) return make_vhdx(name, 64 * MiB, dyn, 4) && copy(name, L"cancel.orig");
     if (!wcscmp(name, L"frag.vhdx")) return make_vhdx_backwards(name, 64 * MiB, dyn, 4);
+    /* The test chain (chain_builder.h): m2\parent.vhdx, m2\child.vhdx and what the child reads. */
+    if (!wcscmp(name, L"m2")) return make_chain_fixture(name, TRUE);
     if (!wcscmp(name, L"meta.vhdx")) return make_vhdx(name, 64 * MiB, dyn, 4) && add_user_item(name);
     if (!wcscmp(name, L"plain.vhd")) return make_vhd(name, 8 * MiB, NULL, 0);
     if (!wcscmp(name, L"part.vhdx")) return partitioned(name, FALSE);

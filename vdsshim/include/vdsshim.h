@@ -126,6 +126,8 @@ int vdsshim_open_io(struct vdsshim_io *io, const char *path, unsigned flags,
 void vdsshim_close(struct vdsshim_image *img);
 
 int vdsshim_get_info(const struct vdsshim_image *img, struct vdsshim_info *info);
+/* The parent the image opened (owned by img), or NULL: none, or VDSSHIM_OPEN_NO_PARENTS. */
+struct vdsshim_image *vdsshim_parent(struct vdsshim_image *img);
 
 /* Read len bytes of the virtual disk at offset, through BAT, bitmaps and parents. */
 int vdsshim_read(struct vdsshim_image *img, uint64_t offset, void *buf, size_t len,

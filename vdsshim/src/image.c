@@ -146,6 +146,11 @@ int vdsshim_get_info(const struct vdsshim_image *img, struct vdsshim_info *info)
     return VDSSHIM_OK;
 }
 
+struct vdsshim_image *vdsshim_parent(struct vdsshim_image *img)
+{
+    return img ? img->parent : NULL;
+}
+
 int vdsshim_read(struct vdsshim_image *img, uint64_t offset, void *buf, size_t len,
                  struct vdsshim_diag *diag)
 {
