@@ -9,27 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crash_states.h"
 #include "test_util.h"
 #include "vhdx.h"
 
 #define MiB (1ull << 20)
-
-static void write_pattern(const char *path, uint64_t off, uint8_t fill)
-{
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_image *img;
-    uint8_t *buf = malloc(MiB), units[MiB / 512];
-
-    memset(buf, fill, MiB);
-    memset(units, 1, sizeof(units));
-    assert_status(vdsshim_open(path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    if (img->ops->write_units(img, off, buf, MiB, units, &diag)) fail_msg("write %s: %s", path, diag.msg);
-    /* A clean log: the next read-write open then writes nothing itself. */
-    if (img->ops->settle && img->ops->settle(img, &diag)) fail_msg("settle %s: %s", path, diag.msg);
-    vdsshim_close(img);
-    free(buf);
-}
 
 /* p1.vhdx with data, p2.vhdx its conversion, c.vhdx a child of p1 with its own. */
 static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_t *vsize)
@@ -46,8 +29,8 @@ static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_
     p.virtual_size = 8 * MiB;
     p.block_size = (uint32_t)MiB;
     assert_status(vdsshim_create("p1.vhdx", &p, &diag), VDSSHIM_OK);
-    write_pattern("p1.vhdx", 0, 0x51);
-    write_pattern("p1.vhdx", 3 * MiB, 0x53);
+    write_fill("p1.vhdx", 0, 0x51);
+    write_fill("p1.vhdx", 3 * MiB, 0x53);
     memset(&p, 0, sizeof(p));
     p.format = VDSSHIM_FORMAT_VHDX;
     p.type = VDSSHIM_DISK_DYNAMIC;
@@ -57,7 +40,7 @@ static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_
     p.type = VDSSHIM_DISK_DIFFERENCING;
     p.parent_path = "p1.vhdx";
     assert_status(vdsshim_create("c.vhdx", &p, &diag), VDSSHIM_OK);
-    write_pattern("c.vhdx", 2 * MiB, 0x52);
+    write_fill("c.vhdx", 2 * MiB, 0x52);
     assert_status(vdsshim_open("c.vhdx", 0, &img, &diag), VDSSHIM_OK);
     *content = read_all(img, vsize);
     vdsshim_close(img);
@@ -89,29 +72,29 @@ static int set_parent_on(const uint8_t *raw, size_t size, struct vdsshim_fault_p
 static void expect_chain(struct vdsshim_io *disk, const uint8_t *content, uint64_t vsize, int must_be_new,
                          const char *what, uint64_t k)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_image *img;
+    struct vdsshim_image *img = open_left(disk, "c.vhdx", what, k);
     struct vdsshim_info info;
-    struct vdsshim_io *io;
-    const uint8_t *d;
-    uint8_t *now;
-    uint64_t vs;
-    size_t n;
     const char *tail;
 
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
-    if (vdsshim_open_io(io, "c.vhdx", 0, &img, &diag))
-        fail_msg("%s after write %llu: the child does not open with a parent: %s", what, (unsigned long long)k, diag.msg);
     vdsshim_get_info(img, &info);
     tail = strlen(info.parent_path) >= 7 ? info.parent_path + strlen(info.parent_path) - 7 : "";
     if (strcmp(tail, "p2.vhdx") && (must_be_new || strcmp(tail, "p1.vhdx")))
         fail_msg("%s after write %llu: the parent is %s", what, (unsigned long long)k, info.parent_path);
-    now = read_all(img, &vs);
-    if (vs != vsize || memcmp(now, content, (size_t)vs))
-        fail_msg("%s after write %llu: the child reads different data", what, (unsigned long long)k);
-    free(now);
+    expect_reads(img, content, vsize, what, k);
     vdsshim_close(img);
+}
+
+struct expected
+{
+    const uint8_t *content;
+    uint64_t vsize;
+};
+
+static void check_chain(struct vdsshim_io *disk, void *ctx, int must_be_new, const char *what, uint64_t k)
+{
+    const struct expected *e = ctx;
+
+    expect_chain(disk, e->content, e->vsize, must_be_new, what, k);
 }
 
 static void sweep(void)
@@ -119,50 +102,23 @@ static void sweep(void)
     struct vdsshim_fault_plan plan = { 0 };
     struct vdsshim_fault_counters c = { 0 };
     struct vdsshim_io *disk;
+    struct expected e;
     uint8_t *child, *content;
-    uint64_t vsize, writes, k;
+    uint64_t vsize;
     size_t size;
-    unsigned m;
 
     make_chain(&child, &size, &content, &vsize);
     assert_status(set_parent_on(child, size, plan, "p2.vhdx", &disk, &c), VDSSHIM_OK);
-    writes = c.writes;
     expect_chain(disk, content, vsize, 1, "uninterrupted", 0);
     vdsshim_io_close(disk);
-    print_message("set_parent takes %llu writes, %llu flushes\n", (unsigned long long)writes,
+    print_message("set_parent takes %llu writes, %llu flushes\n", (unsigned long long)c.writes,
                   (unsigned long long)c.flushes);
-    assert_true(writes >= 3);
-
-    for (k = 1; k <= writes; k++)
-    {
-        uint64_t pending = 0;
-        char name[96];
-
-        memset(&plan, 0, sizeof(plan));
-        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
-        {
-            struct vdsshim_fault_plan none = { 0 };
-            struct vdsshim_io *again;
-            const uint8_t *d;
-            uint8_t *left;
-            size_t n;
-
-            plan.cut_after_write = k;
-            assert_status(set_parent_on(child, size, plan, "p2.vhdx", &disk, &c), VDSSHIM_E_IO);
-            pending = c.pending_at_cut;
-            expect_chain(disk, content, vsize, 0, name, k);
-            /* A re-run ends on the new parent. */
-            d = vdsshim_io_mem_data(disk, &n);
-            left = malloc(n);
-            memcpy(left, d, n);
-            vdsshim_io_close(disk);
-            if (set_parent_on(left, n, none, "p2.vhdx", &again, &c))
-                fail_msg("%s after write %llu: the re-run failed", name, (unsigned long long)k);
-            expect_chain(again, content, vsize, 1, name, k);
-            vdsshim_io_close(again);
-            free(left);
-        }
-    }
+    assert_true(c.writes >= 3);
+    e.content = content;
+    e.vsize = vsize;
+    /* The locator switches through the log: any cut may leave either parent. */
+    sweep_op_cuts(child, size, "c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, set_parent_to, (void *)"p2.vhdx",
+                  c.writes, UINT64_MAX, check_chain, &e);
     free(child);
     free(content);
 }
@@ -182,20 +138,11 @@ static void test_set_parent_and_power_cuts_log_in_use(void **state)
     log_in_use = 0;
 }
 
-/* Refused: nothing written (the fault wrapper counts). */
+/* Refused: nothing written. */
 static void expect_refused(const uint8_t *raw, size_t size, const char *parent, int want)
 {
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_fault_counters c = { 0 };
-    struct vdsshim_io *disk;
-    const uint8_t *d;
-    size_t n;
-
-    assert_status(set_parent_on(raw, size, plan, parent, &disk, &c), want);
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_int_equal(n, size);
-    assert_memory_equal(d, raw, size);
-    vdsshim_io_close(disk);
+    expect_op_refused(raw, size, "c.vhdx", VDSSHIM_OPEN_WRITE | VDSSHIM_OPEN_NO_PARENTS, set_parent_to, (void *)parent,
+                      want);
 }
 
 static void test_refusals(void **state)

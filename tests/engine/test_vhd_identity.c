@@ -82,26 +82,20 @@ static void expect_disk(struct vdsshim_io *disk, const uint8_t *content, uint64_
     struct vdsshim_image *img;
     struct vdsshim_io *io, *mem, *after = NULL;
     const uint8_t *d;
-    uint8_t *now, id[16];
-    uint64_t vs;
+    uint8_t id[16];
     size_t n;
 
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
-    if (vdsshim_open_io(io, "id.vhd", 0, &img, &diag))
-        fail_msg("%s after write %llu: the disk does not open: %s", what, (unsigned long long)k, diag.msg);
+    img = open_left(disk, "id.vhd", what, k);
     assert_status(vdsshim_get_identity(img, &ident), VDSSHIM_OK);
     if (memcmp(ident.id, new_id, 16) && (must_be_new || memcmp(ident.id, old_id, 16)))
         fail_msg("%s after write %llu: the id is neither %s", what, (unsigned long long)k,
                  must_be_new ? "the new one" : "old nor new");
     memcpy(id, ident.id, 16);
-    now = read_all(img, &vs);
-    if (vs != vsize || memcmp(now, content, (size_t)vs))
-        fail_msg("%s after write %llu: the disk reads different data", what, (unsigned long long)k);
-    free(now);
+    expect_reads(img, content, vsize, what, k);
     vdsshim_close(img);
 
     /* The next read-write open settles the copy on the end footer. */
+    d = vdsshim_io_mem_data(disk, &n);
     assert_status(vdsshim_io_open_mem(d, n, &mem), VDSSHIM_OK);
     plan.inner_on_close = &after;
     assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);

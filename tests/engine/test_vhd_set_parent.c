@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crash_states.h"
-#include "image.h"
 #include "test_util.h"
 
 #define MiB (1ull << 20)
@@ -25,20 +23,6 @@
 #define SAME_LENGTH "q1.vhd"
 #define TEN "longer-nm-"
 #define LONGER TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN "name.vhd"
-
-static void write_pattern(const char *path, uint64_t off, uint8_t fill)
-{
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_image *img;
-    uint8_t *buf = malloc(MiB), units[MiB / 512];
-
-    memset(buf, fill, MiB);
-    memset(units, 1, sizeof(units));
-    assert_status(vdsshim_open(path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
-    if (img->ops->write_units(img, off, buf, MiB, units, &diag)) fail_msg("write %s: %s", path, diag.msg);
-    vdsshim_close(img);
-    free(buf);
-}
 
 static void convert_to(const char *from, const char *to)
 {
@@ -65,8 +49,8 @@ static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_
     p.virtual_size = 8 * MiB;
     p.block_size = (uint32_t)(2 * MiB);
     assert_status(vdsshim_create("p1.vhd", &p, &diag), VDSSHIM_OK);
-    write_pattern("p1.vhd", 0, 0x51);
-    write_pattern("p1.vhd", 5 * MiB, 0x53);
+    write_fill("p1.vhd", 0, 0x51);
+    write_fill("p1.vhd", 5 * MiB, 0x53);
     convert_to("p1.vhd", SAME_LENGTH);
     convert_to("p1.vhd", LONGER);
     memset(&p, 0, sizeof(p));
@@ -74,7 +58,7 @@ static void make_chain(uint8_t **child, size_t *size, uint8_t **content, uint64_
     p.type = VDSSHIM_DISK_DIFFERENCING;
     p.parent_path = "p1.vhd";
     assert_status(vdsshim_create("c.vhd", &p, &diag), VDSSHIM_OK);
-    write_pattern("c.vhd", 2 * MiB, 0x52);
+    write_fill("c.vhd", 2 * MiB, 0x52);
     assert_status(vdsshim_open("c.vhd", 0, &img, &diag), VDSSHIM_OK);
     *content = read_all(img, vsize);
     vdsshim_close(img);
@@ -108,27 +92,19 @@ static void expect_chain(struct vdsshim_io *disk, const uint8_t *content, uint64
 {
     struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_image *img;
+    struct vdsshim_image *img = open_left(disk, "c.vhd", what, k);
     struct vdsshim_info info;
     struct vdsshim_io *io, *mem, *after = NULL;
     const uint8_t *d;
-    uint8_t *now;
-    uint64_t vs;
     size_t n;
 
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
-    if (vdsshim_open_io(io, "c.vhd", 0, &img, &diag))
-        fail_msg("%s after write %llu: the child does not open with a parent: %s", what, (unsigned long long)k, diag.msg);
     vdsshim_get_info(img, &info);
     if (!ends_with(info.parent_path, to) && (must_be_new || !ends_with(info.parent_path, "p1.vhd")))
         fail_msg("%s after write %llu: the parent is %s", what, (unsigned long long)k, info.parent_path);
-    now = read_all(img, &vs);
-    if (vs != vsize || memcmp(now, content, (size_t)vs))
-        fail_msg("%s after write %llu: the child reads different data", what, (unsigned long long)k);
-    free(now);
+    expect_reads(img, content, vsize, what, k);
     vdsshim_close(img);
 
+    d = vdsshim_io_mem_data(disk, &n);
     assert_status(vdsshim_io_open_mem(d, n, &mem), VDSSHIM_OK);
     plan.inner_on_close = &after;
     assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
@@ -146,16 +122,30 @@ static void expect_chain(struct vdsshim_io *disk, const uint8_t *content, uint64
  * power cut may bring the old one back. */
 #define SWITCH_WRITES 4
 
+struct expected
+{
+    const uint8_t *content;
+    uint64_t vsize;
+    const char *to;
+};
+
+static void check_chain(struct vdsshim_io *disk, void *ctx, int must_be_new, const char *what, uint64_t k)
+{
+    const struct expected *e = ctx;
+
+    expect_chain(disk, e->content, e->vsize, e->to, must_be_new, what, k);
+}
+
 /* The whole sweep for one new parent; returns the uninterrupted result's size. */
 static size_t sweep(const char *to)
 {
     struct vdsshim_fault_plan plan = { 0 };
     struct vdsshim_fault_counters c = { 0 };
     struct vdsshim_io *disk;
+    struct expected e;
     uint8_t *child, *content;
-    uint64_t vsize, writes, k;
+    uint64_t vsize, writes;
     size_t size, result;
-    unsigned m;
 
     make_chain(&child, &size, &content, &vsize);
     assert_status(set_parent_on(child, size, plan, to, &disk, &c), VDSSHIM_OK);
@@ -174,36 +164,11 @@ static size_t sweep(const char *to)
     expect_chain(disk, content, vsize, to, 1, "a cut after success", 0);
     vdsshim_io_close(disk);
 
-    for (k = 1; k <= writes; k++)
-    {
-        uint64_t pending = 0;
-        char name[96];
-
-        memset(&plan, 0, sizeof(plan));
-        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
-        {
-            struct vdsshim_fault_plan none = { 0 };
-            struct vdsshim_io *again;
-            const uint8_t *d;
-            uint8_t *left;
-            size_t n;
-
-            plan.cut_after_write = k;
-            assert_status(set_parent_on(child, size, plan, to, &disk, &c), VDSSHIM_E_IO);
-            pending = c.pending_at_cut;
-            expect_chain(disk, content, vsize, to, k > SWITCH_WRITES, name, k);
-            /* A re-run ends on the new parent. */
-            d = vdsshim_io_mem_data(disk, &n);
-            left = malloc(n);
-            memcpy(left, d, n);
-            vdsshim_io_close(disk);
-            if (set_parent_on(left, n, none, to, &again, &c))
-                fail_msg("%s after write %llu: the re-run failed", name, (unsigned long long)k);
-            expect_chain(again, content, vsize, to, 1, name, k);
-            vdsshim_io_close(again);
-            free(left);
-        }
-    }
+    e.content = content;
+    e.vsize = vsize;
+    e.to = to;
+    sweep_op_cuts(child, size, "c.vhd", VDSSHIM_OPEN_WRITE, set_parent_to, (void *)to, writes, SWITCH_WRITES,
+                  check_chain, &e);
     free(child);
     free(content);
     return result;
@@ -288,20 +253,10 @@ static void test_link_fields(void **state)
     free(content);
 }
 
-/* Refused: nothing written (the fault wrapper counts). */
+/* Refused: nothing written. */
 static void expect_refused(const uint8_t *raw, size_t size, const char *parent, int want)
 {
-    struct vdsshim_fault_plan plan = { 0 };
-    struct vdsshim_fault_counters c = { 0 };
-    struct vdsshim_io *disk;
-    const uint8_t *d;
-    size_t n;
-
-    assert_status(set_parent_on(raw, size, plan, parent, &disk, &c), want);
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_int_equal(n, size);
-    assert_memory_equal(d, raw, size);
-    vdsshim_io_close(disk);
+    expect_op_refused(raw, size, "c.vhd", VDSSHIM_OPEN_WRITE, set_parent_to, (void *)parent, want);
 }
 
 static void test_refusals(void **state)

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash_states.h"
+#include "image.h"
 #include "test_util.h"
 
 void assert_status_(int got, int want, const char *file, int line)
@@ -64,6 +66,104 @@ int run_op_under_plan(const uint8_t *raw, size_t size, const char *path, unsigne
     if (st && strlen(diag.msg) < 10) fail_msg("no reason given for %s", vdsshim_status_name(st));
     vdsshim_close(img);
     return st;
+}
+
+void sweep_op_cuts(const uint8_t *raw, size_t size, const char *path, unsigned flags, image_op op, void *ctx,
+                   uint64_t writes, uint64_t switch_writes, cut_check check, void *check_ctx)
+{
+    struct vdsshim_fault_counters c = { 0 };
+    uint64_t k;
+    unsigned m;
+
+    for (k = 1; k <= writes; k++)
+    {
+        struct vdsshim_fault_plan plan = { 0 };
+        uint64_t pending = 0;
+        char name[96];
+
+        for (m = 0; crash_state(m, pending, &plan, name, sizeof(name)); m++)
+        {
+            struct vdsshim_fault_plan none = { 0 };
+            struct vdsshim_io *disk, *again;
+            const uint8_t *d;
+            uint8_t *left;
+            size_t n;
+
+            plan.cut_after_write = k;
+            assert_status(run_op_under_plan(raw, size, path, flags, plan, op, ctx, &disk, &c), VDSSHIM_E_IO);
+            pending = c.pending_at_cut;
+            check(disk, check_ctx, k > switch_writes, name, k);
+            /* A re-run from what the cut left finishes the job. */
+            d = vdsshim_io_mem_data(disk, &n);
+            left = malloc(n);
+            assert_non_null(left);
+            memcpy(left, d, n);
+            vdsshim_io_close(disk);
+            if (run_op_under_plan(left, n, path, flags, none, op, ctx, &again, &c))
+                fail_msg("%s after write %llu: the re-run failed", name, (unsigned long long)k);
+            check(again, check_ctx, 1, name, k);
+            vdsshim_io_close(again);
+            free(left);
+        }
+    }
+}
+
+struct vdsshim_image *open_left(struct vdsshim_io *disk, const char *path, const char *what, uint64_t k)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    struct vdsshim_io *io;
+    const uint8_t *d;
+    size_t n;
+
+    d = vdsshim_io_mem_data(disk, &n);
+    assert_status(vdsshim_io_open_mem(d, n, &io), VDSSHIM_OK);
+    if (vdsshim_open_io(io, path, 0, &img, &diag))
+        fail_msg("%s after write %llu: the image does not open: %s", what, (unsigned long long)k, diag.msg);
+    return img;
+}
+
+void expect_reads(struct vdsshim_image *img, const uint8_t *content, uint64_t vsize, const char *what, uint64_t k)
+{
+    uint64_t vs;
+    uint8_t *now = read_all(img, &vs);
+
+    if (vs != vsize || memcmp(now, content, (size_t)vs))
+        fail_msg("%s after write %llu: the guest reads different data", what, (unsigned long long)k);
+    free(now);
+}
+
+void expect_op_refused(const uint8_t *raw, size_t size, const char *path, unsigned flags, image_op op, void *ctx,
+                       int want)
+{
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_fault_counters c = { 0 };
+    struct vdsshim_io *disk;
+    const uint8_t *d;
+    size_t n;
+
+    assert_status(run_op_under_plan(raw, size, path, flags, plan, op, ctx, &disk, &c), want);
+    d = vdsshim_io_mem_data(disk, &n);
+    assert_int_equal(n, size);
+    assert_memory_equal(d, raw, size);
+    vdsshim_io_close(disk);
+}
+
+void write_fill(const char *path, uint64_t off, uint8_t fill)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_image *img;
+    uint8_t *buf = malloc(1u << 20), units[(1u << 20) / 512];
+
+    assert_non_null(buf);
+    memset(buf, fill, 1u << 20);
+    memset(units, 1, sizeof(units));
+    assert_status(vdsshim_open(path, VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    if (img->ops->write_units(img, off, buf, 1u << 20, units, &diag)) fail_msg("write %s: %s", path, diag.msg);
+    /* A clean log: the next read-write open then writes nothing itself. */
+    if (img->ops->settle && img->ops->settle(img, &diag)) fail_msg("settle %s: %s", path, diag.msg);
+    vdsshim_close(img);
+    free(buf);
 }
 
 void write_file(const char *path, const void *data, size_t size)

@@ -36,6 +36,27 @@ uint8_t *compact_in_memory(const uint8_t *raw, size_t size, const char *path, un
 typedef int (*image_op)(struct vdsshim_image *img, void *ctx, struct vdsshim_diag *diag);
 int run_op_under_plan(const uint8_t *raw, size_t size, const char *path, unsigned flags, struct vdsshim_fault_plan plan,
                       image_op op, void *ctx, struct vdsshim_io **disk, struct vdsshim_fault_counters *c);
+/* What a cut left (an in-memory disk), opened read-only with its chain as
+ * path, or the test fails with the open's reason. */
+struct vdsshim_image *open_left(struct vdsshim_io *disk, const char *path, const char *what, uint64_t k);
+/* The image reads content, vsize bytes, or the test fails. */
+void expect_reads(struct vdsshim_image *img, const uint8_t *content, uint64_t vsize, const char *what, uint64_t k);
+/* Judges the disk an operation left; must_be_new: its switch was durable
+ * (or it finished), so only the new state may show. */
+typedef void (*cut_check)(struct vdsshim_io *disk, void *ctx, int must_be_new, const char *what, uint64_t k);
+/* The power cut after each of op's writes 1..writes, in every crash state
+ * (crash_states.h): check judges each disk left (must_be_new once k is past
+ * switch_writes; UINT64_MAX: never), then a re-run from it must succeed and
+ * check must find the new state. */
+void sweep_op_cuts(const uint8_t *raw, size_t size, const char *path, unsigned flags, image_op op, void *ctx,
+                   uint64_t writes, uint64_t switch_writes, cut_check check, void *check_ctx);
+/* op on an in-memory copy of raw (run_op_under_plan, no fault) is refused
+ * with want, and not one byte of the copy changed. */
+void expect_op_refused(const uint8_t *raw, size_t size, const char *path, unsigned flags, image_op op, void *ctx,
+                       int want);
+/* One MiB of `fill` at off (MiB-aligned, inside one block) in the image at
+ * path, through the format's own writer; a VHDX's log is then settled. */
+void write_fill(const char *path, uint64_t off, uint8_t fill);
 /* Write bytes to a file (for parents and lock tests). */
 void write_file(const char *path, const void *data, size_t size);
 /* A whole file, malloc'd. */
