@@ -76,11 +76,9 @@ static int set_id_on(const uint8_t *raw, size_t size, struct vdsshim_fault_plan 
 static void expect_disk(struct vdsshim_io *disk, const uint8_t *content, uint64_t vsize, int must_be_new,
                         const char *what, uint64_t k)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
     struct vdsshim_identity ident;
-    struct vdsshim_fault_plan plan = { 0 };
     struct vdsshim_image *img;
-    struct vdsshim_io *io, *mem, *after = NULL;
+    struct vdsshim_io *after;
     const uint8_t *d;
     uint8_t id[16];
     size_t n;
@@ -95,11 +93,7 @@ static void expect_disk(struct vdsshim_io *disk, const uint8_t *content, uint64_
     vdsshim_close(img);
 
     /* The next read-write open settles the copy on the end footer. */
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_status(vdsshim_io_open_mem(d, n, &mem), VDSSHIM_OK);
-    plan.inner_on_close = &after;
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    assert_status(vdsshim_open_io(io, "id.vhd", VDSSHIM_OPEN_WRITE, &img, &diag), VDSSHIM_OK);
+    img = open_left_rw(disk, "id.vhd", what, k, &after);
     assert_status(vdsshim_get_identity(img, &ident), VDSSHIM_OK);
     assert_memory_equal(ident.id, id, 16);
     vdsshim_close(img);

@@ -90,11 +90,9 @@ static int ends_with(const char *s, const char *tail)
 static void expect_chain(struct vdsshim_io *disk, const uint8_t *content, uint64_t vsize, const char *to,
                          int must_be_new, const char *what, uint64_t k)
 {
-    struct vdsshim_diag diag = { .msg = { 0 } };
-    struct vdsshim_fault_plan plan = { 0 };
     struct vdsshim_image *img = open_left(disk, "c.vhd", what, k);
     struct vdsshim_info info;
-    struct vdsshim_io *io, *mem, *after = NULL;
+    struct vdsshim_io *after;
     const uint8_t *d;
     size_t n;
 
@@ -104,12 +102,7 @@ static void expect_chain(struct vdsshim_io *disk, const uint8_t *content, uint64
     expect_reads(img, content, vsize, what, k);
     vdsshim_close(img);
 
-    d = vdsshim_io_mem_data(disk, &n);
-    assert_status(vdsshim_io_open_mem(d, n, &mem), VDSSHIM_OK);
-    plan.inner_on_close = &after;
-    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
-    if (vdsshim_open_io(io, "c.vhd", VDSSHIM_OPEN_WRITE, &img, &diag))
-        fail_msg("%s after write %llu: no read-write open: %s", what, (unsigned long long)k, diag.msg);
+    img = open_left_rw(disk, "c.vhd", what, k, &after);
     vdsshim_close(img);
     d = vdsshim_io_mem_data(after, &n);
     if (memcmp(d, d + n - 512, 512))

@@ -123,6 +123,26 @@ struct vdsshim_image *open_left(struct vdsshim_io *disk, const char *path, const
     return img;
 }
 
+struct vdsshim_image *open_left_rw(struct vdsshim_io *disk, const char *path, const char *what, uint64_t k,
+                                   struct vdsshim_io **after)
+{
+    struct vdsshim_diag diag = { .msg = { 0 } };
+    struct vdsshim_fault_plan plan = { 0 };
+    struct vdsshim_image *img;
+    struct vdsshim_io *io, *mem;
+    const uint8_t *d;
+    size_t n;
+
+    *after = NULL;
+    d = vdsshim_io_mem_data(disk, &n);
+    assert_status(vdsshim_io_open_mem(d, n, &mem), VDSSHIM_OK);
+    plan.inner_on_close = after;
+    assert_status(vdsshim_io_fault_wrap(mem, &plan, &io), VDSSHIM_OK);
+    if (vdsshim_open_io(io, path, VDSSHIM_OPEN_WRITE, &img, &diag))
+        fail_msg("%s after write %llu: no read-write open: %s", what, (unsigned long long)k, diag.msg);
+    return img;
+}
+
 void expect_reads(struct vdsshim_image *img, const uint8_t *content, uint64_t vsize, const char *what, uint64_t k)
 {
     uint64_t vs;

@@ -39,6 +39,10 @@ int run_op_under_plan(const uint8_t *raw, size_t size, const char *path, unsigne
 /* What a cut left (an in-memory disk), opened read-only with its chain as
  * path, or the test fails with the open's reason. */
 struct vdsshim_image *open_left(struct vdsshim_io *disk, const char *path, const char *what, uint64_t k);
+/* The same, read-write, over a fault wrap that keeps the file's final bytes
+ * in *after once the image is closed (the caller closes *after). */
+struct vdsshim_image *open_left_rw(struct vdsshim_io *disk, const char *path, const char *what, uint64_t k,
+                                   struct vdsshim_io **after);
 /* The image reads content, vsize bytes, or the test fails. */
 void expect_reads(struct vdsshim_image *img, const uint8_t *content, uint64_t vsize, const char *what, uint64_t k);
 /* Judges the disk an operation left; must_be_new: its switch was durable
