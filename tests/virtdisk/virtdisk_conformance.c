@@ -71,6 +71,27 @@ static DWORD get_info(HANDLE h, GET_VIRTUAL_DISK_INFO_VERSION version, GET_VIRTU
     return GetVirtualDiskInformation(h, size, info, &used);
 }
 
+/* The open disk's parent, as GetVirtualDiskInformation reports it: where
+ * `parent` is given, resolved to it (PARENT_LOCATION); where `ident` is,
+ * linked to it (PARENT_IDENTIFIER). */
+static void expect_parent_(HANDLE h, const WCHAR *parent, const GUID *ident, const char *what, int line)
+{
+    union { GET_VIRTUAL_DISK_INFO info; BYTE bytes[1024]; } u;
+    ULONG size = sizeof(u);
+
+    if (parent)
+    {
+        ok_err_(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, &u.info, &size), ERROR_SUCCESS, what, line);
+        ok_(u.info.ParentLocation.ParentResolved == TRUE && !_wcsicmp(u.info.ParentLocation.ParentLocationBuffer, parent),
+            line, "%s: resolved to %ls", what, u.info.ParentLocation.ParentLocationBuffer);
+    }
+    if (!ident) return;
+    size = sizeof(u);
+    ok_err_(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, &u.info, &size), ERROR_SUCCESS, what, line);
+    ok_(IsEqualGUID(&u.info.ParentIdentifier, ident), line, "%s: PARENT_IDENTIFIER is the parent's", what);
+}
+#define expect_parent(h, parent, ident, what) expect_parent_((h), (parent), (ident), (what), __LINE__)
+
 static void test_layouts(void)
 {
     /* The SDK's offsets (virtdisk-reference.md §2.4), which mingw's header gets wrong for CREATE V2. */
@@ -890,23 +911,14 @@ static void test_set_parent(void)
     set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH;
     set.ParentFilePath = p2;
     ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_PATH to the copy");
-    size = sizeof(buf);
-    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_SUCCESS, "PARENT_LOCATION after");
-    ok(info->ParentLocation.ParentResolved == TRUE && !_wcsicmp(info->ParentLocation.ParentLocationBuffer, p2),
-       "resolved to the copy: %ls", info->ParentLocation.ParentLocationBuffer);
-    size = sizeof(buf);
-    ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "PARENT_IDENTIFIER after");
-    ok(IsEqualGUID(&info->ParentIdentifier, &p2_ident), "the child's PARENT_IDENTIFIER is the copy's IDENTIFIER");
+    expect_parent(h, p2, &p2_ident, "after PARENT_PATH: the copy");
     CloseHandle(h);
 
     ok(DeleteFileW(p1), "the first parent can go: %lu", GetLastError());
     ok_err(open_v1(L"sp-c.vhdx", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "the child opens without it");
     if (h != SENTINEL)
     {
-        size = sizeof(buf);
-        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_SUCCESS, "PARENT_LOCATION again");
-        ok(info->ParentLocation.ParentResolved == TRUE && !_wcsicmp(info->ParentLocation.ParentLocationBuffer, p2),
-           "the copy, written: %ls", info->ParentLocation.ParentLocationBuffer);
+        expect_parent(h, p2, NULL, "reopened: the copy, written");
         set.Version = SET_VIRTUAL_DISK_INFO_PARENT_PATH_WITH_DEPTH;
         set.ParentPathWithDepthInfo.ChildDepth = 1;
         set.ParentPathWithDepthInfo.ParentFilePath = p2;
@@ -918,9 +930,7 @@ static void test_set_parent(void)
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "PARENT_LOCATOR without a path");
         set.ParentLocator.ParentFilePath = p2;
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_LOCATOR: the copy's id and path");
-        size = sizeof(buf);
-        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "PARENT_IDENTIFIER then");
-        ok(IsEqualGUID(&info->ParentIdentifier, &p2_ident), "... the LinkageId given");
+        expect_parent(h, NULL, &p2_ident, "after PARENT_LOCATOR: the LinkageId given");
         CloseHandle(h);
     }
     /* A VHD child relinks the same way (its header through a shadow copy, vhd_set_parent.c). */
@@ -935,27 +945,20 @@ static void test_set_parent(void)
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_INVALID_PARAMETER, "PARENT_PATH of a VHD child: a VHDX");
         set.ParentFilePath = pv2;
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_PATH of a VHD child: the copy");
-        size = sizeof(buf);
-        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "its PARENT_IDENTIFIER");
-        ok(IsEqualGUID(&info->ParentIdentifier, &pv2_ident), "... the copy's IDENTIFIER");
+        expect_parent(h, pv2, &pv2_ident, "the VHD child after PARENT_PATH: the copy");
         CloseHandle(h);
     }
     ok(DeleteFileW(pv), "the first VHD parent can go: %lu", GetLastError());
     ok_err(open_v1(L"sp-c.vhd", VIRTUAL_DISK_ACCESS_ALL, 1, &h), ERROR_SUCCESS, "the VHD child opens without it");
     if (h != SENTINEL)
     {
-        size = sizeof(buf);
-        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_LOCATION, info, &size), ERROR_SUCCESS, "its PARENT_LOCATION");
-        ok(info->ParentLocation.ParentResolved == TRUE && !_wcsicmp(info->ParentLocation.ParentLocationBuffer, pv2),
-           "resolved to the VHD copy, written: %ls", info->ParentLocation.ParentLocationBuffer);
+        expect_parent(h, pv2, NULL, "the VHD child reopened: the copy, written");
         memset(&set, 0, sizeof(set));
         set.Version = SET_VIRTUAL_DISK_INFO_PARENT_LOCATOR;
         set.ParentLocator.LinkageId = pv2_ident;
         set.ParentLocator.ParentFilePath = pv2;
         ok_err(SetVirtualDiskInformation(h, &set), ERROR_SUCCESS, "PARENT_LOCATOR of a VHD child");
-        size = sizeof(buf);
-        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_PARENT_IDENTIFIER, info, &size), ERROR_SUCCESS, "its PARENT_IDENTIFIER then");
-        ok(IsEqualGUID(&info->ParentIdentifier, &pv2_ident), "... the LinkageId given");
+        expect_parent(h, NULL, &pv2_ident, "the VHD child after PARENT_LOCATOR: the LinkageId given");
         CloseHandle(h);
     }
 }
