@@ -7,6 +7,14 @@
  * the kernel does in place (and which itself reflinks where it can). Each
  * refusal that means "not here" (EOPNOTSUPP, EXDEV, EINVAL, ENOSYS, ...) is
  * remembered per file, so a file system that cannot do one is asked once.
+ *
+ * A copied range is handed to writeback at once (sync_file_range with
+ * SYNC_FILE_RANGE_WRITE: start, do not wait). The flush that ends a batch
+ * of moves then finds most of the batch already on the medium, instead of
+ * writing all of it while the copying waits, so the copies and the disk
+ * overlap. It is a hint, not a barrier: durability still comes only from
+ * that flush, so the crash model is unchanged, and its errors are left for
+ * the flush to report.
  */
 #ifndef _WIN32
 
@@ -64,6 +72,7 @@ int posix_copy_range(int fd, uint64_t src, uint64_t dst, uint64_t len, unsigned 
         }
         if (!left)
         {
+            sync_file_range(fd, (off64_t)dst, (off64_t)len, SYNC_FILE_RANGE_WRITE);
             *how = VDSSHIM_COPY_COPIED;
             return 0;
         }
