@@ -215,6 +215,18 @@ static void test_image_mutants(void **state)
     put_le32(img + 2 * MiB + 65536, 3 * (uint32_t)MiB);
     expect_open(img, size, VDSSHIM_E_CORRUPT, "block size");
     free(img);
+
+    /* Items that overlap (MS-VHDX 2.6.1.2 forbids it): the second entry laid
+     * over the first (the file parameters at 64 KiB, 8 bytes), exactly and by
+     * half. Without the check the first decodes and the overlap only shows
+     * when one of them is written. */
+    img = build_simple(&size, 512);
+    assert_int_equal(get_le32(img + 2 * MiB + 32 + 16), 65536);
+    put_le32(img + 2 * MiB + 64 + 16, 65536);
+    expect_open(img, size, VDSSHIM_E_CORRUPT, "overlap");
+    put_le32(img + 2 * MiB + 64 + 16, 65536 + 4);
+    expect_open(img, size, VDSSHIM_E_CORRUPT, "overlap");
+    free(img);
 }
 
 static void test_fixed_refused(void **state)

@@ -104,6 +104,50 @@ static int decode_locator(const uint8_t *item, uint32_t len, uint64_t at, struct
     return VDSSHIM_OK;
 }
 
+struct item_span
+{
+    uint32_t offset, length;
+    uint16_t index;
+};
+
+static int by_offset(const void *a, const void *b)
+{
+    const struct item_span *x = a, *y = b;
+
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* MS-VHDX 2.6.1.2: an item "MUST fall entirely within the metadata region
+ * without overlapping any other item". Overlapping items are refused, not
+ * merely read: writing one (the Virtual Disk Size on expand, a user item)
+ * would silently rewrite the other (found by fuzz_image_expand: a disk size
+ * laid over the file parameters turned the new size into the block size). */
+static int check_no_overlap(const uint8_t *region, uint16_t count, uint64_t at, struct vdsshim_diag *diag)
+{
+    struct item_span *spans = malloc((count ? count : 1) * sizeof(*spans));
+    uint16_t i, n = 0;
+    int st = VDSSHIM_OK;
+
+    if (!spans) return diag_set(diag, VDSSHIM_E_NOMEM, 0, "out of memory");
+    for (i = 0; i < count; i++)
+    {
+        const uint8_t *e = region + 32 + 32 * i;
+
+        if (!get_le32(e + 20)) continue;    /* present but empty: occupies nothing */
+        spans[n].offset = get_le32(e + 16);
+        spans[n].length = get_le32(e + 20);
+        spans[n++].index = i;
+    }
+    qsort(spans, n, sizeof(*spans), by_offset);
+    for (i = 1; i < n && !st; i++)
+        if (spans[i].offset - spans[i - 1].offset < spans[i - 1].length)
+            st = diag_set(diag, VDSSHIM_E_CORRUPT, at + 32 + 32 * spans[i].index + 16,
+                          "metadata items %u and %u of the table at offset %llu overlap", spans[i - 1].index,
+                          spans[i].index, (unsigned long long)at);
+    free(spans);
+    return st;
+}
+
 static int decode_items(const uint8_t *region, uint32_t len, uint64_t at, struct vhdx_meta *m,
                         struct vdsshim_diag *diag)
 {
@@ -169,6 +213,7 @@ static int decode_items(const uint8_t *region, uint32_t len, uint64_t at, struct
             break;
         }
     }
+    if ((st = check_no_overlap(region, count, at, diag))) return st;
     if ((seen & 31) != 31)
         return diag_set(diag, VDSSHIM_E_CORRUPT, at, "metadata table at offset %llu lacks a required item (mask %#x)",
                         (unsigned long long)at, seen);
