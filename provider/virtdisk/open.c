@@ -16,6 +16,13 @@
  * Access: V1 masks with METAOPS, ATTACH_RW or CREATE and RWDepth > 0 open
  * the file read-write (RWDepth n: n files of the chain), others read-only;
  * V2 handles are read-write unless ReadOnly or GetInfoOnly [V S5].
+ * CreateVirtualDisk Versions 3 and 4 (Windows 10; the SDK declares them, the
+ * pages describe neither) begin with Version2's fields at Version2's
+ * offsets and are read as Version2 where their additions keep their
+ * defaults: a NULL SourceLimitPath (a source chain copied only down to that
+ * file), a zero BackingStorageType, PmemAddressAbstractionType and
+ * DataAlignment (persistent-memory disks). Any other value of those is
+ * ERROR_NOT_SUPPORTED, with a WARN [U: no engine under them].
  * CreateVirtualDisk with an OVERLAPPED completes before it returns (creation
  * is a handful of writes): ERROR_SUCCESS, the event set [U: S5 accepts it].
  * With SourcePath the new disk gets the source's content (vdsshim_convert:
@@ -23,6 +30,7 @@
  * appears only once complete.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "virtdisk_private.h"
 
@@ -177,6 +185,32 @@ static DWORD check_create_sizes(BOOL vhdx, BOOL v2, BOOL child, ULONGLONG size, 
     return ERROR_SUCCESS;
 }
 
+/* Version 3's and 4's fields past Version2's: only their defaults have an engine. */
+static DWORD check_create_additions(const CREATE_VIRTUAL_DISK_PARAMETERS *params)
+{
+    static const VIRTUAL_STORAGE_TYPE no_type;
+    static const GUID no_guid;
+
+    if (params->Version >= CREATE_VIRTUAL_DISK_VERSION_3
+        && (params->Version3.SourceLimitPath
+            || memcmp(&params->Version3.BackingStorageType, &no_type, sizeof(no_type))))
+    {
+        WARN("Version %u: SourceLimitPath %s, BackingStorageType %lu are not supported\n", params->Version,
+             debugstr_w(params->Version3.SourceLimitPath), params->Version3.BackingStorageType.DeviceId);
+        return ERROR_NOT_SUPPORTED;
+    }
+    if (params->Version == CREATE_VIRTUAL_DISK_VERSION_4
+        && (memcmp(&params->Version4.PmemAddressAbstractionType, &no_guid, sizeof(no_guid))
+            || params->Version4.DataAlignment))
+    {
+        WARN("Version 4: PmemAddressAbstractionType %s, DataAlignment %llu are not supported\n",
+             debugstr_guid(&params->Version4.PmemAddressAbstractionType),
+             (unsigned long long)params->Version4.DataAlignment);
+        return ERROR_NOT_SUPPORTED;
+    }
+    return ERROR_SUCCESS;
+}
+
 DWORD WINAPI CreateVirtualDisk(PVIRTUAL_STORAGE_TYPE type, PCWSTR path, VIRTUAL_DISK_ACCESS_MASK mask,
                                PSECURITY_DESCRIPTOR sd, CREATE_VIRTUAL_DISK_FLAG flags, ULONG provider_flags,
                                PCREATE_VIRTUAL_DISK_PARAMETERS params, LPOVERLAPPED overlapped, PHANDLE handle)
@@ -196,10 +230,12 @@ DWORD WINAPI CreateVirtualDisk(PVIRTUAL_STORAGE_TYPE type, PCWSTR path, VIRTUAL_
     if (!type || !path || !params || !handle || (mask & ~VIRTUAL_DISK_ACCESS_ALL)
         || (flags & ~CREATE_VIRTUAL_DISK_FLAG_FULL_PHYSICAL_ALLOCATION) || provider_flags)
         return ERROR_INVALID_PARAMETER;
-    if (params->Version != CREATE_VIRTUAL_DISK_VERSION_1 && params->Version != CREATE_VIRTUAL_DISK_VERSION_2)
+    if (params->Version < CREATE_VIRTUAL_DISK_VERSION_1 || params->Version > CREATE_VIRTUAL_DISK_VERSION_4)
         return ERROR_INVALID_PARAMETER;
-    if ((v2 = params->Version == CREATE_VIRTUAL_DISK_VERSION_2) && mask != VIRTUAL_DISK_ACCESS_NONE)
+    /* v2: Version2's fields, which Versions 3 and 4 begin with. */
+    if ((v2 = params->Version >= CREATE_VIRTUAL_DISK_VERSION_2) && mask != VIRTUAL_DISK_ACCESS_NONE)
         return ERROR_INVALID_PARAMETER;
+    if ((err = check_create_additions(params))) return err;
     if ((err = check_type(type))) return err;
     /* The type names the format; UNKNOWN takes it from the name, as the samples expect [V S5]. */
     if (type->DeviceId == VIRTUAL_STORAGE_TYPE_DEVICE_UNKNOWN)

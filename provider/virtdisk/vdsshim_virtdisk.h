@@ -108,6 +108,8 @@ typedef enum _CREATE_VIRTUAL_DISK_VERSION
     CREATE_VIRTUAL_DISK_VERSION_UNSPECIFIED = 0,
     CREATE_VIRTUAL_DISK_VERSION_1 = 1,
     CREATE_VIRTUAL_DISK_VERSION_2 = 2,
+    CREATE_VIRTUAL_DISK_VERSION_3 = 3,
+    CREATE_VIRTUAL_DISK_VERSION_4 = 4,
 } CREATE_VIRTUAL_DISK_VERSION;
 
 #define CREATE_VIRTUAL_DISK_PARAMETERS_DEFAULT_BLOCK_SIZE 0
@@ -141,6 +143,42 @@ typedef struct _CREATE_VIRTUAL_DISK_PARAMETERS
             VIRTUAL_STORAGE_TYPE SourceVirtualStorageType;
             GUID ResiliencyGuid;
         } Version2;
+        /* Windows 10's: Version2's fields, then the two below (Version3), then
+         * two more (Version4); the union is then 184 bytes on x64, 160 on x86. */
+        struct
+        {
+            GUID UniqueId;
+            ULONGLONG MaximumSize;
+            ULONG BlockSizeInBytes;
+            ULONG SectorSizeInBytes;
+            ULONG PhysicalSectorSizeInBytes;
+            PCWSTR ParentPath;
+            PCWSTR SourcePath;
+            OPEN_VIRTUAL_DISK_FLAG OpenFlags;
+            VIRTUAL_STORAGE_TYPE ParentVirtualStorageType;
+            VIRTUAL_STORAGE_TYPE SourceVirtualStorageType;
+            GUID ResiliencyGuid;
+            PCWSTR SourceLimitPath;
+            VIRTUAL_STORAGE_TYPE BackingStorageType;
+        } Version3;
+        struct
+        {
+            GUID UniqueId;
+            ULONGLONG MaximumSize;
+            ULONG BlockSizeInBytes;
+            ULONG SectorSizeInBytes;
+            ULONG PhysicalSectorSizeInBytes;
+            PCWSTR ParentPath;
+            PCWSTR SourcePath;
+            OPEN_VIRTUAL_DISK_FLAG OpenFlags;
+            VIRTUAL_STORAGE_TYPE ParentVirtualStorageType;
+            VIRTUAL_STORAGE_TYPE SourceVirtualStorageType;
+            GUID ResiliencyGuid;
+            PCWSTR SourceLimitPath;
+            VIRTUAL_STORAGE_TYPE BackingStorageType;
+            GUID PmemAddressAbstractionType;
+            ULONGLONG DataAlignment;
+        } Version4;
     };
 } CREATE_VIRTUAL_DISK_PARAMETERS, *PCREATE_VIRTUAL_DISK_PARAMETERS;
 

@@ -99,7 +99,15 @@ static void test_layouts(void)
        && offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version2.ParentPath) == (sizeof(void *) == 8 ? 48 : 44),
        "CREATE V2: PhysicalSectorSizeInBytes at 40, ParentPath at %u (mingw's header: 40)",
        (unsigned)offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version2.ParentPath));
-    ok(sizeof(CREATE_VIRTUAL_DISK_PARAMETERS) == (sizeof(void *) == 8 ? 128 : 112), "sizeof CREATE parameters %u",
+    /* Versions 3 and 4 (Windows 10) make the union the SDK's 184 bytes on x64, 160 on x86. */
+    ok(offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version3.SourceLimitPath) == (sizeof(void *) == 8 ? 128 : 112)
+       && offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version4.PmemAddressAbstractionType) == (sizeof(void *) == 8 ? 156 : 136)
+       && offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version4.DataAlignment) == (sizeof(void *) == 8 ? 176 : 152),
+       "CREATE V3/V4: SourceLimitPath at %u, PmemAddressAbstractionType at %u, DataAlignment at %u",
+       (unsigned)offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version3.SourceLimitPath),
+       (unsigned)offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version4.PmemAddressAbstractionType),
+       (unsigned)offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version4.DataAlignment));
+    ok(sizeof(CREATE_VIRTUAL_DISK_PARAMETERS) == (sizeof(void *) == 8 ? 184 : 160), "sizeof CREATE parameters %u",
        (unsigned)sizeof(CREATE_VIRTUAL_DISK_PARAMETERS));
     ok(sizeof(OPEN_VIRTUAL_DISK_PARAMETERS) == 44, "sizeof OPEN parameters %u", (unsigned)sizeof(OPEN_VIRTUAL_DISK_PARAMETERS));
     ok(sizeof(ATTACH_VIRTUAL_DISK_PARAMETERS) == 24, "sizeof ATTACH parameters %u",
@@ -610,6 +618,85 @@ static void test_expand_attach(void)
     CloseHandle(h);
 }
 
+/* Versions 3 and 4: Version2's fields with their additions at their defaults
+ * create as Version2 does; other values of the additions have no engine
+ * (ERROR_NOT_SUPPORTED, open.c [U]), and nothing is created then. */
+/* A check's name with the version in it. */
+static const char *vwhat(char *what, const char *fmt, ULONG version)
+{
+    snprintf(what, 96, fmt, version);
+    return what;
+}
+
+static void test_create_v3_v4(void)
+{
+    static const GUID pmem = { 0x12345678, 0x1234, 0x1234, { 1, 2, 3, 4, 5, 6, 7, 8 } };
+    CREATE_VIRTUAL_DISK_PARAMETERS cp;
+    BYTE buf[1024];
+    GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
+    WCHAR name[32], path[MAX_PATH], limit[MAX_PATH];
+    ULONG size, version;
+    char what[96];
+    HANDLE h;
+
+    if (!fixture(L"dyn.vhdx")) return;
+    path_of(L"dyn.vhdx", limit);
+    for (version = CREATE_VIRTUAL_DISK_VERSION_3; version <= CREATE_VIRTUAL_DISK_VERSION_4; version++)
+    {
+        /* A file per version: the handle's file goes a moment after CloseHandle (handle.c). */
+        swprintf(name, ARRAYSIZE(name), L"new-v%lu.vhdx", version);
+        path_of(name, path);
+        no_file(name);
+        memset(&cp, 0, sizeof(cp));
+        cp.Version = version;
+        cp.Version4.MaximumSize = 16u << 20;
+        cp.Version4.PhysicalSectorSizeInBytes = 4096;
+        cp.Version3.SourceLimitPath = limit;
+        h = SENTINEL;
+        ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+               ERROR_NOT_SUPPORTED, vwhat(what, "Create V%lu with a SourceLimitPath", version));
+        ok(h == SENTINEL && GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES, "V%lu: no handle, no file", version);
+        cp.Version3.SourceLimitPath = NULL;
+        cp.Version3.BackingStorageType.DeviceId = VIRTUAL_STORAGE_TYPE_DEVICE_VHDX;
+        ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+               ERROR_NOT_SUPPORTED, vwhat(what, "Create V%lu with a BackingStorageType", version));
+        memset(&cp.Version3.BackingStorageType, 0, sizeof(cp.Version3.BackingStorageType));
+        if (version == CREATE_VIRTUAL_DISK_VERSION_4)
+        {
+            cp.Version4.DataAlignment = 1u << 20;
+            ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+                   ERROR_NOT_SUPPORTED, "Create V4 with a DataAlignment");
+            cp.Version4.DataAlignment = 0;
+            cp.Version4.PmemAddressAbstractionType = pmem;
+            ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+                   ERROR_NOT_SUPPORTED, "Create V4 with a PmemAddressAbstractionType");
+            memset(&cp.Version4.PmemAddressAbstractionType, 0, sizeof(GUID));
+        }
+        ok(h == SENTINEL && GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES, "V%lu: still no file", version);
+        ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_ALL, NULL, 0, 0, &cp, NULL, &h),
+               ERROR_INVALID_PARAMETER, vwhat(what, "Create V%lu with a mask other than NONE", version));
+        ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+               ERROR_SUCCESS, vwhat(what, "Create V%lu with the additions at their defaults", version));
+        if (h == SENTINEL) continue;
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_SIZE, info, &size), ERROR_SUCCESS, vwhat(what, "V%lu: SIZE", version));
+        ok(info->Size.VirtualSize == 16u << 20, "V%lu: MaximumSize read from Version2's offset: %llu", version,
+           info->Size.VirtualSize);
+        size = sizeof(buf);
+        ok_err(get_info(h, GET_VIRTUAL_DISK_INFO_VHD_PHYSICAL_SECTOR_SIZE, info, &size), ERROR_SUCCESS,
+               vwhat(what, "V%lu: VHD_PHYSICAL_SECTOR_SIZE", version));
+        ok(info->VhdPhysicalSectorSize == 4096, "V%lu: physical sector size %lu", version, info->VhdPhysicalSectorSize);
+        CloseHandle(h);
+    }
+    path_of(L"new-v5.vhdx", path);
+    no_file(L"new-v5.vhdx");
+    memset(&cp, 0, sizeof(cp));
+    cp.Version = 5;
+    cp.Version2.MaximumSize = 16u << 20;
+    ok_err(CreateVirtualDisk(&unknown_type, path, VIRTUAL_DISK_ACCESS_NONE, NULL, 0, 0, &cp, NULL, &h),
+           ERROR_INVALID_PARAMETER, "Create Version 5");
+}
+
 static void test_create_merge(void)
 {
     CREATE_VIRTUAL_DISK_PARAMETERS cp;
@@ -980,6 +1067,7 @@ static const struct
     { "expand_attach", test_expand_attach },
     { "merge_v2", test_merge_v2 },
     { "create_merge", test_create_merge },
+    { "create_v3_v4", test_create_v3_v4 },
     { "set_parent", test_set_parent },
     { "shrink", test_shrink },
 };
