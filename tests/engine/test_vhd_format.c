@@ -210,6 +210,13 @@ static void test_image_mutants(void **state)
     expect_copy_repaired(img, size, "stale-id.vhd");
     free(img);
 
+    /* A copy that does not decode: the reason says where, and why, whole (the
+     * inner reason was once formatted into the buffer it was read from). */
+    img = make_image(&size);
+    memcpy(img, "conectiX", 8);
+    expect_refused_unchanged(img, size, VDSSHIM_E_CORRUPT, "footer copy at offset 0: no VHD footer cookie at offset 0");
+    free(img);
+
     /* A copy larger than the footer at the end is no interrupted expansion. */
     img = make_image(&size);
     put_be64(img + 48, get_be64(img + size - 512 + 48) + BS);

@@ -10,10 +10,17 @@ int diag_set(struct vdsshim_diag *diag, int status, uint64_t file_offset, const 
 {
     va_list ap;
 
+    char msg[sizeof(diag->msg)];
+
     if (!diag) return status;
+    /* Formatted aside first: a caller may pass diag->msg itself as an
+     * argument ("what failed: %s", the inner reason), and vsnprintf into a
+     * buffer it also reads is undefined (it garbled "footer copy at offset 0:
+     * ..." in a test's output). */
     va_start(ap, fmt);
-    vsnprintf(diag->msg, sizeof(diag->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(diag->msg, msg, sizeof(msg));
     diag->file_offset = file_offset;
     diag->sys_error = 0;
     return status;
