@@ -618,16 +618,17 @@ static void test_expand_attach(void)
     CloseHandle(h);
 }
 
-/* Versions 3 and 4: Version2's fields with their additions at their defaults
- * create as Version2 does; other values of the additions have no engine
- * (ERROR_NOT_SUPPORTED, open.c [U]), and nothing is created then. */
-/* A check's name with the version in it. */
+/* A check's name with the version in it, in what (VWHAT_SIZE bytes). */
+#define VWHAT_SIZE 96
 static const char *vwhat(char *what, const char *fmt, ULONG version)
 {
-    snprintf(what, 96, fmt, version);
+    snprintf(what, VWHAT_SIZE, fmt, version);
     return what;
 }
 
+/* Versions 3 and 4: Version2's fields with their additions at their defaults
+ * create as Version2 does; other values of the additions have no engine
+ * (ERROR_NOT_SUPPORTED, open.c [U]), and nothing is created then. */
 static void test_create_v3_v4(void)
 {
     static const GUID pmem = { 0x12345678, 0x1234, 0x1234, { 1, 2, 3, 4, 5, 6, 7, 8 } };
@@ -636,7 +637,7 @@ static void test_create_v3_v4(void)
     GET_VIRTUAL_DISK_INFO *info = (GET_VIRTUAL_DISK_INFO *)buf;
     WCHAR name[32], path[MAX_PATH], limit[MAX_PATH];
     ULONG size, version;
-    char what[96];
+    char what[VWHAT_SIZE];
     HANDLE h;
 
     if (!fixture(L"dyn.vhdx")) return;

@@ -8,9 +8,8 @@
 
 int diag_set(struct vdsshim_diag *diag, int status, uint64_t file_offset, const char *fmt, ...)
 {
-    va_list ap;
-
     char msg[sizeof(diag->msg)];
+    va_list ap;
 
     if (!diag) return status;
     /* Formatted aside first: a caller may pass diag->msg itself as an
